@@ -1,0 +1,118 @@
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import { PierError } from "../errors.ts";
+import { pierVersion } from "./version.ts";
+
+/** Options every command that reads a pipeline takes. */
+export interface PipelineOptions {
+  file: string;
+  directory: string;
+  variable: string[];
+  ref?: string;
+  branch?: string;
+  tag?: string;
+  source?: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function withPipelineOptions<C extends Command>(command: C): C {
+  command
+    .option("-f, --file <path>", "pipeline file, relative to the repository", ".gitlab-ci.yml")
+    .option("-C, --directory <dir>", "repository to read (default: current directory)", ".")
+    .option("--variable <KEY=VALUE>", "pipeline variable (repeatable)", collect, [] as string[])
+    .option("--ref <ref>", "git ref the pipeline runs for (default: the checked-out branch)")
+    .option("--branch <name>", "run as a branch pipeline for <name>")
+    .option("--tag <name>", "run as a tag pipeline for <name>")
+    .option("--source <source>", "CI_PIPELINE_SOURCE: push, web, schedule, merge_request_event, …");
+  return command;
+}
+
+function notYet(name: string, issue: number): () => never {
+  return () => {
+    throw new PierError(`pier ${name} is not available yet (planned in issue #${issue})`, {
+      exitCode: 2,
+    });
+  };
+}
+
+function buildProgram(): Command {
+  const program = new Command("pier")
+    .description("Run GitLab CI pipelines on your own machines.")
+    .version(pierVersion(), "-V, --version", "print pier's version")
+    .helpOption("-h, --help", "show help")
+    .option("--debug", "show stack traces for unexpected errors")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+
+  withPipelineOptions(program.command("run").description("run the pipeline (coming: issue #4)"))
+    .argument("[jobs...]", "run only these jobs and what they need")
+    .action(notYet("run", 4));
+  withPipelineOptions(
+    program.command("list").description("list the jobs the pipeline would run (coming: issue #3)"),
+  )
+    .option("--json", "print JSON")
+    .action(notYet("list", 3));
+  withPipelineOptions(
+    program.command("lint").description("check the pipeline file (coming: issue #3)"),
+  ).action(notYet("lint", 3));
+  withPipelineOptions(
+    program
+      .command("config")
+      .description("print the fully merged pipeline YAML (coming: issue #3)"),
+  ).action(notYet("config", 3));
+  withPipelineOptions(
+    program.command("plan").description("print the planned pipeline (coming: issue #3)"),
+  )
+    .option("--json", "print JSON")
+    .action(notYet("plan", 3));
+  program
+    .command("gc")
+    .description("remove what pier left behind (coming: issue #5)")
+    .option("--dry-run", "only show what would be removed")
+    .action(notYet("gc", 5));
+
+  const runner = program
+    .command("runner")
+    .description("run pier as a self-hosted GitLab runner (coming: issue #6)");
+  for (const sub of ["register", "verify", "unregister", "list", "run"]) {
+    runner
+      .command(sub)
+      .description(`${sub} (coming: issue #6)`)
+      .allowUnknownOption()
+      .action(notYet(`runner ${sub}`, 6));
+  }
+  program.addOption(new Option("--no-color", "disable colours").hideHelp());
+  return program;
+}
+
+/** Runs pier with argv (without node and script) and returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const debug = argv.includes("--debug");
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (error) {
+    return reportError(error, debug);
+  }
+}
+
+function reportError(error: unknown, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    if (error.exitCode === 0) return 0; // --help, --version
+    process.stderr.write(`pier: ${error.message.replace(/^error: /, "")}\n`);
+    return 2;
+  }
+  if (error instanceof PierError) {
+    process.stderr.write(`pier: ${error.message}\n`);
+    if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`pier: internal error: ${message} (this is a bug; rerun with --debug)\n`);
+  if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  return 70;
+}
