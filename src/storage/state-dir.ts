@@ -1,0 +1,23 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/** pier's state directory: `$XDG_STATE_HOME/pier`, by default `~/.local/state/pier`. */
+export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env["XDG_STATE_HOME"];
+  // The XDG spec says a relative path is invalid and must be ignored.
+  const base =
+    xdg !== undefined && xdg.startsWith("/")
+      ? xdg
+      : join(env["HOME"] ?? homedir(), ".local", "state");
+  return join(base, "pier");
+}
+
+/** Where one pipeline run keeps its logs, artifacts and report: `runs/<pipeline id>/`. */
+export function runDir(stateDir: string, pipelineId: number): string {
+  return join(stateDir, "runs", String(pipelineId));
+}
+
+/** Parent of the per-job build folders (`builds/<concurrent id>/<project key>/<project concurrent id>`). */
+export function buildsRoot(stateDir: string): string {
+  return join(stateDir, "builds");
+}
