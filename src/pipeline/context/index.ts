@@ -1,0 +1,3 @@
+export * from "./pipeline-context.ts";
+export * from "./predefined-variables.ts";
+export * from "./slugify.ts";
