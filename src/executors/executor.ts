@@ -1,0 +1,48 @@
+import type { JobSpec } from "../job/spec.ts";
+import type { ArtifactTransport } from "../storage/artifacts.ts";
+import type { TraceWriter } from "../trace/trace-writer.ts";
+
+/** Why a job failed, in GitLab's words (the `failure_reason` of `PUT /jobs/:id`). */
+export type FailureReason =
+  | "script_failure"
+  | "job_execution_timeout"
+  | "runner_system_failure"
+  | "image_pull_failure"
+  | "unknown_failure";
+
+export interface JobResult {
+  status: "success" | "failed" | "canceled";
+  /** The script's exit code when it ran and failed. */
+  exitCode?: number;
+  failureReason?: FailureReason;
+  durationMs: number;
+  /** Variables from `artifacts:reports:dotenv`, for the jobs that depend on this one. */
+  dotenv?: Record<string, string>;
+}
+
+export interface ExecutionContext {
+  /** The job's log; the executor writes every stage into it and closes nothing (the caller does). */
+  trace: TraceWriter;
+  /** Abort = cancel: run after_script (with its own timeout), then stop; the result is "canceled". */
+  signal: AbortSignal;
+  /** Abort = kill everything now (a second Ctrl-C). */
+  hardKill?: AbortSignal;
+  /** Local mode: the repository to snapshot into the build folder. */
+  projectDir?: string;
+  /** pier's state root ($XDG_STATE_HOME/pier); builds live under it. */
+  stateDir: string;
+  artifacts: ArtifactTransport;
+  /** Where this project's caches live. */
+  cacheDir: string;
+  /** Extra host variables to let through to the job, on top of the default allow-list. */
+  hostEnvAllowList?: readonly string[];
+}
+
+/**
+ * Runs one JobSpec. Never throws for a failing script: a failure is a result. Teardown is
+ * idempotent and runs on every path (success, failure, timeout, cancel).
+ */
+export interface Executor {
+  readonly name: string;
+  run(spec: JobSpec, ctx: ExecutionContext): Promise<JobResult>;
+}
