@@ -1,0 +1,37 @@
+import { RE2JS } from "re2js";
+
+// Gitlab::UntrustedRegexp::RubySyntax: `/regexp/flags`; Ruby's `^`/`$` are line anchors.
+const RUBY_SYNTAX = /^\/(.*)\/([ismU]*)$/m;
+
+const compiled = new Map<string, RE2JS | null>();
+
+/** Compiles an RE2 pattern with GitLab's flag handling (`(?flags)` prefix); null when invalid. */
+export function compileRegex(source: string, flags: string): RE2JS | null {
+  const key = `${flags}\u0000${source}`;
+  let regex = compiled.get(key);
+  if (regex === undefined) {
+    try {
+      regex = RE2JS.compile(flags === "" ? source : `(?${flags})${source}`);
+    } catch {
+      regex = null;
+    }
+    compiled.set(key, regex);
+  }
+  return regex;
+}
+
+/**
+ * A string that reads as `/regexp/flags` (a variable's value, a quoted string on the right of
+ * `=~`), compiled; null when it does not look like a pattern or does not compile.
+ */
+export function regexFromString(
+  value: string,
+): { source: string; flags: string; regex: RE2JS } | null {
+  const unescaped = value.includes("\\/") ? value.replaceAll("\\/", "/") : value;
+  const match = RUBY_SYNTAX.exec(unescaped);
+  if (!match) return null;
+  const source = match[1] ?? "";
+  const flags = match[2] ?? "";
+  const regex = compileRegex(source, flags);
+  return regex ? { source, flags, regex } : null;
+}
