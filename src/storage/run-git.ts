@@ -1,0 +1,53 @@
+import { spawn } from "node:child_process";
+import { PierError } from "../errors.ts";
+
+export interface GitResult {
+  stdout: Buffer;
+  stderr: string;
+}
+
+/**
+ * Runs git without a shell. Optional locks are off so that reading the user's repository
+ * (diff, rev-parse) never rewrites its index behind their back.
+ */
+export function runGit(
+  args: string[],
+  o: { cwd: string; input?: Buffer | string; signal?: AbortSignal; env?: NodeJS.ProcessEnv },
+): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", args, {
+      cwd: o.cwd,
+      env: { ...process.env, ...o.env, GIT_OPTIONAL_LOCKS: "0", GIT_TERMINAL_PROMPT: "0" },
+      stdio: [o.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      ...(o.signal === undefined ? {} : { signal: o.signal }),
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => err.push(chunk));
+    child.on("error", (error) => {
+      reject(
+        o.signal?.aborted === true
+          ? error
+          : new PierError(`git ${args[0] ?? ""}: ${error.message}`, { cause: error }),
+      );
+    });
+    child.on("close", (code) => {
+      const stderr = Buffer.concat(err).toString("utf8");
+      if (code === 0) {
+        resolve({ stdout: Buffer.concat(out), stderr });
+      } else {
+        const detail = stderr.trim().split("\n").slice(-3).join(" ");
+        reject(
+          new PierError(`git ${args.join(" ")} failed (exit code ${String(code)}): ${detail}`),
+        );
+      }
+    });
+    if (child.stdin !== null) {
+      child.stdin.on("error", () => {
+        // git may exit before reading all of stdin; its exit code tells what happened.
+      });
+      child.stdin.end(o.input);
+    }
+  });
+}
