@@ -1,0 +1,71 @@
+import type { Diagnostics } from "../diagnostics.ts";
+import { copyMapping, deepMerge } from "../load/deep-merge.ts";
+import { isPlainObject } from "../load/parse-yaml.ts";
+import { keyPositionOf } from "../load/source-map.ts";
+
+/** GitLab allows 10 ancestors ("up to eleven levels" counting the job). */
+const maxExtendsDepth = 10;
+
+/**
+ * Resolves `extends` on the merged configuration (GitLab's `Config::Extendable`): parents are
+ * resolved first, deep-merged left to right, the job merged on top; the result replaces the job
+ * so later extenders see it. Returns a new configuration.
+ */
+export function resolveExtends(
+  config: Record<string, unknown>,
+  diagnostics: Diagnostics,
+): Record<string, unknown> {
+  const resolved = new Map<string, Record<string, unknown>>();
+  const failed = new Set<string>();
+  const result = copyMapping(config);
+
+  const resolve = (name: string, chain: string[]): Record<string, unknown> | undefined => {
+    const done = resolved.get(name);
+    if (done) return done;
+    if (failed.has(name)) return undefined;
+    const job = config[name];
+    if (!isPlainObject(job)) return undefined;
+    const at = keyPositionOf(job, "extends") ?? keyPositionOf(config, name);
+    const fail = (message: string): undefined => {
+      diagnostics.error(at, `${name}: ${message}`);
+      failed.add(name);
+      return undefined;
+    };
+    const extendsValue = job["extends"];
+    if (extendsValue === undefined || extendsValue === null) {
+      resolved.set(name, job);
+      return job;
+    }
+    const parents = typeof extendsValue === "string" ? [extendsValue] : extendsValue;
+    if (!Array.isArray(parents) || parents.some((parent) => typeof parent !== "string")) {
+      return fail("invalid `extends` value: should be a string or an array of strings");
+    }
+    if (chain.length > maxExtendsDepth) return fail("nesting too deep in `extends`");
+    let merged: Record<string, unknown> = {};
+    for (const parent of parents as string[]) {
+      if (parent === name || chain.includes(parent))
+        return fail("circular dependency detected in `extends`");
+      if (!Object.hasOwn(config, parent)) return fail(`unknown keys in \`extends\` (${parent})`);
+      if (!isPlainObject(config[parent]))
+        return fail(`invalid base hashes in \`extends\` (${parent})`);
+      const base = resolve(parent, [...chain, name]);
+      if (!base) {
+        failed.add(name);
+        return undefined;
+      }
+      merged = deepMerge(merged, base);
+    }
+    const value = deepMerge(merged, job);
+    resolved.set(name, value);
+    return value;
+  };
+
+  for (const name of Object.keys(config)) {
+    const value = config[name];
+    if (isPlainObject(value) && value["extends"] !== undefined) {
+      const merged = resolve(name, []);
+      if (merged) result[name] = merged;
+    }
+  }
+  return result;
+}

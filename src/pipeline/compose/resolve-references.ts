@@ -1,0 +1,106 @@
+import type { Diagnostics } from "../diagnostics.ts";
+import { isPlainObject, setKey } from "../load/parse-yaml.ts";
+import { ReferenceTag } from "../load/reference-tag.ts";
+import { copyKeyPosition, positionOf, recordPosition } from "../load/source-map.ts";
+
+const maxReferenceDepth = 10;
+
+class ReferenceFailure extends Error {}
+
+/**
+ * Replaces every `!reference [a, b, …]` by the value it points to in the configuration (after
+ * `extends`), following references inside references up to 10 levels.
+ */
+export function resolveReferences(
+  config: Record<string, unknown>,
+  diagnostics: Diagnostics,
+): Record<string, unknown> {
+  const cache = new Map<string, unknown>();
+  const reported = new Set<string>();
+
+  const report = (tag: ReferenceTag, message: string): never => {
+    const key = `${tag.position?.file}:${tag.position?.line}:${tag.position?.column}`;
+    if (!reported.has(key)) {
+      reported.add(key);
+      diagnostics.error(tag.position, message);
+    }
+    throw new ReferenceFailure(message);
+  };
+
+  const lookup = (tag: ReferenceTag, chain: string[]): unknown => {
+    const text = tag.toString();
+    if (tag.path.length === 0 || tag.path.some((part) => typeof part !== "string")) {
+      return report(tag, `${text} is not valid`);
+    }
+    if (chain.includes(text)) return report(tag, `${text} is part of a circular chain`);
+    if (chain.length >= maxReferenceDepth)
+      return report(tag, `${text} is nested too deeply (more than ${maxReferenceDepth} levels)`);
+    if (cache.has(text)) return cache.get(text);
+    let value: unknown = config;
+    for (const part of tag.path as string[]) {
+      if (value instanceof ReferenceTag) value = lookup(value, [...chain, text]);
+      if (!isPlainObject(value) || !Object.hasOwn(value, part))
+        return report(tag, `${text} could not be found`);
+      value = value[part];
+    }
+    const result = walk(value, [...chain, text]);
+    cache.set(text, result);
+    return result;
+  };
+
+  const walk = (value: unknown, chain: string[]): unknown => {
+    if (value instanceof ReferenceTag) return lookup(value, chain);
+    if (Array.isArray(value)) {
+      if (!containsReference(value)) return value;
+      const list = value.map((item) => walk(item, chain));
+      const at = positionOf(value);
+      if (at) recordPosition(list, at);
+      return list;
+    }
+    if (isPlainObject(value)) {
+      if (!containsReference(value)) return value;
+      const result: Record<string, unknown> = {};
+      const at = positionOf(value);
+      if (at) recordPosition(result, at);
+      for (const [key, item] of Object.entries(value)) {
+        setKey(result, key, walk(item, chain));
+        copyKeyPosition(value, result, key);
+      }
+      return result;
+    }
+    return value;
+  };
+
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    try {
+      setKey(result, key, walk(value, []));
+    } catch (error) {
+      if (!(error instanceof ReferenceFailure)) throw error;
+      setKey(result, key, value);
+    }
+    copyKeyPosition(config, result, key);
+  }
+  const at = positionOf(config);
+  if (at) recordPosition(result, at);
+  return result;
+}
+
+const scanned = new WeakMap<object, boolean>();
+
+function containsReference(value: object): boolean {
+  const known = scanned.get(value);
+  if (known !== undefined) return known;
+  let found = false;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) {
+    if (
+      item instanceof ReferenceTag ||
+      (typeof item === "object" && item !== null && containsReference(item))
+    ) {
+      found = true;
+      break;
+    }
+  }
+  scanned.set(value, found);
+  return found;
+}

@@ -1,0 +1,45 @@
+import { isPlainObject, setKey } from "./parse-yaml.ts";
+import { copyKeyPosition, positionOf, recordPosition } from "./source-map.ts";
+
+/**
+ * ActiveSupport's `deep_merge`, as GitLab uses it for `include` and `extends`: mappings merge
+ * at any depth; lists, scalars and null replace (so `key: null` drops an inherited value).
+ * Returns a new mapping; the inputs are not changed.
+ */
+export function deepMerge(
+  base: Record<string, unknown>,
+  override: Record<string, unknown>,
+): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  recordPosition(
+    result,
+    positionOf(override) ?? positionOf(base) ?? { file: "", line: 0, column: 0 },
+  );
+  for (const key of Object.keys(base)) {
+    setKey(result, key, base[key]);
+    copyKeyPosition(base, result, key);
+  }
+  for (const key of Object.keys(override)) {
+    const next = override[key];
+    const previous = result[key];
+    const merged =
+      Object.hasOwn(result, key) && isPlainObject(previous) && isPlainObject(next)
+        ? deepMerge(previous, next)
+        : next;
+    setKey(result, key, merged);
+    copyKeyPosition(override, result, key);
+  }
+  return result;
+}
+
+/** A shallow copy that keeps the source positions of the mapping and its keys. */
+export function copyMapping(source: Record<string, unknown>): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  const at = positionOf(source);
+  if (at) recordPosition(result, at);
+  for (const key of Object.keys(source)) {
+    setKey(result, key, source[key]);
+    copyKeyPosition(source, result, key);
+  }
+  return result;
+}

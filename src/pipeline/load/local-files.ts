@@ -1,0 +1,42 @@
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import picomatch from "picomatch";
+
+/**
+ * Repository files matching an `include:local` glob (GitLab: `*` stays in one directory,
+ * `**` crosses directories), sorted, relative to the repository root.
+ */
+export function globLocalFiles(repoDir: string, pattern: string): string[] {
+  const normalised = pattern.replace(/^\/+/, "").replace(/\*\*(?!\/)/g, "**/*");
+  const matcher = picomatch(normalised, { dot: true });
+  const segments = normalised.split("/");
+  const fixed: string[] = [];
+  for (const segment of segments) {
+    if (/[*?[{]/.test(segment)) break;
+    fixed.push(segment);
+  }
+  const results: string[] = [];
+  const walk = (relative: string, budget: { entries: number }): void => {
+    let entries;
+    try {
+      entries = readdirSync(join(repoDir, relative), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (--budget.entries < 0) return;
+      if (entry.name === ".git") continue;
+      const path = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(path, budget);
+      else if (matcher(path)) results.push(path);
+    }
+  };
+  const start = fixed.join("/");
+  try {
+    if (!statSync(join(repoDir, start)).isDirectory()) return [];
+  } catch {
+    return [];
+  }
+  walk(start, { entries: 100_000 });
+  return results.sort();
+}

@@ -1,0 +1,233 @@
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  type Node as YamlNode,
+  type Document,
+} from "yaml";
+import type { SourcePosition } from "../plan.ts";
+import { recordKeyPosition, recordPosition } from "./source-map.ts";
+import { ReferenceTag } from "./reference-tag.ts";
+
+/** Larger files are refused before parsing (GitLab limits the parsed size; see README). */
+export const maxYamlFileBytes = 20 * 1024 * 1024;
+/** GitLab's MAX_YAML_DEPTH. */
+const maxDepth = 100;
+/** Nodes produced by following aliases: stops alias bombs (billion laughs) early. */
+const maxAliasNodes = 2_000_000;
+
+export class YamlProblem extends Error {
+  readonly position: SourcePosition;
+
+  constructor(message: string, position: SourcePosition) {
+    super(message);
+    this.position = position;
+  }
+}
+
+export interface ParsedYaml {
+  /** The `spec:` header document when the file has two documents. */
+  header?: Record<string, unknown>;
+  /** The configuration document; null when the file is empty. */
+  body: unknown;
+}
+
+/**
+ * Reads YAML the way GitLab's Psych `safe_load` does: YAML 1.1 scalars (yes/no/on/off,
+ * octal, sexagesimal), anchors and `<<` merge keys resolved in order, duplicate keys keep
+ * the last, dates refused, `!reference` kept as a tag for later.
+ */
+export function parseYaml(text: string, file: string): ParsedYaml {
+  const start: SourcePosition = { file, line: 1, column: 1 };
+  if (text.length > maxYamlFileBytes) {
+    throw new YamlProblem(
+      `The parsed YAML is too big (${text.length} bytes; pier reads at most ${maxYamlFileBytes})`,
+      start,
+    );
+  }
+  if (text.includes("\0")) {
+    throw new YamlProblem("Invalid configuration format: the file is binary, not YAML", start);
+  }
+  const lineCounter = new LineCounter();
+  const documents = parseAllDocuments(text, {
+    version: "1.1",
+    lineCounter,
+    uniqueKeys: false,
+    prettyErrors: false,
+    keepSourceTokens: false,
+    stringKeys: false,
+  });
+  const list = Array.isArray(documents) ? documents : [documents];
+  const at = (offset: number): SourcePosition => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file, line, column: col };
+  };
+  for (const document of list) {
+    const error = document.errors[0];
+    if (error) throw new YamlProblem(firstLine(error.message), at(error.pos[0]));
+  }
+  if (list.length > 2) {
+    throw new YamlProblem("The parsed YAML has too many documents", at(list[2]?.range[0] ?? 0));
+  }
+  const converted = list.map((document) => new Converter(document, at).convert());
+  if (converted.length === 2) {
+    const header = converted[0];
+    if (!isPlainObject(header)) {
+      throw new YamlProblem("Invalid configuration format: the header must be a mapping", start);
+    }
+    return { header, body: converted[1] ?? null };
+  }
+  return { body: converted[0] ?? null };
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0] ?? message;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof ReferenceTag)
+  );
+}
+
+/** Sets a key without letting `__proto__` change the prototype. */
+export function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    target[key] = value;
+  }
+}
+
+class Converter {
+  private readonly anchors = new Map<string, YamlNode>();
+  private aliasNodes = 0;
+
+  private readonly document: Document.Parsed;
+  private readonly at: (offset: number) => SourcePosition;
+
+  constructor(document: Document.Parsed, at: (offset: number) => SourcePosition) {
+    this.document = document;
+    this.at = at;
+  }
+
+  convert(): unknown {
+    const contents = this.document.contents;
+    return contents ? this.node(contents as YamlNode, 0, false) : null;
+  }
+
+  private node(node: YamlNode, depth: number, viaAlias: boolean): unknown {
+    if (depth > maxDepth) {
+      throw new YamlProblem("The parsed YAML is too deep", this.at(node.range?.[0] ?? 0));
+    }
+    if (viaAlias && ++this.aliasNodes > maxAliasNodes) {
+      throw new YamlProblem(
+        "The parsed YAML is too big: aliases expand to too many nodes",
+        this.at(node.range?.[0] ?? 0),
+      );
+    }
+    if (isAlias(node)) {
+      const target = this.anchors.get(node.source);
+      if (!target)
+        throw new YamlProblem(`Unknown alias: ${node.source}`, this.at(node.range?.[0] ?? 0));
+      return this.node(target, depth + 1, true);
+    }
+    if (!viaAlias && node.anchor) this.anchors.set(node.anchor, node);
+    if (node.tag === "!reference") return this.reference(node, depth, viaAlias);
+    if (isScalar(node)) return this.scalar(node.value, node.range?.[0] ?? 0);
+    if (isSeq(node)) {
+      const list: unknown[] = [];
+      for (const item of node.items) list.push(this.node(item as YamlNode, depth + 1, viaAlias));
+      recordPosition(list, this.at(node.range?.[0] ?? 0));
+      return list;
+    }
+    if (isMap(node)) return this.map(node, depth, viaAlias);
+    return null;
+  }
+
+  private reference(node: YamlNode, depth: number, viaAlias: boolean): ReferenceTag {
+    const position = this.at(node.range?.[0] ?? 0);
+    if (!isSeq(node)) return new ReferenceTag([this.plain(node, depth, viaAlias)], position);
+    const path = node.items.map((item) => this.node(item as YamlNode, depth + 1, viaAlias));
+    return new ReferenceTag(path, position);
+  }
+
+  private plain(node: YamlNode, depth: number, viaAlias: boolean): unknown {
+    return isScalar(node) ? node.value : this.node(node, depth + 1, viaAlias);
+  }
+
+  private map(
+    node: YamlNode & { items: unknown[] },
+    depth: number,
+    viaAlias: boolean,
+  ): Record<string, unknown> {
+    const result: Record<string, unknown> = {};
+    recordPosition(result, this.at(node.range?.[0] ?? 0));
+    for (const pair of node.items as Array<{ key: YamlNode | null; value: YamlNode | null }>) {
+      const keyNode = pair.key;
+      const value = pair.value ? this.node(pair.value, depth + 1, viaAlias) : null;
+      if (isScalar(keyNode) && typeof keyNode.value === "symbol") {
+        this.mergeInto(result, value, keyNode);
+        continue;
+      }
+      const key = keyNode === null ? "" : this.key(keyNode, depth, viaAlias);
+      if (key in result && key !== "__proto__") delete result[key];
+      setKey(result, key, value);
+      if (keyNode) recordKeyPosition(result, key, this.at(keyNode.range?.[0] ?? 0));
+    }
+    return result;
+  }
+
+  private key(keyNode: YamlNode, depth: number, viaAlias: boolean): string {
+    const value = isScalar(keyNode) ? keyNode.value : this.node(keyNode, depth + 1, viaAlias);
+    if (value === null || value === undefined) return "";
+    if (typeof value === "object") {
+      throw new YamlProblem(
+        "Invalid configuration format: mapping keys must be scalars",
+        this.at(keyNode.range?.[0] ?? 0),
+      );
+    }
+    return String(value);
+  }
+
+  /** Psych's `<<`: each merged mapping overrides keys seen so far, in order. */
+  private mergeInto(result: Record<string, unknown>, value: unknown, keyNode: YamlNode): void {
+    const sources = Array.isArray(value) ? [...value].reverse() : [value];
+    const merged: Record<string, unknown> = {};
+    for (const source of sources) {
+      if (!isPlainObject(source)) {
+        throw new YamlProblem(
+          "<< merge key expects a mapping or a list of mappings",
+          this.at(keyNode.range?.[0] ?? 0),
+        );
+      }
+      Object.assign(merged, source);
+    }
+    for (const [key, item] of Object.entries(merged)) {
+      setKey(result, key, item);
+      recordKeyPosition(result, key, this.at(keyNode.range?.[0] ?? 0));
+    }
+  }
+
+  private scalar(value: unknown, offset: number): unknown {
+    if (value instanceof Date) {
+      throw new YamlProblem(
+        "Tried to load unspecified class: Date (quote the value)",
+        this.at(offset),
+      );
+    }
+    if (typeof value === "bigint") return Number(value);
+    return value ?? null;
+  }
+}

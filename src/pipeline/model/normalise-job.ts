@@ -1,0 +1,709 @@
+import type { Diagnostics } from "../diagnostics.ts";
+import { isPlainObject } from "../load/parse-yaml.ts";
+import { keyPositionOf, positionOf } from "../load/source-map.ts";
+import type {
+  ArtifactsWhen,
+  PlannedArtifacts,
+  PlannedCache,
+  PlannedEnvironment,
+  PlannedImage,
+  PlannedRetry,
+  PlannedService,
+  SourcePosition,
+} from "../plan.ts";
+import type { OnlyExcept } from "../rules/only-except.ts";
+import { parseDuration } from "./duration.ts";
+import { bridgeKeys, jobKeys, retryWhenValues } from "./job-keys.ts";
+import { normaliseRules } from "./normalise-rules.ts";
+import { normaliseVariables } from "./normalise-variables.ts";
+import type { JobModel, NeedSpec } from "./pipeline-model.ts";
+import { flattenStrings, isString, isStringList, scalarText } from "./value-checks.ts";
+
+const jobWhens = new Set(["on_success", "on_failure", "always", "manual", "delayed"]);
+const artifactsWhens = new Set(["on_success", "on_failure", "always"]);
+const cachePolicies = new Set(["pull", "push", "pull-push"]);
+const pullPolicies = new Set(["always", "if-not-present", "never"]);
+const maxNeeds = 50;
+const maxParallel = 200;
+
+/** Reads one job hash (after extends, references and defaults) into a JobModel, reporting problems. */
+export class JobNormaliser {
+  private readonly name: string;
+  private readonly job: Record<string, unknown>;
+  private readonly diagnostics: Diagnostics;
+  private readonly path: string;
+
+  constructor(name: string, job: Record<string, unknown>, diagnostics: Diagnostics) {
+    this.name = name;
+    this.job = job;
+    this.diagnostics = diagnostics;
+    this.path = `jobs:${name}`;
+  }
+
+  private at(key?: string): SourcePosition | undefined {
+    return key === undefined ? positionOf(this.job) : keyPositionOf(this.job, key);
+  }
+
+  private error(key: string | undefined, message: string): void {
+    this.diagnostics.error(this.at(key), message);
+  }
+
+  normalise(position: SourcePosition, defaultStage: string): JobModel {
+    const job = this.job;
+    const isBridge = job["trigger"] !== undefined && job["script"] === undefined;
+    const allowed = isBridge ? bridgeKeys : jobKeys;
+    const unknown = Object.keys(job).filter((key) => !allowed.has(key));
+    if (unknown.length > 0)
+      this.error(unknown[0], `${this.path} config contains unknown keys: ${unknown.join(", ")}`);
+
+    const model: JobModel = {
+      name: this.name,
+      position,
+      stage: defaultStage,
+      stagePosition: this.at("stage") ?? position,
+      when: "on_success",
+      retry: { max: 0, when: ["always"], exitCodes: [] },
+      interruptible: false,
+      services: [],
+      beforeScript: [],
+      script: [],
+      afterScript: [],
+      variables: normaliseVariables(
+        job["variables"],
+        `${this.path}:variables`,
+        this.at("variables"),
+        this.diagnostics,
+        {
+          allowDetails: false,
+          allowExpand: true,
+        },
+      ),
+      inheritVariables: true,
+      cache: [],
+      tags: [],
+    };
+    if (job["stage"] !== undefined) {
+      if (isString(job["stage"])) model.stage = job["stage"];
+      else this.error("stage", `${this.path}:stage config should be a string`);
+    }
+    this.scripts(model, isBridge);
+    this.whenAndRules(model);
+    this.needs(model);
+    if (job["dependencies"] !== undefined && job["dependencies"] !== null) {
+      if (isStringList(job["dependencies"])) {
+        model.dependencies = job["dependencies"];
+        const at = this.at("dependencies");
+        if (at) model.dependenciesPosition = at;
+      } else this.error("dependencies", `${this.path} dependencies should be an array of strings`);
+    }
+    this.retry(model);
+    if (job["timeout"] !== undefined && job["timeout"] !== null) {
+      const seconds = parseDuration(job["timeout"]);
+      if (seconds === undefined) this.error("timeout", `${this.path} timeout should be a duration`);
+      else model.timeoutSeconds = seconds;
+    }
+    if (job["resource_group"] !== undefined) {
+      if (isString(job["resource_group"])) model.resourceGroup = job["resource_group"];
+      else this.error("resource_group", `${this.path} resource group should be a string`);
+    }
+    if (job["interruptible"] !== undefined) {
+      if (typeof job["interruptible"] === "boolean") model.interruptible = job["interruptible"];
+      else
+        this.error("interruptible", `${this.path} interruptible config should be a boolean value`);
+    }
+    this.images(model);
+    this.artifacts(model);
+    this.cache(model);
+    this.environment(model);
+    if (job["tags"] !== undefined && job["tags"] !== null) {
+      const tags = flattenStrings(job["tags"]);
+      if (!tags || !Array.isArray(job["tags"]))
+        this.error("tags", `${this.path}:tags config should be an array of strings`);
+      else model.tags = tags;
+    }
+    if (job["coverage"] !== undefined) {
+      const coverage = job["coverage"];
+      if (isString(coverage) && /^\/.+\/[a-z]*$/s.test(coverage)) model.coverage = coverage;
+      else this.error("coverage", `${this.path}:coverage config must be a regular expression`);
+    }
+    this.parallel(model);
+    if (job["trigger"] !== undefined) model.trigger = job["trigger"];
+    if (job["hooks"] !== undefined) {
+      const hooks = job["hooks"];
+      if (isPlainObject(hooks)) {
+        model.hooks = {};
+        for (const [key, value] of Object.entries(hooks)) {
+          const lines = flattenStrings(value);
+          if (key !== "pre_get_sources_script")
+            this.error("hooks", `${this.path}:hooks config contains unknown keys: ${key}`);
+          else if (!lines)
+            this.error(
+              "hooks",
+              `${this.path}:hooks:${key} config should be a string or a nested array of strings up to 10 levels deep`,
+            );
+          else model.hooks[key] = lines;
+        }
+      } else this.error("hooks", `${this.path}:hooks config should be a hash`);
+    }
+    const inherit = job["inherit"];
+    if (isPlainObject(inherit)) {
+      const variables = inherit["variables"];
+      if (typeof variables === "boolean" || isStringList(variables))
+        model.inheritVariables = variables;
+    }
+    return model;
+  }
+
+  private scripts(model: JobModel, isBridge: boolean): void {
+    const read = (key: string, required: boolean): string[] => {
+      const value = this.job[key];
+      if (value === undefined || value === null) {
+        if (required)
+          this.error(
+            undefined,
+            `jobs ${this.name} config should implement the script:, run:, or trigger: keyword`,
+          );
+        return [];
+      }
+      const lines = flattenStrings(value);
+      if (!lines || (required && lines.length === 0)) {
+        this.error(
+          key,
+          `${this.path}:${key} config should be a string or a nested array of strings up to 10 levels deep`,
+        );
+        return [];
+      }
+      return lines;
+    };
+    model.script = isBridge || this.job["run"] !== undefined ? [] : read("script", true);
+    model.beforeScript = read("before_script", false);
+    model.afterScript = read("after_script", false);
+  }
+
+  private whenAndRules(model: JobModel): void {
+    const job = this.job;
+    const when = job["when"];
+    if (when !== undefined && when !== null) {
+      if (isString(when) && jobWhens.has(when)) model.when = when as JobModel["when"];
+      else this.error("when", `${this.path} when should be one of: ${[...jobWhens].join(", ")}`);
+    }
+    if (job["start_in"] !== undefined) {
+      const seconds = parseDuration(job["start_in"]);
+      if (seconds === undefined)
+        this.error("start_in", `${this.path} start in should be a duration`);
+      else model.startInSeconds = seconds;
+    }
+    if (model.when === "delayed" && job["start_in"] === undefined && job["rules"] === undefined) {
+      this.error("when", `${this.path} start in should be a duration`);
+    }
+    const allowFailure = job["allow_failure"];
+    if (allowFailure !== undefined && allowFailure !== null) {
+      if (typeof allowFailure === "boolean") model.allowFailure = allowFailure;
+      else if (isPlainObject(allowFailure) && allowFailure["exit_codes"] !== undefined) {
+        const codes = toIntegers(allowFailure["exit_codes"]);
+        if (!codes)
+          this.error(
+            "allow_failure",
+            `${this.path}:allow_failure exit codes should be an array of integers or an integer`,
+          );
+        else model.allowFailure = { exitCodes: codes };
+      } else
+        this.error(
+          "allow_failure",
+          `${this.path}:allow_failure config should be a hash or a boolean value`,
+        );
+    }
+    if (job["rules"] !== undefined && job["rules"] !== null) {
+      for (const key of ["only", "except", "start_in"]) {
+        if (job[key] !== undefined && job[key] !== null) {
+          this.error(key, `${this.path} config key may not be used with \`rules\`: ${key}`);
+        }
+      }
+      const rules = normaliseRules(
+        job["rules"],
+        `${this.path}:rules`,
+        this.at("rules"),
+        this.diagnostics,
+        (value, at) => this.needList(value, at),
+      );
+      if (rules) model.rules = rules;
+    }
+    const only = this.onlyExcept("only");
+    if (only) model.only = only;
+    const except = this.onlyExcept("except");
+    if (except) model.except = except;
+  }
+
+  private onlyExcept(key: "only" | "except"): OnlyExcept | undefined {
+    const value = this.job[key];
+    if (value === undefined || value === null) return undefined;
+    if (isString(value)) return { refs: [value] };
+    if (isStringList(value)) return { refs: value };
+    if (isPlainObject(value)) {
+      const policy: OnlyExcept = {};
+      for (const [name, item] of Object.entries(value)) {
+        if (name === "refs" || name === "variables" || name === "changes") {
+          const list = isString(item) ? [item] : item;
+          if (isStringList(list)) policy[name] = list;
+          else if (name === "changes" && isPlainObject(item) && isStringList(item["paths"]))
+            policy.changes = item["paths"];
+          else this.error(key, `${this.path}:${key}:${name} should be an array of strings`);
+        } else if (name === "kubernetes") {
+          if (item === "active") policy.kubernetes = "active";
+          else this.error(key, `${this.path}:${key}:kubernetes config should be one of: active`);
+        } else this.error(key, `${this.path}:${key} config contains unknown keys: ${name}`);
+      }
+      return policy;
+    }
+    this.error(key, `${this.path}:${key} config should be an array of strings or a hash`);
+    return undefined;
+  }
+
+  private needs(model: JobModel): void {
+    const value = this.job["needs"];
+    if (value === undefined || value === null) return;
+    const needs = this.needList(value, this.at("needs"));
+    if (needs) model.needs = needs;
+  }
+
+  needList(value: unknown, at: SourcePosition | undefined): NeedSpec[] | undefined {
+    if (!Array.isArray(value)) {
+      this.diagnostics.error(at, `${this.path}:needs config should be an array`);
+      return undefined;
+    }
+    const needs: NeedSpec[] = [];
+    for (const item of value) {
+      const itemAt = positionOf(item) ?? at;
+      if (isString(item)) {
+        needs.push({ job: item, artifacts: true, optional: false, position: itemAt });
+        continue;
+      }
+      if (!isPlainObject(item)) {
+        this.diagnostics.error(itemAt, `${this.path}:needs config can only be a string or a hash`);
+        continue;
+      }
+      if (item["pipeline"] !== undefined || item["project"] !== undefined) {
+        // Cross-project and parent-pipeline needs refer to other pipelines: nothing to wait for locally.
+        continue;
+      }
+      const unknown = Object.keys(item).filter(
+        (key) => !["job", "artifacts", "optional", "parallel"].includes(key),
+      );
+      if (unknown.length > 0 || !isString(item["job"])) {
+        this.diagnostics.error(
+          itemAt,
+          `${this.path}:needs:need config contains unknown keys: ${unknown.join(", ") || "job is missing"}`,
+        );
+        continue;
+      }
+      const need: NeedSpec = {
+        job: item["job"],
+        artifacts: item["artifacts"] !== false,
+        optional: item["optional"] === true,
+        position: itemAt,
+      };
+      const parallel = item["parallel"];
+      if (parallel !== undefined) {
+        const matrix = isPlainObject(parallel)
+          ? this.matrix(parallel["matrix"], itemAt)
+          : undefined;
+        if (matrix) need.matrix = matrix;
+      }
+      needs.push(need);
+    }
+    if (needs.length > maxNeeds) {
+      this.diagnostics.error(
+        at,
+        `${this.name}: one job can only need ${maxNeeds} others, but you have listed ${needs.length}. See needs keyword documentation for more details`,
+      );
+    }
+    const seen = new Set<string>();
+    const duplicated = new Set<string>();
+    for (const need of needs) {
+      const key = need.matrix ? `${need.job}${JSON.stringify(need.matrix)}` : need.job;
+      if (seen.has(key)) duplicated.add(need.job);
+      seen.add(key);
+    }
+    if (duplicated.size > 0) {
+      this.diagnostics.error(
+        at,
+        `${this.name} has the following needs duplicated: ${[...duplicated].join(", ")}.`,
+      );
+    }
+    return needs;
+  }
+
+  private retry(model: JobModel): void {
+    const value = this.job["retry"];
+    if (value === undefined || value === null) return;
+    const retry: PlannedRetry = { max: 0, when: ["always"], exitCodes: [] };
+    if (typeof value === "number") retry.max = value;
+    else if (isPlainObject(value)) {
+      const unknown = Object.keys(value).filter(
+        (key) => !["max", "when", "exit_codes"].includes(key),
+      );
+      if (unknown.length > 0)
+        this.error(
+          "retry",
+          `${this.path}:retry config contains unknown keys: ${unknown.join(", ")}`,
+        );
+      if (value["max"] !== undefined) {
+        if (typeof value["max"] === "number") retry.max = value["max"];
+        else this.error("retry", `${this.path}:retry max should be an integer`);
+      }
+      if (value["when"] !== undefined) {
+        const when = isString(value["when"]) ? [value["when"]] : value["when"];
+        if (!isStringList(when))
+          this.error("retry", `${this.path}:retry when should be an array of strings or a string`);
+        else {
+          const bad = when.filter((item) => !retryWhenValues.has(item));
+          if (bad.length > 0)
+            this.error(
+              "retry",
+              `${this.path}:retry when contains unknown values: ${bad.join(", ")}`,
+            );
+          retry.when = when;
+        }
+      }
+      if (value["exit_codes"] !== undefined) {
+        const codes = toIntegers(value["exit_codes"]);
+        if (!codes)
+          this.error(
+            "retry",
+            `${this.path}:retry exit_codes should be an array of integers or an integer`,
+          );
+        else retry.exitCodes = codes;
+      }
+    } else {
+      this.error("retry", `${this.path}:retry config has to be either an integer or a hash`);
+      return;
+    }
+    if (!Number.isInteger(retry.max) || retry.max < 0 || retry.max > 2) {
+      this.error("retry", `${this.path}:retry config must be an integer between 0 and 2 (max)`);
+    }
+    model.retry = retry;
+  }
+
+  private images(model: JobModel): void {
+    const image = this.job["image"];
+    if (image !== undefined && image !== null) {
+      const parsed = this.imageOf(image, "image", false);
+      if (parsed) model.image = parsed;
+    }
+    const services = this.job["services"];
+    if (services === undefined || services === null) return;
+    if (!Array.isArray(services)) {
+      this.error("services", `${this.path}:services config should be a array`);
+      return;
+    }
+    for (const service of services.flat(10)) {
+      const parsed = this.imageOf(service, "services:service", true);
+      if (parsed) model.services.push(parsed);
+    }
+  }
+
+  private imageOf(value: unknown, path: string, isService: boolean): PlannedService | undefined {
+    const key = isService ? "services" : "image";
+    if (isString(value)) return { name: value };
+    if (!isPlainObject(value)) {
+      this.error(key, `${this.path}:${path} config should be a hash or a string`);
+      return undefined;
+    }
+    const allowed = isService
+      ? ["name", "entrypoint", "command", "alias", "variables", "pull_policy", "docker", "ports"]
+      : ["name", "entrypoint", "pull_policy", "docker", "ports"];
+    const unknown = Object.keys(value).filter((item) => !allowed.includes(item));
+    if (unknown.length > 0)
+      this.error(key, `${this.path}:${path} config contains unknown keys: ${unknown.join(", ")}`);
+    if (!isString(value["name"])) {
+      this.error(key, `${this.path}:${path} config should contain a name`);
+      return undefined;
+    }
+    const result: PlannedService = { name: value["name"] };
+    for (const field of ["entrypoint", "command"] as const) {
+      const item = value[field];
+      if (item === undefined) continue;
+      if (isStringList(item)) result[field] = item;
+      else this.error(key, `${this.path}:${path} ${field} config should be an array of strings`);
+    }
+    if (isService && value["alias"] !== undefined) {
+      if (isString(value["alias"])) result.alias = value["alias"];
+      else this.error(key, `${this.path}:${path} alias should be a string`);
+    }
+    if (isService && isPlainObject(value["variables"])) {
+      const variables: Record<string, string> = {};
+      for (const [name, item] of Object.entries(value["variables"]))
+        variables[name] = scalarText(item) ?? "";
+      result.variables = variables;
+    }
+    if (value["pull_policy"] !== undefined) {
+      const policy = isString(value["pull_policy"]) ? [value["pull_policy"]] : value["pull_policy"];
+      if (!isStringList(policy) || policy.some((item) => !pullPolicies.has(item))) {
+        this.error(key, `${this.path}:${path}:pull_policy config contains unknown values`);
+      } else result.pullPolicy = policy;
+    }
+    if (isPlainObject(value["docker"])) {
+      const docker: PlannedImage["docker"] = {};
+      if (isString(value["docker"]["platform"])) docker.platform = value["docker"]["platform"];
+      if (isString(value["docker"]["user"])) docker.user = value["docker"]["user"];
+      result.docker = docker;
+    }
+    return result;
+  }
+
+  private artifacts(model: JobModel): void {
+    const value = this.job["artifacts"];
+    if (value === undefined || value === null) return;
+    if (!isPlainObject(value)) {
+      this.error("artifacts", `${this.path}:artifacts config should be a hash`);
+      return;
+    }
+    const allowed = [
+      "name",
+      "untracked",
+      "paths",
+      "exclude",
+      "when",
+      "expire_in",
+      "expose_as",
+      "reports",
+      "public",
+      "access",
+    ];
+    const unknown = Object.keys(value).filter((key) => !allowed.includes(key));
+    if (unknown.length > 0)
+      this.error(
+        "artifacts",
+        `${this.path}:artifacts config contains unknown keys: ${unknown.join(", ")}`,
+      );
+    const list = (key: string): string[] => {
+      const item = value[key];
+      if (item === undefined || item === null) return [];
+      const lines = flattenStrings(item);
+      if (!lines || !Array.isArray(item)) {
+        this.error("artifacts", `${this.path}:artifacts ${key} should be an array of strings`);
+        return [];
+      }
+      return lines;
+    };
+    const artifacts: PlannedArtifacts = {
+      paths: list("paths"),
+      exclude: list("exclude"),
+      untracked: value["untracked"] === true,
+      when: "on_success",
+      reports: {},
+    };
+    if (isString(value["name"])) artifacts.name = value["name"];
+    if (value["when"] !== undefined) {
+      if (isString(value["when"]) && artifactsWhens.has(value["when"]))
+        artifacts.when = value["when"] as ArtifactsWhen;
+      else
+        this.error(
+          "artifacts",
+          `${this.path}:artifacts when should be on_success, on_failure or always`,
+        );
+    }
+    if (value["expire_in"] !== undefined) {
+      const text = scalarText(value["expire_in"]);
+      if (text === undefined || (text !== "never" && parseDuration(text) === undefined)) {
+        this.error("artifacts", `${this.path}:artifacts expire in should be a duration`);
+      } else artifacts.expireIn = text;
+    }
+    if (isString(value["expose_as"])) artifacts.exposeAs = value["expose_as"];
+    if (typeof value["public"] === "boolean") artifacts.public = value["public"];
+    if (isString(value["access"])) artifacts.access = value["access"];
+    if (isPlainObject(value["reports"])) {
+      for (const [type, paths] of Object.entries(value["reports"])) {
+        const lines = flattenStrings(paths);
+        if (lines) artifacts.reports[type] = lines;
+        else if (isPlainObject(paths)) artifacts.reports[type] = [];
+      }
+    }
+    model.artifacts = artifacts;
+  }
+
+  private cache(model: JobModel): void {
+    const value = this.job["cache"];
+    if (value === undefined || value === null) return;
+    const entries = Array.isArray(value) ? value : [value];
+    if (entries.length > 4)
+      this.error("cache", `${this.path}:cache config no more than 4 caches can be created`);
+    for (const entry of entries) {
+      if (!isPlainObject(entry)) {
+        this.error("cache", `${this.path}:cache config should be a hash`);
+        continue;
+      }
+      const allowed = ["key", "paths", "untracked", "unprotect", "policy", "when", "fallback_keys"];
+      const unknown = Object.keys(entry).filter((key) => !allowed.includes(key));
+      if (unknown.length > 0)
+        this.error(
+          "cache",
+          `${this.path}:cache config contains unknown keys: ${unknown.join(", ")}`,
+        );
+      const cache: PlannedCache = {
+        key: "default",
+        paths: [],
+        untracked: entry["untracked"] === true,
+        unprotect: entry["unprotect"] === true,
+        policy: "pull-push",
+        when: "on_success",
+        fallbackKeys: [],
+      };
+      const key = entry["key"];
+      const keyText = scalarText(key);
+      if (keyText !== undefined) cache.key = keyText;
+      else if (isPlainObject(key)) {
+        const files = key["files"];
+        if (!isStringList(files) || files.length < 1 || files.length > 2) {
+          this.error(
+            "cache",
+            `${this.path}:cache:key:files config should be an array of one or two strings`,
+          );
+        } else cache.keyFiles = files;
+        if (key["prefix"] !== undefined) {
+          const prefix = scalarText(key["prefix"]);
+          if (prefix !== undefined) cache.keyPrefix = prefix;
+        }
+      } else if (key !== undefined && key !== null)
+        this.error("cache", `${this.path}:cache:key config should be a hash, a string or a symbol`);
+      if (entry["paths"] !== undefined) {
+        const paths = flattenStrings(entry["paths"]);
+        if (!paths || !Array.isArray(entry["paths"]))
+          this.error("cache", `${this.path}:cache:paths config should be an array of strings`);
+        else cache.paths = paths;
+      }
+      if (entry["policy"] !== undefined) {
+        const policy = entry["policy"];
+        if (isString(policy) && (cachePolicies.has(policy) || policy.includes("$")))
+          cache.policy = policy;
+        else
+          this.error(
+            "cache",
+            `${this.path}:cache policy should be pull-push, push, or pull, or a variable`,
+          );
+      }
+      if (entry["when"] !== undefined) {
+        if (isString(entry["when"]) && artifactsWhens.has(entry["when"]))
+          cache.when = entry["when"] as ArtifactsWhen;
+        else
+          this.error("cache", `${this.path}:cache when should be on_success, on_failure or always`);
+      }
+      if (entry["fallback_keys"] !== undefined) {
+        if (isStringList(entry["fallback_keys"])) cache.fallbackKeys = entry["fallback_keys"];
+        else
+          this.error(
+            "cache",
+            `${this.path}:cache:fallback_keys config should be an array of strings`,
+          );
+      }
+      model.cache.push(cache);
+    }
+  }
+
+  private environment(model: JobModel): void {
+    const value = this.job["environment"];
+    if (value === undefined || value === null) return;
+    if (isString(value)) {
+      model.environment = { name: value };
+      return;
+    }
+    if (!isPlainObject(value) || !isString(value["name"])) {
+      this.error(
+        "environment",
+        `${this.path}:environment config should be a hash or a string with a name`,
+      );
+      return;
+    }
+    const environment: PlannedEnvironment = { name: value["name"] };
+    if (isString(value["url"])) environment.url = value["url"];
+    if (isString(value["action"])) {
+      if (!["start", "prepare", "stop", "verify", "access"].includes(value["action"])) {
+        this.error(
+          "environment",
+          `${this.path}:environment action should be start, stop, prepare, verify, or access`,
+        );
+      }
+      environment.action = value["action"];
+    }
+    if (isString(value["on_stop"])) environment.onStop = value["on_stop"];
+    if (isString(value["auto_stop_in"])) environment.autoStopIn = value["auto_stop_in"];
+    if (isString(value["deployment_tier"])) environment.deploymentTier = value["deployment_tier"];
+    if (value["kubernetes"] !== undefined) environment.kubernetes = value["kubernetes"];
+    model.environment = environment;
+  }
+
+  private parallel(model: JobModel): void {
+    const value = this.job["parallel"];
+    if (value === undefined || value === null) return;
+    if (typeof value === "number") {
+      if (!Number.isInteger(value) || value < 1 || value > maxParallel) {
+        this.error(
+          "parallel",
+          `${this.path}:parallel config should be an integer greater than or equal to 1 and less than or equal to ${maxParallel}`,
+        );
+      } else model.parallel = { total: value };
+      return;
+    }
+    if (!isPlainObject(value) || value["matrix"] === undefined) {
+      this.error("parallel", `${this.path}:parallel config should be an integer or a hash`);
+      return;
+    }
+    const matrix = this.matrix(value["matrix"], this.at("parallel"));
+    if (!matrix) return;
+    let total = 0;
+    for (const entry of matrix)
+      total += Object.values(entry).reduce((product, list) => product * list.length, 1);
+    if (total > maxParallel) {
+      this.error(
+        "parallel",
+        `${this.path}:parallel:matrix config generates too many jobs (maximum is ${maxParallel})`,
+      );
+      return;
+    }
+    model.parallel = { matrix };
+  }
+
+  private matrix(
+    value: unknown,
+    at: SourcePosition | undefined,
+  ): Array<Record<string, string[]>> | undefined {
+    if (!Array.isArray(value) || value.length === 0) {
+      this.diagnostics.error(
+        at,
+        `${this.path}:parallel:matrix config should be an array of hashes`,
+      );
+      return undefined;
+    }
+    const result: Array<Record<string, string[]>> = [];
+    for (const entry of value) {
+      if (!isPlainObject(entry)) {
+        this.diagnostics.error(
+          at,
+          `${this.path}:parallel:matrix config should be an array of hashes`,
+        );
+        return undefined;
+      }
+      const row: Record<string, string[]> = {};
+      for (const [key, item] of Object.entries(entry)) {
+        const list = (Array.isArray(item) ? item : [item]).map(scalarText);
+        if (!isStringList(list)) {
+          this.diagnostics.error(
+            at,
+            `${this.path}:parallel:matrix config ${key} should be a string or an array of strings`,
+          );
+          return undefined;
+        }
+        row[key] = list;
+      }
+      result.push(row);
+    }
+    return result;
+  }
+}
+
+function toIntegers(value: unknown): number[] | undefined {
+  const list = Array.isArray(value) ? value : [value];
+  return list.every((item) => typeof item === "number" && Number.isInteger(item))
+    ? (list as number[])
+    : undefined;
+}

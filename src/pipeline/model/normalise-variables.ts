@@ -1,0 +1,75 @@
+import type { Diagnostics } from "../diagnostics.ts";
+import { isPlainObject } from "../load/parse-yaml.ts";
+import { keyPositionOf } from "../load/source-map.ts";
+import type { SourcePosition } from "../plan.ts";
+import type { YamlVariable } from "./pipeline-model.ts";
+import { isStringList, scalarText } from "./value-checks.ts";
+
+/**
+ * `variables:` at top level (`allowDetails`: description/options) or in a job. Values must be
+ * strings or integers; `{value, expand}` objects are accepted where GitLab accepts them.
+ */
+export function normaliseVariables(
+  value: unknown,
+  path: string,
+  position: SourcePosition | undefined,
+  diagnostics: Diagnostics,
+  options: { allowDetails: boolean; allowExpand: boolean },
+): YamlVariable[] {
+  if (value === undefined || value === null) return [];
+  const invalid = `${path} config should be a hash of key value pairs`;
+  if (!isPlainObject(value)) {
+    diagnostics.error(position, invalid);
+    return [];
+  }
+  const result: YamlVariable[] = [];
+  for (const [key, raw] of Object.entries(value)) {
+    const at = keyPositionOf(value, key);
+    if (!/^[A-Za-z0-9_]+$/.test(key)) {
+      diagnostics.error(at, `${path} config uses invalid variable name: ${key}`);
+      continue;
+    }
+    const text = scalarText(raw);
+    if (text !== undefined || raw === null) {
+      result.push({ key, value: text ?? "", expand: true });
+      continue;
+    }
+    if (!isPlainObject(raw)) {
+      diagnostics.error(at, invalid);
+      continue;
+    }
+    const allowed = new Set([
+      "value",
+      ...(options.allowExpand ? ["expand"] : []),
+      ...(options.allowDetails ? ["description", "options"] : []),
+    ]);
+    const unknown = Object.keys(raw).filter((k) => !allowed.has(k));
+    if (unknown.length > 0) {
+      diagnostics.error(at, `${path}:${key} config contains unknown keys: ${unknown.join(", ")}`);
+      continue;
+    }
+    const inner =
+      raw["value"] === undefined || raw["value"] === null ? "" : scalarText(raw["value"]);
+    if (inner === undefined) {
+      diagnostics.error(at, invalid);
+      continue;
+    }
+    const variable: YamlVariable = { key, value: inner, expand: raw["expand"] !== false };
+    if (raw["expand"] !== undefined && typeof raw["expand"] !== "boolean") {
+      diagnostics.error(at, `${path}:${key} expand should be a boolean value`);
+    }
+    if (typeof raw["description"] === "string") variable.description = raw["description"];
+    if (raw["options"] !== undefined) {
+      const list = Array.isArray(raw["options"]) ? raw["options"].map(scalarText) : undefined;
+      if (!list || !isStringList(list))
+        diagnostics.error(at, `${path}:${key} options should be an array of strings`);
+      else {
+        variable.options = list;
+        if (!list.includes(inner))
+          diagnostics.error(at, `${path}:${key} config value must be present in options`);
+      }
+    }
+    result.push(variable);
+  }
+  return result;
+}

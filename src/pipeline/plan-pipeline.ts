@@ -1,0 +1,98 @@
+import { compileConfig } from "./compile-config.ts";
+import { Diagnostics } from "./diagnostics.ts";
+import type { VariableLookup } from "./expression/index.ts";
+import { normaliseConfig } from "./model/normalise-config.ts";
+import type { YamlVariable } from "./model/pipeline-model.ts";
+import { NoPipelineError } from "./pipeline-error.ts";
+import type { Plan, PlanOptions, PlanVariable } from "./plan.ts";
+import { checkStructure } from "./planning/check-structure.ts";
+import { planJobs } from "./planning/plan-jobs.ts";
+import { resolveNeeds } from "./planning/resolve-needs.ts";
+import { matchRules } from "./rules/rule.ts";
+import { expandValue, resolveVariables, type PipelineVariable } from "./variables/expand.ts";
+
+/**
+ * From a repository and a pipeline context to the Plan GitLab would create. Throws a
+ * PipelineError carrying every problem found, or a NoPipelineError when workflow:rules (or an
+ * empty result) mean GitLab would create no pipeline.
+ */
+export async function planPipeline(options: PlanOptions): Promise<Plan> {
+  const diagnostics = new Diagnostics();
+  const compiled = await compileConfig(options, diagnostics);
+  diagnostics.throwIfErrors();
+  if (!compiled) throw new Error("compileConfig returned nothing without reporting an error");
+  const model = normaliseConfig(compiled.config, options.file, diagnostics);
+  checkStructure(model, diagnostics);
+  diagnostics.throwIfErrors();
+
+  const predefined = compiled.pipelineVariables.filter(
+    ([key]) => !Object.hasOwn(options.variables, key),
+  );
+  const rawGlobal = new Map<string, string>(predefined);
+  for (const variable of model.variables) rawGlobal.set(variable.key, variable.value);
+  for (const [key, value] of Object.entries(options.variables)) rawGlobal.set(key, value);
+  const lookup: VariableLookup = (key) => rawGlobal.get(key);
+
+  let globalVariables: YamlVariable[] = model.variables;
+  if (model.workflow?.rules) {
+    const match = matchRules(model.workflow.rules, { lookup, context: compiled.context });
+    if (!match || match.rule.when === "never")
+      throw new NoPipelineError("Pipeline filtered out by workflow rules.");
+    const ruleVariables = Object.entries(match.rule.variables ?? {}).map(([key, value]) => ({
+      key,
+      value,
+      expand: true,
+    }));
+    if (ruleVariables.length > 0) {
+      const overridden = new Set(ruleVariables.map((variable) => variable.key));
+      globalVariables = [
+        ...model.variables.filter((variable) => !overridden.has(variable.key)),
+        ...ruleVariables,
+      ];
+    }
+  }
+
+  const pending = planJobs({
+    model,
+    context: compiled.context,
+    predefined,
+    globalVariables,
+    user: options.variables,
+    diagnostics,
+  });
+  resolveNeeds(pending, diagnostics);
+  diagnostics.throwIfErrors();
+  const jobs = pending.map((entry) => entry.job).sort((a, b) => a.stageIndex - b.stageIndex);
+  if (jobs.every((job) => job.stage === ".pre" || job.stage === ".post")) {
+    throw new NoPipelineError("No stages / jobs for this pipeline.");
+  }
+
+  const pipelineOrdered: Array<[string, PipelineVariable]> = [
+    ...predefined.map(([key, value]): [string, PipelineVariable] => [key, { value, expand: true }]),
+    ...globalVariables.map((variable): [string, PipelineVariable] => [
+      variable.key,
+      { value: variable.value, expand: variable.expand },
+    ]),
+    ...Object.entries(options.variables).map(([key, value]): [string, PipelineVariable] => [
+      key,
+      { value, expand: true },
+    ]),
+  ];
+  const resolved = resolveVariables(pipelineOrdered);
+  const expandFlags = new Map(pipelineOrdered.map(([key, variable]) => [key, variable.expand]));
+  const variables: PlanVariable[] = [...resolved.values].map(([key, value]) => ({
+    key,
+    value,
+    expand: expandFlags.get(key) ?? true,
+  }));
+  const plan: Plan = {
+    stages: model.stages,
+    jobs,
+    variables,
+    warnings: diagnostics.warnings,
+  };
+  if (model.workflow?.name !== undefined) {
+    plan.name = expandValue(model.workflow.name, (key) => resolved.values.get(key));
+  }
+  return plan;
+}

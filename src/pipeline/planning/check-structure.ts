@@ -1,0 +1,54 @@
+import type { Diagnostics } from "../diagnostics.ts";
+import type { PipelineModel } from "../model/pipeline-model.ts";
+
+/**
+ * GitLab's logical validations that do not depend on rules: stages exist, needs and
+ * dependencies name existing jobs in the current or an earlier stage.
+ */
+export function checkStructure(model: PipelineModel, diagnostics: Diagnostics): void {
+  const jobs = new Map(model.jobs.map((job) => [job.name, job]));
+  const stageIndex = (stage: string): number => model.stages.indexOf(stage);
+  for (const job of model.jobs) {
+    const own = stageIndex(job.stage);
+    if (own < 0) {
+      diagnostics.error(
+        job.stagePosition ?? job.position,
+        `${job.name} job: chosen stage ${job.stage} does not exist; available stages are ${model.stages.join(", ")}`,
+      );
+      continue;
+    }
+    const needLists = [job.needs ?? [], ...(job.rules ?? []).map((rule) => rule.needSpecs ?? [])];
+    for (const need of needLists.flat()) {
+      const target = jobs.get(need.job);
+      if (!target) {
+        if (!need.optional)
+          diagnostics.error(
+            need.position ?? job.position,
+            `${job.name} job: undefined need: ${need.job}`,
+          );
+        continue;
+      }
+      if (stageIndex(target.stage) > own) {
+        diagnostics.error(
+          need.position ?? job.position,
+          `${job.name} job: need ${need.job} is not defined in current or prior stages`,
+        );
+      }
+    }
+    for (const dependency of job.dependencies ?? []) {
+      const target =
+        jobs.get(dependency) ?? jobs.get(dependency.replace(/(: \[.*\]| \d+\/\d+)$/, ""));
+      if (!target) {
+        diagnostics.error(
+          job.dependenciesPosition ?? job.position,
+          `${job.name} job: undefined dependency: ${dependency}`,
+        );
+      } else if (stageIndex(target.stage) > own) {
+        diagnostics.error(
+          job.dependenciesPosition ?? job.position,
+          `${job.name} job: dependency ${dependency} is not defined in current or prior stages`,
+        );
+      }
+    }
+  }
+}

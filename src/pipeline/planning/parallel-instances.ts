@@ -1,0 +1,49 @@
+import type { JobModel } from "../model/pipeline-model.ts";
+
+export interface ParallelInstance {
+  name: string;
+  index: number;
+  total: number;
+  matrix?: Record<string, string>;
+}
+
+/** GitLab's matrix instance name: `job: [v1, v2]` (values in key order, keys not shown). */
+export function matrixJobName(base: string, values: Record<string, string>): string {
+  return `${base}: [${Object.values(values).join(", ")}]`;
+}
+
+/** Every combination of one matrix row, in key order. */
+export function matrixCombinations(row: Record<string, string[]>): Array<Record<string, string>> {
+  let combinations: Array<Record<string, string>> = [{}];
+  for (const [key, values] of Object.entries(row)) {
+    const next: Array<Record<string, string>> = [];
+    for (const combination of combinations)
+      for (const value of values) next.push({ ...combination, [key]: value });
+    combinations = next;
+  }
+  return combinations;
+}
+
+/**
+ * The concrete jobs of `parallel: N` (`job 1/N` … `job N/N`) or `parallel:matrix` (rows in
+ * order, combinations numbered across rows; identical names: the later one wins).
+ */
+export function parallelInstances(job: JobModel): ParallelInstance[] | undefined {
+  const parallel = job.parallel;
+  if (!parallel) return undefined;
+  if ("total" in parallel) {
+    return Array.from({ length: parallel.total }, (_, i) => ({
+      name: `${job.name} ${i + 1}/${parallel.total}`,
+      index: i + 1,
+      total: parallel.total,
+    }));
+  }
+  const combinations = parallel.matrix.flatMap(matrixCombinations);
+  const byName = new Map<string, ParallelInstance>();
+  combinations.forEach((matrix, i) => {
+    const name = matrixJobName(job.name, matrix);
+    byName.delete(name);
+    byName.set(name, { name, index: i + 1, total: combinations.length, matrix });
+  });
+  return [...byName.values()];
+}

@@ -1,0 +1,197 @@
+import type { PipelineContext } from "../context/index.ts";
+import { predefinedJobVariables } from "../context/index.ts";
+import type { Diagnostics } from "../diagnostics.ts";
+import type { VariableLookup } from "../expression/index.ts";
+import { parseDuration } from "../model/duration.ts";
+import type {
+  JobModel,
+  NeedSpec,
+  PipelineModel,
+  RuleSpec,
+  YamlVariable,
+} from "../model/pipeline-model.ts";
+import type { PlannedCache, PlannedJob, PlannedService } from "../plan.ts";
+import { matchRules } from "../rules/rule.ts";
+import { onlyExceptAllows } from "../rules/only-except.ts";
+import { expandValue } from "../variables/expand.ts";
+import { jobVariables, rawLookupMap } from "./job-variables.ts";
+import { parallelInstances, type ParallelInstance } from "./parallel-instances.ts";
+
+export interface JobPlanningInput {
+  model: PipelineModel;
+  context: PipelineContext;
+  predefined: Array<[string, string]>;
+  /** Global and workflow:rules variables, in that order. */
+  globalVariables: YamlVariable[];
+  user: Record<string, string>;
+  diagnostics: Diagnostics;
+}
+
+/** A planned job with the needs still as written (resolved against the other jobs later). */
+export interface PendingJob {
+  job: PlannedJob;
+  model: JobModel;
+  needSpecs?: NeedSpec[];
+}
+
+const defaultOnly = { refs: ["branches", "tags"] };
+
+/** Applies rules / only-except, parallel expansion, variables and creation-time expansion to each job. */
+export function planJobs(input: JobPlanningInput): PendingJob[] {
+  const { model, context, diagnostics } = input;
+  const pending: PendingJob[] = [];
+  const hasWorkflowRules = model.workflow?.rules !== undefined;
+  let nextId = 1;
+  for (const job of model.jobs) {
+    const stageIndex = model.stages.indexOf(job.stage);
+    const inherited = inheritedVariables(job, input.globalVariables);
+    const instances: Array<ParallelInstance | undefined> = parallelInstances(job) ?? [undefined];
+    for (const instance of instances) {
+      const name = instance?.name ?? job.name;
+      const predefined = [
+        ...input.predefined,
+        ...predefinedJobVariables(
+          {
+            name,
+            stage: job.stage,
+            id: nextId++,
+            ...(instance ? { nodeIndex: instance.index, nodeTotal: instance.total } : {}),
+          },
+          context,
+        ),
+      ];
+      const matrix = instance?.matrix ?? {};
+      const raw = rawLookupMap({
+        predefined,
+        inherited,
+        job: job.variables,
+        matrix,
+        user: input.user,
+      });
+      const lookup: VariableLookup = (key) => raw.get(key);
+      let rule: RuleSpec | undefined;
+      if (job.rules) {
+        const match = matchRules(job.rules, { lookup, context });
+        if (!match) continue;
+        rule = match.rule as RuleSpec;
+      } else if (
+        !onlyExceptAllows(job.only ?? (hasWorkflowRules ? undefined : defaultOnly), job.except, {
+          lookup,
+          context,
+        })
+      ) {
+        continue;
+      }
+      const when = rule?.when ?? job.when;
+      if (when === "never") continue;
+      const { variables, values, errors } = jobVariables({
+        predefined,
+        inherited,
+        job: job.variables,
+        matrix,
+        rule: rule?.variables ?? {},
+        user: input.user,
+      });
+      for (const error of errors) diagnostics.error(job.position, `${name}: ${error}`);
+      const expand = (text: string): string =>
+        text.includes("$") || text.includes("%")
+          ? expandValue(text, (key) => values.get(key))
+          : text;
+
+      const planned: PlannedJob = {
+        name,
+        baseName: job.name,
+        stage: job.stage,
+        stageIndex,
+        when,
+        allowFailure: allowFailureOf(job, rule),
+        retry: job.retry,
+        interruptible: rule?.interruptible ?? job.interruptible,
+        services: job.services.map((service) => expandService(service, expand)),
+        beforeScript: job.beforeScript,
+        script: job.script,
+        afterScript: job.afterScript,
+        variables,
+        cache: job.cache.map((cache) => expandCache(cache, expand)),
+        tags: job.tags.map(expand),
+        position: job.position,
+      };
+      const startIn =
+        rule?.startIn !== undefined ? parseDuration(rule.startIn) : job.startInSeconds;
+      if (when === "delayed") {
+        if (startIn === undefined)
+          diagnostics.error(
+            rule?.position ?? job.position,
+            `jobs:${job.name} start in should be a duration`,
+          );
+        else planned.startInSeconds = startIn;
+      }
+      if (job.dependencies) planned.dependencies = job.dependencies;
+      if (job.timeoutSeconds !== undefined) planned.timeoutSeconds = job.timeoutSeconds;
+      if (job.resourceGroup !== undefined) planned.resourceGroup = expand(job.resourceGroup);
+      if (job.image) planned.image = { ...job.image, name: expand(job.image.name) };
+      if (job.artifacts) {
+        planned.artifacts = {
+          ...job.artifacts,
+          paths: job.artifacts.paths.map(expand),
+          exclude: job.artifacts.exclude.map(expand),
+          ...(job.artifacts.name !== undefined ? { name: expand(job.artifacts.name) } : {}),
+        };
+      }
+      if (job.environment) {
+        planned.environment = { ...job.environment, name: expand(job.environment.name) };
+        if (job.environment.url !== undefined)
+          planned.environment.url = expand(job.environment.url);
+      }
+      if (job.coverage !== undefined) planned.coverage = job.coverage;
+      if (instance) {
+        planned.parallel = { index: instance.index, total: instance.total };
+        if (instance.matrix) planned.parallel.matrix = instance.matrix;
+      }
+      if (job.trigger !== undefined) planned.trigger = job.trigger;
+      if (job.hooks) planned.hooks = job.hooks;
+      const needSpecs = rule?.needSpecs ?? job.needs;
+      pending.push(
+        needSpecs ? { job: planned, model: job, needSpecs } : { job: planned, model: job },
+      );
+    }
+  }
+  return pending;
+}
+
+function inheritedVariables(job: JobModel, global: YamlVariable[]): YamlVariable[] {
+  if (job.inheritVariables === true) return global;
+  if (job.inheritVariables === false) return [];
+  const allowed = new Set(job.inheritVariables);
+  return global.filter((variable) => allowed.has(variable.key));
+}
+
+/**
+ * Job-level `when: manual` defaults to allow_failure true; a rule's `when: manual` does not
+ * (the job's own value, default false). A rule's allow_failure wins over the job's.
+ */
+function allowFailureOf(
+  job: JobModel,
+  rule: RuleSpec | undefined,
+): boolean | { exitCodes: number[] } {
+  if (rule?.allowFailure !== undefined) return rule.allowFailure;
+  if (job.allowFailure !== undefined) return job.allowFailure;
+  if (rule?.when !== undefined) return false;
+  return job.when === "manual";
+}
+
+function expandService(service: PlannedService, expand: (text: string) => string): PlannedService {
+  return { ...service, name: expand(service.name) };
+}
+
+function expandCache(cache: PlannedCache, expand: (text: string) => string): PlannedCache {
+  const result: PlannedCache = {
+    ...cache,
+    key: expand(cache.key),
+    paths: cache.paths.map(expand),
+    policy: expand(cache.policy),
+    fallbackKeys: cache.fallbackKeys.map(expand),
+  };
+  if (cache.keyPrefix !== undefined) result.keyPrefix = expand(cache.keyPrefix);
+  return result;
+}
