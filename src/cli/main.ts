@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { PierError } from "../errors.ts";
+import type { RunOptions } from "./commands/run.ts";
 import { pierVersion } from "./version.ts";
 
 /** Options every command that reads a pipeline takes. */
@@ -7,10 +8,10 @@ export interface PipelineOptions {
   file: string;
   directory: string;
   variable: string[];
-  ref?: string;
-  branch?: string;
-  tag?: string;
-  source?: string;
+  ref?: string | undefined;
+  branch?: string | undefined;
+  tag?: string | undefined;
+  source?: string | undefined;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -37,6 +38,9 @@ function notYet(name: string, issue: number): () => never {
   };
 }
 
+/** Set by a command's action when it ends with something other than 0. */
+let commandExitCode = 0;
+
 function buildProgram(): Command {
   const program = new Command("pier")
     .description("Run GitLab CI pipelines on your own machines.")
@@ -47,9 +51,21 @@ function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
 
-  withPipelineOptions(program.command("run").description("run the pipeline (coming: issue #4)"))
+  withPipelineOptions(program.command("run").description("run the pipeline on this machine"))
     .argument("[jobs...]", "run only these jobs and what they need")
-    .action(notYet("run", 4));
+    .option("--executor <name>", "shell or docker (default: from --config, else shell)")
+    .option("--concurrency <n>", "jobs at once (default: `concurrent` from --config, else CPUs)")
+    .option("--manual <job>", "play this manual job (repeatable)", collect, [] as string[])
+    .option("--report <file>", "write a JSON report of the run")
+    .option("--plain", "plain output: no status line redraws (default when not a terminal)")
+    .option("--config <file>", "runner settings from a gitlab-runner config.toml")
+    .option("--variables-file <file>", "project CI/CD variables (YAML)")
+    .option("--artifacts-to <dir>", "copy the run's artifacts into <dir>")
+    .action(async (jobs, options) => {
+      const { runCommand } = await import("./commands/run.ts");
+      // withPipelineOptions adds options the inferred type cannot see.
+      commandExitCode = await runCommand(jobs, options as unknown as RunOptions);
+    });
   withPipelineOptions(
     program.command("list").description("list the jobs the pipeline would run (coming: issue #3)"),
   )
@@ -93,8 +109,9 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   const debug = argv.includes("--debug");
   try {
+    commandExitCode = 0;
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    return commandExitCode;
   } catch (error) {
     return reportError(error, debug);
   }

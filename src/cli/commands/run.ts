@@ -1,0 +1,154 @@
+import { existsSync } from "node:fs";
+import { availableParallelism, homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { UsageError } from "../../errors.ts";
+import type { Executor } from "../../executors/executor.ts";
+import { readProjectVariables } from "../../local/project-variables.ts";
+import { runPipelineLocally, type LocalRunResult } from "../../local/run-pipeline.ts";
+import { planPipeline } from "../../pipeline/plan-pipeline.ts";
+import { writeJsonReport } from "../../report/json-report.ts";
+import { createTerminalReporter } from "../../report/terminal-reporter.ts";
+import { readRunnerSettings, type RunnerSettings } from "../../runner/runner-config.ts";
+import { copyArtifactsOut } from "../../storage/artifacts.ts";
+import { stateRoot } from "../../storage/state-dir.ts";
+import type { PipelineOptions } from "../main.ts";
+import { parseVariableFlags } from "../variable-flags.ts";
+
+export interface RunOptions extends PipelineOptions {
+  executor?: string | undefined;
+  concurrency?: string | undefined;
+  manual: string[];
+  report?: string | undefined;
+  plain?: boolean | undefined;
+  config?: string | undefined;
+  variablesFile?: string | undefined;
+  artifactsTo?: string | undefined;
+}
+
+function configHome(): string {
+  const xdg = process.env["XDG_CONFIG_HOME"];
+  return xdg !== undefined && xdg.startsWith("/") ? xdg : join(homedir(), ".config");
+}
+
+function runnerSettings(options: RunOptions): RunnerSettings {
+  if (options.config !== undefined) {
+    if (!existsSync(options.config))
+      throw new UsageError(`${options.config}: config file not found`);
+    return readRunnerSettings(options.config);
+  }
+  const fallback = join(configHome(), "pier", "config.toml");
+  return existsSync(fallback) ? readRunnerSettings(fallback) : {};
+}
+
+function concurrencyOf(options: RunOptions, settings: RunnerSettings): number {
+  if (options.concurrency === undefined) return settings.concurrent ?? availableParallelism();
+  const value = Number(options.concurrency);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new UsageError(`--concurrency must be a positive integer, got "${options.concurrency}"`);
+  }
+  return value;
+}
+
+async function executorFor(name: string): Promise<Executor> {
+  switch (name) {
+    case "shell": {
+      const { ShellExecutor } = await import("../../executors/shell/shell-executor.ts");
+      return new ShellExecutor();
+    }
+    case "docker":
+      throw new UsageError(
+        "the docker executor is not available yet (planned in issue #5); use --executor shell",
+      );
+    default:
+      throw new UsageError(`unknown executor "${name}" (expected shell or docker)`);
+  }
+}
+
+/** Exit codes of DESIGN.md: 0 succeeded (allowed failures included), 1 failed, 130 interrupted. */
+function exitCodeOf(result: LocalRunResult): number {
+  switch (result.status) {
+    case "success":
+    case "skipped":
+    case "manual":
+      return 0;
+    case "failed":
+      return 1;
+    case "canceled":
+      return 130;
+  }
+}
+
+/** `pier run [JOB…]`: runs the pipeline on this machine. */
+export async function runCommand(jobNames: string[], options: RunOptions): Promise<number> {
+  const repoDir = resolve(options.directory);
+  const settings = runnerSettings(options);
+  const concurrency = concurrencyOf(options, settings);
+  const executor = await executorFor(options.executor ?? settings.executor ?? "shell");
+  const pipelineVariables = parseVariableFlags(options.variable);
+  const plan = await planPipeline({
+    repoDir,
+    file: options.file,
+    variables: pipelineVariables,
+    ...(options.ref === undefined ? {} : { ref: options.ref }),
+    ...(options.branch === undefined ? {} : { branch: options.branch }),
+    ...(options.tag === undefined ? {} : { tag: options.tag }),
+    ...(options.source === undefined ? {} : { source: options.source }),
+  });
+  const refProtected = plan.variables.some(
+    (v) => v.key === "CI_COMMIT_REF_PROTECTED" && v.value === "true",
+  );
+  const projectVariables = readProjectVariables(
+    options.variablesFile ?? join(configHome(), "pier", "variables.yml"),
+    { required: options.variablesFile !== undefined, refProtected },
+  );
+
+  const live = process.stdout.isTTY && options.plain !== true;
+  const color = process.stdout.isTTY && process.env["NO_COLOR"] === undefined;
+  const reporter = createTerminalReporter({ out: process.stdout, live, color });
+  for (const warning of plan.warnings) {
+    reporter.onWarning?.(`${warning.file}:${warning.line}:${warning.column}: ${warning.message}`);
+  }
+
+  const cancel = new AbortController();
+  const hardKill = new AbortController();
+  let interrupts = 0;
+  const onSignal = (): void => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      process.stderr.write(
+        "\npier: canceling the pipeline (press Ctrl-C again to kill the jobs now)\n",
+      );
+      cancel.abort();
+    } else {
+      process.stderr.write("\npier: killing the jobs\n");
+      hardKill.abort();
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const result = await runPipelineLocally({
+      repoDir,
+      plan,
+      executor,
+      concurrency,
+      play: new Set(options.manual),
+      jobNames,
+      stateDir: stateRoot(),
+      projectVariables,
+      pipelineVariables,
+      cancel: cancel.signal,
+      hardKill: hardKill.signal,
+      listener: reporter,
+    });
+    reporter.finish(result);
+    if (options.report !== undefined) writeJsonReport(options.report, result);
+    if (options.artifactsTo !== undefined) {
+      await copyArtifactsOut({ runDir: result.runDir, to: resolve(options.artifactsTo) });
+    }
+    return interrupts > 0 ? 130 : exitCodeOf(result);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
