@@ -1,0 +1,69 @@
+import { join } from "node:path";
+import type { BenchCommand, FinishedRun, Variant } from "../lib/bench-case.ts";
+import { environmentForGitlabCiLocal, ensureGitlabCiLocal } from "../lib/gitlab-ci-local.ts";
+
+/** Ready-made variants shared by the cases. */
+
+export function nodeBaseline(cwd: string): Variant {
+  return {
+    id: "baseline",
+    label: "node -e 0",
+    command: { argv: [process.execPath, "-e", "0"], cwd },
+  };
+}
+
+/** pier from the build (bin/pier.js → dist/), started the way users start it. */
+export function pierVariant(
+  root: string,
+  id: string,
+  args: string[],
+  cwd: string,
+  check?: BenchCommand["check"],
+): Variant {
+  const command: BenchCommand = {
+    argv: [process.execPath, join(root, "bin", "pier.js"), ...args],
+    cwd,
+  };
+  if (check !== undefined) command.check = check;
+  return {
+    id,
+    label: `pier ${args.join(" ")}`,
+    command,
+    // A command still being built answers "pier <command> is not available yet"; that is a
+    // missing variant, not a slow or broken one.
+    unavailableWhen: (run) =>
+      /not available yet/.test(run.stderr) ? run.stderr.trim().split("\n")[0] : undefined,
+  };
+}
+
+export function gitlabCiLocalVariant(
+  root: string,
+  args: string[],
+  cwd: string,
+  progress: (text: string) => void,
+  check?: BenchCommand["check"],
+): Variant {
+  const availability = ensureGitlabCiLocal(root, progress);
+  const entry = "entry" in availability ? availability.entry : "gitlab-ci-local";
+  const command: BenchCommand = {
+    argv: [process.execPath, entry, ...args],
+    cwd,
+    env: environmentForGitlabCiLocal(),
+  };
+  if (check !== undefined) command.check = check;
+  const variant: Variant = {
+    id: "gitlab-ci-local",
+    label: `gitlab-ci-local ${args.join(" ")}`,
+    command,
+  };
+  if ("unavailable" in availability) variant.unavailable = availability.unavailable;
+  return variant;
+}
+
+/** A check that the output names these jobs, so a run that listed nothing cannot pass as fast. */
+export function mentionsJobs(names: readonly string[]): (run: FinishedRun) => string | undefined {
+  return (run) => {
+    const missing = names.filter((name) => !run.stdout.includes(name));
+    return missing.length === 0 ? undefined : `output does not list ${missing.join(", ")}`;
+  };
+}
