@@ -29,6 +29,8 @@ export interface ExecutionContext {
   hardKill?: AbortSignal;
   /** Local mode: the repository to snapshot into the build folder. */
   projectDir?: string;
+  /** Local mode: also copy the working tree's uncommitted changes to tracked files (default true). */
+  includeWorkingTreeChanges?: boolean;
   /** pier's state root ($XDG_STATE_HOME/pier); builds live under it. */
   stateDir: string;
   artifacts: ArtifactTransport;

@@ -59,7 +59,11 @@ export class StreamingMasker {
     let cursor = 0;
     let covered = 0;
     for (const interval of intervals) {
-      if (interval.start >= hold) break;
+      if (interval.start >= hold) {
+        // Everything is held back, including bytes an earlier write already masked.
+        if (interval.emitted) covered = interval.end - hold;
+        break;
+      }
       if (interval.start > cursor) this.#emit(data.subarray(cursor, interval.start));
       if (!interval.emitted) this.#emit(MASK);
       cursor = interval.end;

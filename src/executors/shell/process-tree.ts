@@ -1,0 +1,132 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const POLL_MS = 20;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    // ESRCH: nobody left in the group.
+    return false;
+  }
+}
+
+function numericEntries(dir: string): number[] {
+  try {
+    return readdirSync(dir)
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Fields of /proc/<pid>/stat after the command name: state is [0], pgrp is [2]. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True while a live (not zombie) process is in the group. Zombies are left out: they are dead
+ * already and only wait for whoever adopted them to reap them.
+ */
+function groupAlive(pgid: number): boolean {
+  const pids = numericEntries("/proc");
+  if (pids.length === 0) {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  for (const pid of pids) {
+    const stat = procStat(pid);
+    if (stat !== undefined && stat[2] === String(pgid) && stat[0] !== "Z") return true;
+  }
+  return false;
+}
+
+/**
+ * Ends a whole process group: SIGTERM, then SIGKILL for whatever is still alive after
+ * `graceMs`. Returns at once when the group is already empty (the common case).
+ */
+export async function killProcessGroup(pgid: number, graceMs: number): Promise<void> {
+  if (!signalGroup(pgid, "SIGTERM")) return;
+  signalGroup(pgid, "SIGCONT");
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pgid)) {
+    if (Date.now() >= deadline) {
+      signalGroup(pgid, "SIGKILL");
+      return;
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+export function killProcessGroupNow(pgid: number): void {
+  signalGroup(pgid, "SIGKILL");
+}
+
+/**
+ * Processes that left the job's process group (setsid, daemons) but still carry the job's
+ * marker variable in their environment. Linux only; a process that wipes its environment
+ * (`env -i`) is not found.
+ */
+export function findMarkedProcesses(marker: string): number[] {
+  const needle = Buffer.from(`${marker}\0`);
+  const found: number[] = [];
+  for (const pid of numericEntries("/proc")) {
+    if (pid === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`);
+      const at = environ.indexOf(needle);
+      // The marker must be a whole entry, not the tail of another variable's value.
+      if (at === 0 || (at > 0 && environ[at - 1] === 0)) found.push(pid);
+    } catch {
+      // Gone already, or not ours to read.
+    }
+  }
+  return found;
+}
+
+/** SIGTERM, a grace period, then SIGKILL, for processes found by their marker. */
+export async function killMarkedProcesses(marker: string, graceMs: number): Promise<number> {
+  const pids = findMarkedProcesses(marker);
+  if (pids.length === 0) return 0;
+  for (const pid of pids) signalPid(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  let alive = pids.filter(isAlive);
+  while (alive.length > 0 && Date.now() < deadline) {
+    await sleep(POLL_MS);
+    alive = alive.filter((pid) => isAlive(pid) && procStat(pid)?.[0] !== "Z");
+  }
+  for (const pid of alive) signalPid(pid, "SIGKILL");
+  // Children the escapees forked after we looked carry the marker too.
+  for (const pid of findMarkedProcesses(marker)) signalPid(pid, "SIGKILL");
+  return pids.length;
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
+}

@@ -1,0 +1,558 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { pierVersion } from "../../cli/version.ts";
+import type { JobCache, JobSpec, JobStep } from "../../job/spec.ts";
+import { whenAllows, type JobOutcome } from "../../storage/artifacts.ts";
+import { restoreCache, saveCache } from "../../storage/cache.ts";
+import { leaseSlots, type SlotLease } from "../../storage/concurrency-slots.ts";
+import { prepareSources, type GitStrategy } from "../../storage/sources.ts";
+import {
+  formatGoDuration,
+  writeJobFailed,
+  writeJobHeader,
+  writeJobSucceeded,
+} from "../../trace/job-messages.ts";
+import { phrasesFor } from "../../trace/mask-phrases.ts";
+import type { TraceWriter } from "../../trace/trace-writer.ts";
+import type { ExecutionContext, Executor, FailureReason, JobResult } from "../executor.ts";
+import { buildPathsFor, projectKeyFor, type BuildPaths } from "./build-paths.ts";
+import { findHostShell, type HostShell } from "./find-shell.ts";
+import { parseGoDuration } from "./go-duration.ts";
+import {
+  allowedHostEnv,
+  DEFAULT_HOST_ENV_ALLOW_LIST,
+  resolveJobVariables,
+} from "./job-environment.ts";
+import { runStep, type StepOutcome } from "./run-step.ts";
+import { stepScript } from "./step-script.ts";
+
+export interface ShellExecutorOptions {
+  /** Between SIGTERM and SIGKILL when a step's processes are stopped. */
+  killGraceMs?: number;
+  /** Shown in the log header ("on <name>"). */
+  runnerName?: string;
+  /** The environment the allow-list picks from (tests pass their own). */
+  hostEnv?: NodeJS.ProcessEnv;
+}
+
+const DEFAULT_AFTER_SCRIPT_TIMEOUT_MS = 5 * 60_000;
+const DEFAULT_KILL_GRACE_MS = 5_000;
+const MARKER_NAME = "PIER_JOB_MARKER";
+
+type JobStatus = "success" | "failed" | "canceled";
+
+interface Verdict {
+  status: JobStatus;
+  reason?: FailureReason;
+  exitCode?: number;
+  /** For runner_system_failure: what went wrong, for the log's last line. */
+  systemMessage?: string;
+}
+
+interface JobState {
+  spec: JobSpec;
+  ctx: ExecutionContext;
+  trace: TraceWriter;
+  shell: HostShell;
+  paths: BuildPaths;
+  env: Record<string, string>;
+  marker: string;
+  deadline: number;
+  /** Aborts when the job is canceled or its deadline passes: handed to storage calls. */
+  jobSignal: AbortSignal;
+  timedOut: () => boolean;
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Runs a JobSpec on this host, in a fresh build folder leased host-wide, with the job's own
+ * environment, and leaves no process behind. Follows gitlab-runner's stages and log.
+ */
+export class ShellExecutor implements Executor {
+  readonly name = "shell";
+  readonly #killGraceMs: number;
+  readonly #runnerName: string;
+  readonly #hostEnv: NodeJS.ProcessEnv;
+
+  constructor(options: ShellExecutorOptions = {}) {
+    this.#killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.#runnerName = options.runnerName ?? hostname();
+    this.#hostEnv = options.hostEnv ?? process.env;
+  }
+
+  async run(spec: JobSpec, ctx: ExecutionContext): Promise<JobResult> {
+    const started = performance.now();
+    const { trace } = ctx;
+    const deadline = Date.now() + spec.runner_info.timeout * 1000;
+    const jobAbort = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        jobAbort.abort(new DOMException("job timeout", "TimeoutError"));
+      },
+      Math.min(spec.runner_info.timeout * 1000, 2 ** 31 - 1),
+    );
+    const onCancel = (): void => jobAbort.abort(ctx.signal.reason);
+    if (ctx.signal.aborted) onCancel();
+    ctx.signal.addEventListener("abort", onCancel, { once: true });
+
+    let lease: SlotLease | undefined;
+    let paths: BuildPaths | undefined;
+    let result: Verdict;
+    let dotenv: Record<string, string> | undefined;
+    try {
+      writeJobHeader(trace, this.#runnerName);
+      const shell = findHostShell();
+      trace.sectionStart("prepare_executor", 'Preparing the "shell" executor');
+      if (shell === undefined) {
+        trace.sectionEnd("prepare_executor");
+        throw new Error("no bash or sh found on this host");
+      }
+      trace.println(`Using Shell (${shell.kind}) executor...`);
+      trace.sectionEnd("prepare_executor");
+
+      const projectKey = projectKeyFor(spec, ctx.projectDir);
+      lease = await leaseSlots({ stateDir: ctx.stateDir, projectKey, signal: jobAbort.signal });
+      paths = buildPathsFor({
+        stateDir: ctx.stateDir,
+        concurrentId: lease.concurrentId,
+        projectKey,
+        projectConcurrentId: lease.projectConcurrentId,
+        projectPath: spec.job_info.project_full_path,
+      });
+      const state = await this.#prepare(spec, ctx, shell, paths, lease, {
+        deadline,
+        jobSignal: jobAbort.signal,
+        timedOut: () => timedOut,
+      });
+
+      result = await this.#runJob(state);
+      if (result.status !== "canceled") {
+        await this.#archiveCache(state, result.status === "success");
+        dotenv = await this.#uploadArtifacts(
+          state,
+          result.status === "success" ? "success" : "failed",
+        );
+      }
+    } catch (error) {
+      if (ctx.signal.aborted && isAbort(error)) {
+        result = { status: "canceled" };
+      } else if (timedOut && isAbort(error)) {
+        result = { status: "failed", reason: "job_execution_timeout" };
+      } else {
+        result = {
+          status: "failed",
+          reason: "runner_system_failure",
+          systemMessage: message(error),
+        };
+      }
+    } finally {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener("abort", onCancel);
+    }
+
+    if (paths !== undefined) await this.#cleanup(trace, paths);
+    if (lease !== undefined) await lease.release().catch(() => undefined);
+    this.#writeVerdict(trace, result, spec.runner_info.timeout);
+
+    return {
+      status: result.status,
+      ...(result.exitCode !== undefined && { exitCode: result.exitCode }),
+      ...(result.reason !== undefined && { failureReason: result.reason }),
+      durationMs: Math.round(performance.now() - started),
+      ...(dotenv !== undefined && { dotenv }),
+    };
+  }
+
+  async #prepare(
+    spec: JobSpec,
+    ctx: ExecutionContext,
+    shell: HostShell,
+    paths: BuildPaths,
+    lease: SlotLease,
+    timing: { deadline: number; jobSignal: AbortSignal; timedOut: () => boolean },
+  ): Promise<JobState> {
+    const { trace } = ctx;
+    const marker = randomUUID();
+    const env = await trace.section("prepare_script", "Preparing environment", () =>
+      this.#prepareEnvironment(spec, ctx, paths, lease, marker),
+    );
+    const state: JobState = {
+      spec,
+      ctx,
+      trace,
+      shell,
+      paths,
+      env,
+      marker: `${MARKER_NAME}=${marker}`,
+      ...timing,
+    };
+    await this.#getSources(state);
+    await this.#restoreCaches(state);
+    await this.#downloadArtifacts(state);
+    return state;
+  }
+
+  /** Build folders, HOME and TMPDIR, and the job's environment. */
+  async #prepareEnvironment(
+    spec: JobSpec,
+    ctx: ExecutionContext,
+    paths: BuildPaths,
+    lease: SlotLease,
+    marker: string,
+  ): Promise<Record<string, string>> {
+    const { trace } = ctx;
+    trace.println(`Running on ${hostname()}...`);
+    await rm(paths.tmpDir, { recursive: true, force: true });
+    await mkdir(paths.homeDir, { recursive: true });
+    await mkdir(paths.tmpdirDir, { recursive: true });
+    const base: Record<string, string> = {
+      ...allowedHostEnv(this.#hostEnv, [
+        ...DEFAULT_HOST_ENV_ALLOW_LIST,
+        ...(ctx.hostEnvAllowList ?? []),
+      ]),
+      HOME: paths.homeDir,
+      TMPDIR: paths.tmpdirDir,
+      CI_SERVER: "yes",
+      CI_RUNNER_VERSION: pierVersion(),
+      CI_RUNNER_REVISION: "",
+      CI_RUNNER_DESCRIPTION: this.#runnerName,
+      CI_RUNNER_TAGS: "",
+      CI_RUNNER_EXECUTABLE_ARCH: `${process.platform}/${process.arch === "x64" ? "amd64" : process.arch}`,
+    };
+    const runnerOwned: Record<string, string> = {
+      CI_BUILDS_DIR: paths.buildsDir,
+      CI_PROJECT_DIR: paths.projectDir,
+      CI_CONCURRENT_ID: String(lease.concurrentId),
+      CI_CONCURRENT_PROJECT_ID: String(lease.projectConcurrentId),
+      CI_SHARED_ENVIRONMENT: "true",
+      CI_JOB_STATUS: "running",
+    };
+    const resolved = await resolveJobVariables({
+      variables: spec.variables,
+      base: { ...base, ...runnerOwned },
+      tmpDir: paths.tmpDir,
+    });
+    // Expanded values can differ from the raw ones the caller masked: mask those too.
+    for (const variable of spec.variables) {
+      const value = resolved.env[variable.key];
+      if (variable.masked && !variable.file && value !== undefined) {
+        trace.addMaskPhrases(phrasesFor(value));
+      }
+    }
+    return { ...base, ...resolved.env, ...runnerOwned, [MARKER_NAME]: marker };
+  }
+
+  async #getSources(state: JobState): Promise<void> {
+    const { trace, env, spec, paths } = state;
+    await trace.section("get_sources", "Getting source from Git repository", async () => {
+      const strategy = gitStrategy(env["GIT_STRATEGY"], spec.allow_git_fetch);
+      const depthText = env["GIT_DEPTH"];
+      const depth =
+        depthText !== undefined && /^\d+$/.test(depthText.trim())
+          ? Number(depthText)
+          : spec.git_info.depth;
+      const includeChanges =
+        state.ctx.projectDir !== undefined && (state.ctx.includeWorkingTreeChanges ?? true);
+      if (strategy === "none") {
+        trace.println("Skipping Git repository setup");
+      } else if (strategy === "empty") {
+        trace.println("Skipping Git repository setup and creating an empty build directory");
+      } else {
+        const how = strategy === "fetch" ? "Fetching changes" : "Cloning repository";
+        trace.notice(depth > 0 ? `${how} with git depth set to ${depth}...` : `${how}...`);
+      }
+      await mkdir(paths.projectDir, { recursive: true });
+      await prepareSources({
+        ...(state.ctx.projectDir !== undefined && { repoDir: state.ctx.projectDir }),
+        gitInfo: spec.git_info,
+        strategy,
+        depth,
+        target: paths.projectDir,
+        includeWorkingTreeChanges: includeChanges,
+        signal: state.jobSignal,
+      });
+      if (strategy === "clone" || strategy === "fetch") {
+        const sha = spec.git_info.sha.slice(0, 8);
+        trace.notice(`Checking out ${sha} as detached HEAD (ref is ${spec.git_info.ref})...`);
+        if (includeChanges) trace.println("Including uncommitted changes from the working tree");
+      }
+    });
+  }
+
+  async #restoreCaches(state: JobState): Promise<void> {
+    const caches = state.spec.cache.filter((cache) => cache.policy !== "push");
+    if (caches.length === 0) return;
+    const { trace } = state;
+    await trace.section("restore_cache", "Restoring cache", async () => {
+      for (const cache of caches) {
+        try {
+          await restoreCache({
+            cacheDir: state.ctx.cacheDir,
+            cache,
+            projectDir: state.paths.projectDir,
+            signal: state.jobSignal,
+            log: (line) => logStorageLine(trace, line),
+          });
+        } catch (error) {
+          if (isAbort(error)) throw error;
+          trace.warning(`Failed to extract cache: ${message(error)}`);
+        }
+      }
+    });
+  }
+
+  async #downloadArtifacts(state: JobState): Promise<void> {
+    const deps = state.spec.dependencies.filter((dep) => dep.artifacts_file !== undefined);
+    if (deps.length === 0) return;
+    const { trace } = state;
+    await trace.section("download_artifacts", "Downloading artifacts", async () => {
+      for (const dep of deps) {
+        trace.notice(`Downloading artifacts for ${dep.name} (${dep.id})...`);
+        await state.ctx.artifacts.download(dep, state.paths.projectDir, state.jobSignal);
+      }
+    });
+  }
+
+  async #runJob(state: JobState): Promise<Verdict> {
+    const { trace, spec, ctx } = state;
+    const script = spec.steps.find((step) => step.name === "script");
+    const afterScript = spec.steps.find((step) => step.name === "after_script");
+
+    trace.sectionStart("step_script", 'Executing "step_script" stage of the job script');
+    let outcome: StepOutcome = { kind: "exited", exitCode: 0 };
+    if (script !== undefined) {
+      const scriptLimit = parseGoDuration(state.env["RUNNER_SCRIPT_TIMEOUT"] ?? "");
+      const remaining = state.deadline - Date.now();
+      outcome = await this.#runScriptStep(state, script, "step_script", {
+        commands: script.script,
+        timeoutMs:
+          scriptLimit !== undefined && scriptLimit > 0
+            ? Math.min(remaining, scriptLimit)
+            : remaining,
+        cancel: ctx.signal,
+      });
+    }
+    trace.sectionEnd("step_script");
+
+    let result: Verdict;
+    switch (outcome.kind) {
+      case "exited":
+        result =
+          outcome.exitCode === 0
+            ? { status: "success" }
+            : { status: "failed", reason: "script_failure", exitCode: outcome.exitCode };
+        break;
+      case "timeout":
+        result = { status: "failed", reason: "job_execution_timeout" };
+        break;
+      case "canceled":
+        result = { status: "canceled" };
+        break;
+      case "spawn_failed":
+        result = {
+          status: "failed",
+          reason: "runner_system_failure",
+          systemMessage: outcome.message,
+        };
+        break;
+    }
+
+    const wantsAfterScript =
+      afterScript !== undefined &&
+      afterScript.script.some((line) => line.trim() !== "") &&
+      ctx.hardKill?.aborted !== true &&
+      outcome.kind !== "spawn_failed";
+    if (wantsAfterScript) {
+      trace.sectionStart("after_script", "Running after_script");
+      const limit = parseGoDuration(state.env["RUNNER_AFTER_SCRIPT_TIMEOUT"] ?? "");
+      const timeoutMs = limit !== undefined && limit > 0 ? limit : DEFAULT_AFTER_SCRIPT_TIMEOUT_MS;
+      const after = await this.#runScriptStep(state, afterScript, "after_script", {
+        commands: afterScript.script,
+        notice: "Running after script...",
+        timeoutMs,
+        jobStatus: result.status,
+      });
+      if (after.kind === "exited" && after.exitCode !== 0) {
+        trace.warning(
+          `after_script failed, but job will continue unaffected: exit code ${after.exitCode}`,
+        );
+      } else if (after.kind === "timeout") {
+        trace.warning(
+          `after_script failed, but job will continue unaffected: execution took longer than ${formatGoDuration(timeoutMs / 1000)} seconds`,
+        );
+      }
+      trace.sectionEnd("after_script");
+    }
+    return result;
+  }
+
+  async #runScriptStep(
+    state: JobState,
+    step: JobStep,
+    name: "step_script" | "after_script",
+    options: {
+      commands: readonly string[];
+      timeoutMs: number;
+      notice?: string;
+      cancel?: AbortSignal;
+      jobStatus?: JobStatus;
+    },
+  ): Promise<StepOutcome> {
+    void step;
+    const scriptPath = join(state.paths.tmpDir, `${name}.sh`);
+    const debugTrace = state.env["CI_DEBUG_TRACE"] === "true";
+    await writeFile(
+      scriptPath,
+      stepScript({
+        shell: state.shell.kind,
+        commands: options.commands,
+        ...(options.notice !== undefined && { notice: options.notice }),
+        debugTrace,
+      }),
+      { mode: 0o700 },
+    );
+    const env =
+      options.jobStatus === undefined
+        ? state.env
+        : { ...state.env, CI_JOB_STATUS: options.jobStatus };
+    return runStep({
+      shellPath: state.shell.path,
+      scriptPath,
+      cwd: state.paths.projectDir,
+      env,
+      marker: state.marker,
+      trace: state.trace,
+      timeoutMs: options.timeoutMs,
+      ...(options.cancel !== undefined && { cancel: options.cancel }),
+      ...(state.ctx.hardKill !== undefined && { hardKill: state.ctx.hardKill }),
+      killGraceMs: this.#killGraceMs,
+    });
+  }
+
+  async #archiveCache(state: JobState, succeeded: boolean): Promise<void> {
+    const caches = state.spec.cache.filter(
+      (cache) => cache.policy !== "pull" && cacheWhenMatches(cache, succeeded),
+    );
+    if (caches.length === 0) return;
+    const { trace } = state;
+    const section = succeeded ? "archive_cache" : "archive_cache_on_failure";
+    const title = succeeded ? "Saving cache for successful job" : "Saving cache for failed job";
+    await trace.section(section, title, async () => {
+      for (const cache of caches) {
+        try {
+          await saveCache({
+            cacheDir: state.ctx.cacheDir,
+            cache,
+            projectDir: state.paths.projectDir,
+            jobSucceeded: succeeded,
+            signal: state.ctx.signal,
+            log: (line) => logStorageLine(trace, line),
+          });
+        } catch (error) {
+          if (isAbort(error)) throw error;
+          trace.warning(`Failed to create cache: ${message(error)}`);
+        }
+      }
+    });
+  }
+
+  async #uploadArtifacts(
+    state: JobState,
+    outcome: JobOutcome,
+  ): Promise<Record<string, string> | undefined> {
+    const artifacts = state.spec.artifacts.filter(
+      (artifact) =>
+        artifact.when === "always" || (artifact.when === "on_success") === (outcome === "success"),
+    );
+    if (artifacts.length === 0) return undefined;
+    const { trace, spec } = state;
+    const section =
+      outcome === "success" ? "upload_artifacts_on_success" : "upload_artifacts_on_failure";
+    trace.sectionStart(
+      section,
+      outcome === "success"
+        ? "Uploading artifacts for successful job"
+        : "Uploading artifacts for failed job",
+    );
+    let dotenv: Record<string, string> | undefined;
+    try {
+      for (const artifact of artifacts) {
+        trace.notice("Uploading artifacts...");
+        const uploaded = await state.ctx.artifacts.upload(
+          { id: spec.id, name: spec.job_info.name, outcome },
+          artifact,
+          state.paths.projectDir,
+          state.ctx.signal,
+        );
+        for (const warning of uploaded.warnings) {
+          trace.warning(warning.replace(/^WARNING: /, ""));
+        }
+        if (!uploaded.skipped) {
+          trace.println(
+            `Uploaded ${uploaded.files} files and directories as "${artifact.artifact_type}"`,
+          );
+        }
+        if (uploaded.dotenv !== undefined) dotenv = { ...dotenv, ...uploaded.dotenv };
+      }
+    } finally {
+      trace.sectionEnd(section);
+    }
+    return dotenv;
+  }
+
+  async #cleanup(trace: TraceWriter, paths: BuildPaths): Promise<void> {
+    trace.sectionStart(
+      "cleanup_file_variables",
+      "Cleaning up project directory and file based variables",
+    );
+    await rm(paths.tmpDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
+    await rm(paths.projectDir, { recursive: true, force: true, maxRetries: 3 }).catch(
+      () => undefined,
+    );
+    trace.sectionEnd("cleanup_file_variables");
+  }
+
+  #writeVerdict(trace: TraceWriter, result: Verdict, timeoutSeconds: number): void {
+    if (result.status === "success") {
+      writeJobSucceeded(trace);
+    } else if (result.status === "canceled") {
+      writeJobFailed(trace, { kind: "canceled" });
+    } else if (result.reason === "job_execution_timeout") {
+      writeJobFailed(trace, { kind: "timeout", timeoutSeconds });
+    } else if (result.exitCode !== undefined) {
+      writeJobFailed(trace, { kind: "exit_code", exitCode: result.exitCode });
+    } else {
+      writeJobFailed(trace, { kind: "system", message: result.systemMessage ?? "unknown error" });
+    }
+  }
+}
+
+const GIT_STRATEGIES: readonly GitStrategy[] = ["clone", "fetch", "none", "empty"];
+
+function gitStrategy(value: string | undefined, allowFetch: boolean): GitStrategy {
+  const wanted = GIT_STRATEGIES.find((strategy) => strategy === value?.trim());
+  return wanted ?? (allowFetch ? "fetch" : "clone");
+}
+
+function cacheWhenMatches(cache: JobCache, succeeded: boolean): boolean {
+  return whenAllows(cache.when, succeeded ? "success" : "failed");
+}
+
+/** Storage reports in gitlab-runner's words; its warnings go out in yellow, the rest in green. */
+function logStorageLine(trace: TraceWriter, line: string): void {
+  if (line.startsWith("WARNING: ")) trace.warning(line.slice("WARNING: ".length));
+  else if (line === "Failed to extract cache") trace.warning(line);
+  else trace.notice(line);
+}
