@@ -1,12 +1,14 @@
-import { UsageError } from "../errors.ts";
+import { PierError, UsageError } from "../errors.ts";
 import type { Diagnostic } from "./plan.ts";
 
 export function formatDiagnostic(diagnostic: Diagnostic): string {
   const where =
     diagnostic.line > 0
-      ? `${diagnostic.file}:${diagnostic.line}:${diagnostic.column}`
-      : diagnostic.file;
-  return `${where}: ${diagnostic.severity === "warning" ? "warning: " : ""}${diagnostic.message}`;
+      ? `${diagnostic.file}:${diagnostic.line}:${diagnostic.column}: `
+      : diagnostic.file
+        ? `${diagnostic.file}: `
+        : "";
+  return `${where}${diagnostic.severity === "warning" ? "warning: " : ""}${diagnostic.message}`;
 }
 
 /** A pipeline file that GitLab would reject. Carries every error found, not just the first. */
@@ -15,10 +17,21 @@ export class PipelineError extends UsageError {
 
   constructor(diagnostics: Diagnostic[]) {
     const errors = diagnostics.filter((d) => d.severity === "error");
-    super(errors.map(formatDiagnostic).join("\n"));
+    super(
+      errors.length === 1
+        ? formatDiagnostic(errors[0] as Diagnostic)
+        : `${errors.length} errors in the pipeline configuration:\n${errors.map((e) => `  ${formatDiagnostic(e)}`).join("\n")}`,
+    );
     this.diagnostics = diagnostics;
   }
 }
 
-/** workflow:rules filtered the pipeline out, or no job is left: not a crash, no pipeline. */
-export class NoPipelineError extends UsageError {}
+/**
+ * workflow:rules filtered the pipeline out, or no job is left: GitLab creates no pipeline.
+ * Not a failure: exit code 0 unless a command decides otherwise.
+ */
+export class NoPipelineError extends PierError {
+  constructor(message: string) {
+    super(message, { exitCode: 0 });
+  }
+}

@@ -16,8 +16,8 @@ import { ReferenceTag } from "./reference-tag.ts";
 export const maxYamlFileBytes = 20 * 1024 * 1024;
 /** GitLab's MAX_YAML_DEPTH. */
 const maxDepth = 100;
-/** Nodes produced by following aliases: stops alias bombs (billion laughs) early. */
-const maxAliasNodes = 2_000_000;
+/** Extra nodes that aliases may add: stops alias bombs (billion laughs) before any work. */
+const maxAliasNodes = 500_000;
 
 export class YamlProblem extends Error {
   readonly position: SourcePosition;
@@ -112,7 +112,6 @@ export function setKey(target: Record<string, unknown>, key: string, value: unkn
 
 class Converter {
   private readonly anchors = new Map<string, YamlNode>();
-  private aliasNodes = 0;
 
   private readonly document: Document.Parsed;
   private readonly at: (offset: number) => SourcePosition;
@@ -124,18 +123,48 @@ class Converter {
 
   convert(): unknown {
     const contents = this.document.contents;
-    return contents ? this.node(contents as YamlNode, 0, false) : null;
+    if (!contents) return null;
+    this.checkAliasExpansion(contents as YamlNode);
+    return this.node(contents as YamlNode, 0, false);
+  }
+
+  /** Counts what aliases would add, memoised per node, so the check itself stays linear. */
+  private checkAliasExpansion(root: YamlNode): void {
+    const anchors = new Map<string, YamlNode>();
+    const sizes = new Map<YamlNode, number>();
+    let physical = 0;
+    const size = (node: YamlNode, depth: number): number => {
+      if (depth > maxDepth)
+        throw new YamlProblem("The parsed YAML is too deep", this.at(node.range?.[0] ?? 0));
+      if (isAlias(node)) {
+        const target = anchors.get(node.source);
+        return target ? (sizes.get(target) ?? 1) : 1;
+      }
+      physical++;
+      if (node.anchor) anchors.set(node.anchor, node);
+      let total = 1;
+      if (isSeq(node)) for (const item of node.items) total += size(item as YamlNode, depth + 1);
+      else if (isMap(node)) {
+        for (const pair of node.items) {
+          if (pair.key) total += size(pair.key as YamlNode, depth + 1);
+          if (pair.value) total += size(pair.value as YamlNode, depth + 1);
+        }
+      }
+      sizes.set(node, total);
+      if (total - physical > maxAliasNodes) {
+        throw new YamlProblem(
+          "The parsed YAML is too big: aliases expand to too many nodes",
+          this.at(node.range?.[0] ?? 0),
+        );
+      }
+      return total;
+    };
+    size(root, 0);
   }
 
   private node(node: YamlNode, depth: number, viaAlias: boolean): unknown {
     if (depth > maxDepth) {
       throw new YamlProblem("The parsed YAML is too deep", this.at(node.range?.[0] ?? 0));
-    }
-    if (viaAlias && ++this.aliasNodes > maxAliasNodes) {
-      throw new YamlProblem(
-        "The parsed YAML is too big: aliases expand to too many nodes",
-        this.at(node.range?.[0] ?? 0),
-      );
     }
     if (isAlias(node)) {
       const target = this.anchors.get(node.source);
@@ -145,7 +174,17 @@ class Converter {
     }
     if (!viaAlias && node.anchor) this.anchors.set(node.anchor, node);
     if (node.tag === "!reference") return this.reference(node, depth, viaAlias);
-    if (isScalar(node)) return this.scalar(node.value, node.range?.[0] ?? 0);
+    if (isScalar(node)) {
+      // Psych reads only yes/no/true/false/on/off as booleans, not YAML 1.1's y/n.
+      if (
+        typeof node.value === "boolean" &&
+        node.type === "PLAIN" &&
+        /^[yYnN]$/.test(node.source ?? "")
+      ) {
+        return node.source;
+      }
+      return this.scalar(node.value, node.range?.[0] ?? 0);
+    }
     if (isSeq(node)) {
       const list: unknown[] = [];
       for (const item of node.items) list.push(this.node(item as YamlNode, depth + 1, viaAlias));
@@ -190,9 +229,10 @@ class Converter {
   }
 
   private key(keyNode: YamlNode, depth: number, viaAlias: boolean): string {
-    const value = isScalar(keyNode) ? keyNode.value : this.node(keyNode, depth + 1, viaAlias);
+    const value =
+      isScalar(keyNode) || isAlias(keyNode) ? this.node(keyNode, depth + 1, viaAlias) : keyNode;
     if (value === null || value === undefined) return "";
-    if (typeof value === "object") {
+    if (typeof value === "object" || typeof value === "function" || typeof value === "symbol") {
       throw new YamlProblem(
         "Invalid configuration format: mapping keys must be scalars",
         this.at(keyNode.range?.[0] ?? 0),
