@@ -66,24 +66,30 @@ function buildProgram(): Command {
       // withPipelineOptions adds options the inferred type cannot see.
       commandExitCode = await runCommand(jobs, options as unknown as RunOptions);
     });
-  withPipelineOptions(
-    program.command("list").description("list the jobs the pipeline would run (coming: issue #3)"),
-  )
+  withPipelineOptions(program.command("list").description("list the jobs the pipeline would run"))
     .option("--json", "print JSON")
-    .action(notYet("list", 3));
+    .action(async (options) => {
+      const { listCommand } = await import("./commands/list.ts");
+      await listCommand(options as unknown as PipelineOptions & { json?: boolean });
+    });
+  withPipelineOptions(program.command("lint").description("check the pipeline file")).action(
+    async (options) => {
+      const { lintCommand } = await import("./commands/lint.ts");
+      await lintCommand(options as unknown as PipelineOptions);
+    },
+  );
   withPipelineOptions(
-    program.command("lint").description("check the pipeline file (coming: issue #3)"),
-  ).action(notYet("lint", 3));
-  withPipelineOptions(
-    program
-      .command("config")
-      .description("print the fully merged pipeline YAML (coming: issue #3)"),
-  ).action(notYet("config", 3));
-  withPipelineOptions(
-    program.command("plan").description("print the planned pipeline (coming: issue #3)"),
-  )
+    program.command("config").description("print the fully merged pipeline YAML"),
+  ).action(async (options) => {
+    const { configCommand } = await import("./commands/config.ts");
+    await configCommand(options as unknown as PipelineOptions);
+  });
+  withPipelineOptions(program.command("plan").description("print the planned pipeline"))
     .option("--json", "print JSON")
-    .action(notYet("plan", 3));
+    .action(async (options) => {
+      const { planCommand } = await import("./commands/plan.ts");
+      await planCommand(options as unknown as PipelineOptions & { json?: boolean });
+    });
   program
     .command("gc")
     .description("remove what pier left behind (coming: issue #5)")
