@@ -1,5 +1,9 @@
-import type { VariableLookup } from "../expression/index.ts";
 import type { PipelineContext } from "../context/pipeline-context.ts";
+import { RefNotFoundError } from "../context/pipeline-context.ts";
+import { expressionHolds, type VariableLookup } from "../expression/index.ts";
+import { expandValue } from "../variables/expand.ts";
+import { globMatcher } from "./glob.ts";
+import { RuleEvaluationError } from "./rule-error.ts";
 
 export type RuleWhen = "on_success" | "on_failure" | "always" | "manual" | "delayed" | "never";
 
@@ -27,9 +31,73 @@ export interface RulesInput {
   context: PipelineContext;
 }
 
-/** First matching rule, or undefined when none matches (the job is then not created). */
-export function matchRules(rules: Rule[], input: RulesInput): RuleMatch | undefined {
-  void rules;
-  void input;
-  throw new Error("not implemented");
+/** GitLab assumes `rules:changes` matches past this many path × glob comparisons. */
+export const MAX_CHANGES_COMPARISONS = 50_000;
+
+/**
+ * The first rule that matches, or undefined (then GitLab does not create the job, or the
+ * pipeline for workflow:rules). All clauses of a rule must hold; a rule with none always
+ * matches. The caller applies `when`, `allow_failure`, `variables` and `needs` of the match.
+ * Throws RuleEvaluationError when a `compare_to` names no commit, as GitLab fails then.
+ */
+export function matchRules(rules: readonly Rule[], input: RulesInput): RuleMatch | undefined {
+  for (let index = 0; index < rules.length; index++) {
+    const rule = rules[index];
+    if (rule && ruleMatches(rule, input)) return { rule, index };
+  }
+  return undefined;
+}
+
+export function ruleMatches(rule: Rule, input: RulesInput): boolean {
+  if (rule.if !== undefined && !expressionHolds(rule.if, input.lookup)) return false;
+  if (rule.changes !== undefined && !changesMatch(rule, rule.changes, input)) return false;
+  if (rule.exists !== undefined && !existsMatch(rule.exists, input)) return false;
+  return true;
+}
+
+/**
+ * Variables in `changes` paths and `compare_to` are expanded, references to them included
+ * (GitLab expands nested values there); unknown ones stay as written.
+ */
+function expandNested(text: string, lookup: VariableLookup): string {
+  let current = text;
+  for (let pass = 0; pass < 10 && (current.includes("$") || current.includes("%")); pass++) {
+    const next = expandValue(current, lookup);
+    if (next === current) break;
+    current = next;
+  }
+  return current;
+}
+
+function changesMatch(
+  rule: Rule,
+  changes: NonNullable<Rule["changes"]>,
+  input: RulesInput,
+): boolean {
+  const { context, lookup } = input;
+  let paths: string[];
+  if (changes.compareTo !== undefined) {
+    const compareTo = expandNested(changes.compareTo, lookup);
+    try {
+      paths = context.changedFiles(compareTo);
+    } catch (error) {
+      if (error instanceof RefNotFoundError) {
+        throw new RuleEvaluationError("rules:changes:compare_to is not a valid ref", rule.position);
+      }
+      throw error;
+    }
+  } else {
+    if (context.changesAlwaysMatch) return true;
+    paths = context.changedFiles();
+  }
+  if (paths.length === 0) return false;
+  const globs = [...new Set(changes.paths.map((glob) => expandNested(glob, lookup)))];
+  if (globs.length === 0) return false;
+  if (paths.length * globs.length > MAX_CHANGES_COMPARISONS) return true;
+  const matchers = globs.map(globMatcher);
+  return paths.some((path) => matchers.some((matches) => matches(path)));
+}
+
+function existsMatch(globs: string[], input: RulesInput): boolean {
+  return input.context.fileExists(globs.map((glob) => expandValue(glob, input.lookup)));
 }

@@ -1,0 +1,26 @@
+import { execFileSync } from "node:child_process";
+
+/**
+ * Runs a read-only git command in `cwd`; undefined when git fails (not a repository, unknown
+ * ref, …). Optional locks are off so that reading never rewrites the index.
+ */
+export function gitOutput(cwd: string, args: string[]): string | undefined {
+  try {
+    return execFileSync("git", args, {
+      cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      maxBuffer: 256 * 1024 * 1024,
+      env: { ...process.env, GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C", GIT_TERMINAL_PROMPT: "0" },
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** NUL-separated output (`-z`) as a list, without the empty trailing entry. */
+export function splitNul(output: string): string[] {
+  const parts = output.split("\0");
+  if (parts[parts.length - 1] === "") parts.pop();
+  return parts;
+}
