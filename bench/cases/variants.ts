@@ -27,7 +27,8 @@ export function pierVariant(
   if (check !== undefined) command.check = check;
   return {
     id,
-    label: `pier ${args.join(" ")}`,
+    // Temporary folders make poor table cells.
+    label: `pier ${args.map((arg) => (arg.startsWith(cwd) ? "<repo>" : arg)).join(" ")}`,
     command,
     // A command still being built answers "pier <command> is not available yet"; that is a
     // missing variant, not a slow or broken one.

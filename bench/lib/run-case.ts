@@ -14,8 +14,6 @@ export interface RunOptions {
   progress: (text: string) => void;
 }
 
-class VariantFailed extends Error {}
-
 /**
  * Runs one case: setup, one warm-up of each variant, then `rounds` rounds that run every
  * variant once in turn (A, B, C, A, B, C, …) so that a slow phase of the machine hits them all,
@@ -52,6 +50,12 @@ export async function runCase(benchCase: BenchCase, options: RunOptions): Promis
     }));
     result.variants = pairs.map((pair) => pair.result);
     await measureAll(pairs, options, method !== undefined);
+    const failed = pairs.filter((pair) => pair.result.status === "failed");
+    if (failed.length > 0) {
+      result.failure = failed
+        .map((pair) => `${pair.variant.id} (${pair.variant.label}) ${pair.result.reason ?? ""}`)
+        .join("; ");
+    }
   } catch (error) {
     result.failure = error instanceof Error ? error.message : String(error);
   } finally {
@@ -107,9 +111,10 @@ async function runOnce(pair: Pair, keepTime: boolean, withMemory: boolean): Prom
       pair.result.reason = unavailable;
       return;
     }
+    // A failed variant stops running and fails the case; the others are still measured.
     pair.result.status = "failed";
     pair.result.reason = problem;
-    throw new VariantFailed(`${pair.variant.id} (${pair.variant.label}) ${problem}`);
+    return;
   }
   pair.result.status = "measured";
   if (keepTime) pair.result.wallMs.push(run.wallMs);
