@@ -6,6 +6,18 @@ export interface GitResult {
   stderr: string;
 }
 
+/** Variables that would point git at another repository than the one in `cwd`. */
+const repositoryLocators = [
+  "GIT_DIR",
+  "GIT_WORK_TREE",
+  "GIT_INDEX_FILE",
+  "GIT_OBJECT_DIRECTORY",
+  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+  "GIT_COMMON_DIR",
+  "GIT_NAMESPACE",
+  "GIT_PREFIX",
+];
+
 /**
  * Runs git without a shell. Optional locks are off so that reading the user's repository
  * (diff, rev-parse) never rewrites its index behind their back.
@@ -15,9 +27,16 @@ export function runGit(
   o: { cwd: string; input?: Buffer | string; signal?: AbortSignal; env?: NodeJS.ProcessEnv },
 ): Promise<GitResult> {
   return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...o.env,
+      GIT_OPTIONAL_LOCKS: "0",
+      GIT_TERMINAL_PROMPT: "0",
+    };
+    for (const name of repositoryLocators) if (o.env?.[name] === undefined) delete env[name];
     const child = spawn("git", args, {
       cwd: o.cwd,
-      env: { ...process.env, ...o.env, GIT_OPTIONAL_LOCKS: "0", GIT_TERMINAL_PROMPT: "0" },
+      env,
       stdio: [o.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       ...(o.signal === undefined ? {} : { signal: o.signal }),
     });

@@ -1,17 +1,298 @@
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { JobGitInfo } from "../job/spec.ts";
+import { PierError } from "../errors.ts";
+import { repositoryLayout } from "./repository-layout.ts";
+import { runGit } from "./run-git.ts";
+import { shallowBoundary } from "./shallow-boundary.ts";
 
 export type GitStrategy = "clone" | "fetch" | "none" | "empty";
 
 export interface PrepareSourcesOptions {
+  /** Local mode: the user's repository. Absent in runner mode (clone `gitInfo.repo_url`). */
   repoDir?: string;
   gitInfo: JobGitInfo;
   strategy: GitStrategy;
+  /** GIT_DEPTH; 0 = full history. */
   depth: number;
+  /** CI_PROJECT_DIR */
   target: string;
+  /** Local mode: apply uncommitted changes to tracked files (only when `gitInfo.sha` is the repository's HEAD). */
   includeWorkingTreeChanges: boolean;
+  /** GIT_CLEAN_FLAGS for the fetch strategy; gitlab-runner's default is -ffdx. "none" disables. */
+  cleanFlags?: string[];
   signal?: AbortSignal;
 }
 
-export function prepareSources(_o: PrepareSourcesOptions): Promise<void> {
-  throw new Error("not implemented");
+/**
+ * Puts the job's sources at `target` without ever writing to the user's working tree.
+ *
+ * Local mode builds a repository whose objects are borrowed from the user's (git alternates),
+ * so nothing is copied or packed: writing a few files in .git and one `read-tree` (clone) or
+ * `reset --hard` + `clean` (fetch) is the whole cost. GIT_DEPTH is honoured by writing the
+ * .git/shallow file a shallow fetch would have written.
+ */
+export async function prepareSources(o: PrepareSourcesOptions): Promise<void> {
+  const target = resolve(o.target);
+  if (o.strategy === "none") {
+    await mkdir(target, { recursive: true });
+    return;
+  }
+  if (o.strategy === "empty") {
+    await emptyDirectory(target);
+    return;
+  }
+  if (o.repoDir === undefined) {
+    await prepareFromRemote({ ...o, target });
+    return;
+  }
+  await prepareFromLocal({ ...o, repoDir: o.repoDir, target });
+}
+
+async function prepareFromLocal(
+  o: PrepareSourcesOptions & { repoDir: string; target: string },
+): Promise<void> {
+  const signalOption = o.signal === undefined ? {} : { signal: o.signal };
+  const layout = await repositoryLayout(o.repoDir, o.signal);
+  await refuseInside(o.target, layout.topLevel);
+  const changes =
+    o.includeWorkingTreeChanges && layout.head === o.gitInfo.sha
+      ? changedTrackedFiles(layout.topLevel, o.signal)
+      : Promise.resolve([]);
+  // Read before the checkout ends, so a failure here is not left as an unhandled rejection.
+  changes.catch(() => undefined);
+
+  const gitDir = join(o.target, ".git");
+  const reuse = o.strategy === "fetch" && (await isRepository(gitDir));
+  if (!reuse) {
+    await rm(o.target, { recursive: true, force: true });
+    await writeSkeleton(gitDir, o.repoDir);
+  }
+  await writeFile(join(gitDir, "objects", "info", "alternates"), `${layout.objectsDir}\n`);
+  await Promise.all([
+    writeShallow(gitDir, { ...o, repoDir: layout.topLevel }, layout.shallowFile),
+    writeRefs(gitDir, o.gitInfo),
+    writeFile(join(gitDir, "HEAD"), `${o.gitInfo.sha}\n`),
+  ]);
+
+  if (reuse) {
+    await runGit(["reset", "-q", "--hard", o.gitInfo.sha], { cwd: o.target, ...signalOption });
+    const cleanFlags = o.cleanFlags ?? ["-ffdx"];
+    if (!(cleanFlags.length === 1 && cleanFlags[0] === "none")) {
+      await runGit(["clean", ...cleanFlags], { cwd: o.target, ...signalOption });
+    }
+  } else {
+    await runGit(["read-tree", "--reset", "-u", o.gitInfo.sha], { cwd: o.target, ...signalOption });
+  }
+  await copyChangedFiles(layout.topLevel, o.target, await changes);
+}
+
+/** CI_PROJECT_DIR inside the user's working tree would write into it; refuse outright. */
+async function refuseInside(target: string, topLevel: string): Promise<void> {
+  if (topLevel === "") return;
+  const realTop = await realpath(topLevel);
+  let existing = target;
+  while (!(await exists(existing)) && dirname(existing) !== existing) existing = dirname(existing);
+  const realTarget = join(await realpath(existing), relative(existing, target));
+  const fromTop = relative(realTop, realTarget);
+  if (fromTop === "" || (!fromTop.startsWith("..") && !isAbsolute(fromTop))) {
+    throw new PierError(
+      `refusing to check out sources inside the working tree ${topLevel}: ${target}`,
+    );
+  }
+}
+
+async function writeSkeleton(gitDir: string, originUrl: string): Promise<void> {
+  await mkdir(join(gitDir, "objects", "info"), { recursive: true });
+  await mkdir(join(gitDir, "refs", "heads"), { recursive: true });
+  await mkdir(join(gitDir, "refs", "tags"), { recursive: true });
+  const config = [
+    "[core]",
+    "\trepositoryformatversion = 0",
+    "\tfilemode = true",
+    "\tbare = false",
+    "\tlogallrefupdates = true",
+    '[remote "origin"]',
+    `\turl = ${quoteConfigValue(originUrl)}`,
+    "\tfetch = +refs/heads/*:refs/remotes/origin/*",
+    "",
+  ].join("\n");
+  await writeFile(join(gitDir, "config"), config);
+  await writeFile(join(gitDir, "description"), "pier job checkout\n");
+}
+
+function quoteConfigValue(value: string): string {
+  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+async function writeShallow(
+  gitDir: string,
+  o: { depth: number; gitInfo: JobGitInfo; repoDir: string },
+  sourceShallow: string,
+): Promise<void> {
+  // The source may be shallow itself; its boundary must stay, or git looks for missing parents.
+  const inherited = (await readFile(sourceShallow, "utf8").catch(() => ""))
+    .split("\n")
+    .filter((l) => l !== "");
+  const boundary = o.depth > 0 ? await shallowBoundary(o.repoDir, o.gitInfo.sha, o.depth) : [];
+  const all = [...new Set([...inherited, ...boundary])].sort();
+  const path = join(gitDir, "shallow");
+  if (all.length === 0) await rm(path, { force: true });
+  else await writeFile(path, `${all.join("\n")}\n`);
+}
+
+/** The refs gitlab-runner's refspecs create: origin's branch, or the tag. */
+async function writeRefs(gitDir: string, gitInfo: JobGitInfo): Promise<void> {
+  if (
+    !/^[^\0\s~^:?*[\\]+$/.test(gitInfo.ref) ||
+    gitInfo.ref.includes("..") ||
+    gitInfo.ref.startsWith("/")
+  )
+    return;
+  const ref =
+    gitInfo.ref_type === "tag"
+      ? join(gitDir, "refs", "tags", gitInfo.ref)
+      : join(gitDir, "refs", "remotes", "origin", gitInfo.ref);
+  await mkdir(dirname(ref), { recursive: true });
+  await writeFile(ref, `${gitInfo.sha}\n`);
+}
+
+interface TrackedChange {
+  status: string;
+  path: string;
+}
+
+/** Tracked files whose working tree content differs from HEAD (staged or not), deletions included. */
+async function changedTrackedFiles(
+  topLevel: string,
+  signal?: AbortSignal,
+): Promise<TrackedChange[]> {
+  const { stdout } = await runGit(
+    [
+      "diff",
+      "HEAD",
+      "--name-status",
+      "-z",
+      "--no-renames",
+      "--no-ext-diff",
+      "--ignore-submodules=all",
+    ],
+    { cwd: topLevel, ...(signal === undefined ? {} : { signal }) },
+  );
+  const fields = stdout.toString("utf8").split("\0");
+  const changes: TrackedChange[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    changes.push({ status: fields[i] ?? "", path: fields[i + 1] ?? "" });
+  }
+  return changes;
+}
+
+/**
+ * Copies the working tree's version of each changed tracked file (file, symlink or
+ * deletion) into the checkout. Copying instead of `git apply` saves a process and applies
+ * binary files and mode changes exactly as they are on disk.
+ */
+async function copyChangedFiles(
+  topLevel: string,
+  target: string,
+  changes: TrackedChange[],
+): Promise<void> {
+  await Promise.all(
+    changes.map(async ({ path }) => {
+      const source = join(topLevel, path);
+      const destination = join(target, path);
+      const stats = await lstat(source).catch(() => undefined);
+      await rm(destination, { force: true, recursive: true });
+      if (stats === undefined) return;
+      await mkdir(dirname(destination), { recursive: true });
+      if (stats.isSymbolicLink()) {
+        await symlink(await readlink(source), destination);
+      } else if (stats.isFile()) {
+        await copyFile(source, destination);
+        await chmod(destination, stats.mode & 0o7777);
+      }
+    }),
+  );
+}
+
+async function prepareFromRemote(o: PrepareSourcesOptions & { target: string }): Promise<void> {
+  const signalOption = o.signal === undefined ? {} : { signal: o.signal };
+  const gitDir = join(o.target, ".git");
+  const reuse = o.strategy === "fetch" && (await isRepository(gitDir));
+  if (!reuse) {
+    await rm(o.target, { recursive: true, force: true });
+    await mkdir(o.target, { recursive: true });
+    await runGit(["init", "-q", "--template=", o.target], {
+      cwd: dirname(o.target),
+      ...signalOption,
+    });
+    await runGit(["remote", "add", "origin", o.gitInfo.repo_url], {
+      cwd: o.target,
+      ...signalOption,
+    });
+  } else {
+    await runGit(["remote", "set-url", "origin", o.gitInfo.repo_url], {
+      cwd: o.target,
+      ...signalOption,
+    });
+  }
+  const refspecs =
+    o.gitInfo.refspecs.length > 0
+      ? o.gitInfo.refspecs
+      : [
+          o.gitInfo.ref_type === "tag"
+            ? `+refs/tags/${o.gitInfo.ref}:refs/tags/${o.gitInfo.ref}`
+            : `+refs/heads/${o.gitInfo.ref}:refs/remotes/origin/${o.gitInfo.ref}`,
+        ];
+  await runGit(
+    [
+      "fetch",
+      "-q",
+      "--prune",
+      "--no-recurse-submodules",
+      ...(o.depth > 0 ? [`--depth=${String(o.depth)}`] : []),
+      "origin",
+      ...refspecs,
+    ],
+    { cwd: o.target, ...signalOption },
+  );
+  await runGit(["checkout", "-f", "-q", "--detach", o.gitInfo.sha], {
+    cwd: o.target,
+    ...signalOption,
+  });
+  const cleanFlags = o.cleanFlags ?? ["-ffdx"];
+  if (reuse && !(cleanFlags.length === 1 && cleanFlags[0] === "none")) {
+    await runGit(["clean", ...cleanFlags], { cwd: o.target, ...signalOption });
+  }
+}
+
+async function isRepository(gitDir: string): Promise<boolean> {
+  return (await exists(join(gitDir, "HEAD"))) && (await exists(join(gitDir, "objects")));
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function emptyDirectory(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await Promise.all(
+    (await readdir(dir)).map((name) => rm(join(dir, name), { recursive: true, force: true })),
+  );
 }
