@@ -40,8 +40,13 @@ export class JobNormaliser {
     this.path = `jobs:${name}`;
   }
 
+  private position: SourcePosition | undefined;
+
+  /** Where `key` is written in the job, else the job's name. */
   private at(key?: string): SourcePosition | undefined {
-    return key === undefined ? positionOf(this.job) : keyPositionOf(this.job, key);
+    return key !== undefined && Object.hasOwn(this.job, key)
+      ? keyPositionOf(this.job, key)
+      : (this.position ?? positionOf(this.job));
   }
 
   private error(key: string | undefined, message: string): void {
@@ -49,6 +54,7 @@ export class JobNormaliser {
   }
 
   normalise(position: SourcePosition, defaultStage: string): JobModel {
+    this.position = position;
     const job = this.job;
     const isBridge = job["trigger"] !== undefined && job["script"] === undefined;
     const allowed = isBridge ? bridgeKeys : jobKeys;

@@ -14,3 +14,45 @@ export function tempRepo(files: Record<string, string | Buffer>): {
   }
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+import { planPipeline } from "../../../src/pipeline/plan-pipeline.ts";
+import type { Plan, PlanOptions } from "../../../src/pipeline/plan.ts";
+import { PipelineError } from "../../../src/pipeline/pipeline-error.ts";
+
+/** Plans `.gitlab-ci.yml` (plus other files) in a temporary directory. */
+export async function planFrom(
+  yaml: string,
+  options: Partial<PlanOptions> & { files?: Record<string, string> } = {},
+): Promise<Plan> {
+  const repo = tempRepo({ ".gitlab-ci.yml": yaml, ...options.files });
+  try {
+    const { files: _files, ...rest } = options;
+    return await planPipeline({
+      repoDir: repo.dir,
+      file: ".gitlab-ci.yml",
+      variables: {},
+      branch: "main",
+      ...rest,
+    });
+  } finally {
+    repo.remove();
+  }
+}
+
+/** The error messages (with positions) planning reports, or [] when it succeeds. */
+export async function planErrors(
+  yaml: string,
+  options: Partial<PlanOptions> & { files?: Record<string, string> } = {},
+): Promise<string[]> {
+  try {
+    await planFrom(yaml, options);
+    return [];
+  } catch (error) {
+    if (error instanceof PipelineError) {
+      return error.diagnostics
+        .filter((d) => d.severity === "error")
+        .map((d) => `${d.line}:${d.column}: ${d.message}`);
+    }
+    throw error;
+  }
+}
