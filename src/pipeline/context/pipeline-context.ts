@@ -159,11 +159,16 @@ function commitInfo(
   authorEmail: string,
   date: string,
 ): CommitInfo {
+  // GitLab's Commit#full_title and #description: the first line; the rest after the first
+  // "\n" with one trailing newline removed, or the whole message when the title is 100+ long.
+  const title = message.split(/[\r\n]/, 1)[0] ?? "";
   const newline = message.indexOf("\n");
-  const title = newline === -1 ? message : message.slice(0, newline);
-  // GitLab: "If the title is shorter than 100 characters, the message without the first line."
   const description =
-    title.length < 100 ? (newline === -1 ? "" : message.slice(newline + 1)) : message;
+    title.length >= 100
+      ? message
+      : newline === -1
+        ? ""
+        : message.slice(newline + 1).replace(/\r?\n$/, "");
   const parsed = date ? new Date(date) : undefined;
   return {
     message,
@@ -284,7 +289,7 @@ export function readPipelineContext(options: PipelineContextOptions): PipelineCo
   const tagMessage =
     refType === "tag" && refs.tags.has(refName)
       ? (gitOutput(repoDir, ["tag", "-l", "--format=%(contents)", refName]) ?? "").replace(
-          /\n$/,
+          /\n+$/,
           "",
         )
       : "";
