@@ -154,6 +154,7 @@ async function walk(
  */
 async function lstatInside(projectDir: string, path: string): Promise<Stats | undefined> {
   const absolute = join(projectDir, path);
+  if (path === ".") return lstatOrUndefined(absolute);
   const stats = await lstatOrUndefined(absolute);
   if (stats === undefined) return undefined;
   const parent = await realpath(join(absolute, "..")).catch(() => undefined);
