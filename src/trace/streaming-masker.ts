@@ -56,6 +56,14 @@ export class StreamingMasker {
 
   #process(data: Buffer, hold: number): void {
     const intervals = this.#matches(data);
+    if (intervals.length === 0) {
+      if (hold > 0) this.#emit(data.subarray(0, hold));
+      this.#pending = Buffer.from(data.subarray(hold));
+      this.#covered = 0;
+      return;
+    }
+    // One output chunk per write, however many masks: sinks pay per chunk.
+    const pieces: Buffer[] = [];
     let cursor = 0;
     let covered = 0;
     for (const interval of intervals) {
@@ -64,8 +72,8 @@ export class StreamingMasker {
         if (interval.emitted) covered = interval.end - hold;
         break;
       }
-      if (interval.start > cursor) this.#emit(data.subarray(cursor, interval.start));
-      if (!interval.emitted) this.#emit(MASK);
+      if (interval.start > cursor) pieces.push(data.subarray(cursor, interval.start));
+      if (!interval.emitted) pieces.push(MASK);
       cursor = interval.end;
       if (interval.end > hold) {
         covered = interval.end - hold;
@@ -73,7 +81,9 @@ export class StreamingMasker {
         break;
       }
     }
-    if (cursor < hold) this.#emit(data.subarray(cursor, hold));
+    if (cursor < hold) pieces.push(data.subarray(cursor, hold));
+    if (pieces.length > 0)
+      this.#emit(pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces));
     // Copy: the held tail is tiny, the buffer it came from may be large.
     this.#pending = Buffer.from(data.subarray(hold));
     this.#covered = covered;

@@ -84,16 +84,31 @@ export function killProcessGroupNow(pgid: number): void {
   signalGroup(pgid, "SIGKILL");
 }
 
+/** The pid the kernel handed out last (the last field of /proc/loadavg). */
+function lastAllocatedPid(): number | undefined {
+  try {
+    const fields = readFileSync("/proc/loadavg", "latin1").trim().split(" ");
+    const last = Number(fields.at(-1));
+    return Number.isInteger(last) ? last : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Processes that left the job's process group (setsid, daemons) but still carry the job's
  * marker variable in their environment. Linux only; a process that wipes its environment
- * (`env -i`) is not found.
+ * (`env -i`) is not found. With `sincePid` (the step's shell), only pids allocated after it are
+ * read, unless pids wrapped around since: reading every process's environment costs
+ * milliseconds on a busy host.
  */
-export function findMarkedProcesses(marker: string): number[] {
+export function findMarkedProcesses(marker: string, sincePid = 0): number[] {
   const needle = Buffer.from(`${marker}\0`);
   const found: number[] = [];
+  const last = lastAllocatedPid();
+  const from = last !== undefined && last >= sincePid ? sincePid : 0;
   for (const pid of numericEntries("/proc")) {
-    if (pid === process.pid) continue;
+    if (pid === process.pid || pid < from) continue;
     try {
       const environ = readFileSync(`/proc/${pid}/environ`);
       const at = environ.indexOf(needle);
@@ -107,8 +122,12 @@ export function findMarkedProcesses(marker: string): number[] {
 }
 
 /** SIGTERM, a grace period, then SIGKILL, for processes found by their marker. */
-export async function killMarkedProcesses(marker: string, graceMs: number): Promise<number> {
-  const pids = findMarkedProcesses(marker);
+export async function killMarkedProcesses(
+  marker: string,
+  graceMs: number,
+  sincePid = 0,
+): Promise<number> {
+  const pids = findMarkedProcesses(marker, sincePid);
   if (pids.length === 0) return 0;
   for (const pid of pids) signalPid(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
@@ -119,7 +138,7 @@ export async function killMarkedProcesses(marker: string, graceMs: number): Prom
   }
   for (const pid of alive) signalPid(pid, "SIGKILL");
   // Children the escapees forked after we looked carry the marker too.
-  for (const pid of findMarkedProcesses(marker)) signalPid(pid, "SIGKILL");
+  for (const pid of findMarkedProcesses(marker, sincePid)) signalPid(pid, "SIGKILL");
   return pids.length;
 }
 

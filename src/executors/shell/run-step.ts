@@ -115,7 +115,11 @@ export async function runStep(step: StepProcess): Promise<StepOutcome> {
     await (stopping ?? Promise.resolve());
     if (step.hardKill?.aborted === true) killProcessGroupNow(pgid);
     else await killProcessGroup(pgid, step.killGraceMs);
-    await killMarkedProcesses(step.marker, step.hardKill?.aborted === true ? 0 : step.killGraceMs);
+    await killMarkedProcesses(
+      step.marker,
+      step.hardKill?.aborted === true ? 0 : step.killGraceMs,
+      pgid,
+    );
     const drained = await Promise.race([
       outputClosed.then(() => true),
       new Promise<false>((resolve) => setTimeout(() => resolve(false), OUTPUT_DRAIN_MS).unref()),
