@@ -45,6 +45,8 @@ export interface ContainerHostConfig {
   Init?: boolean;
   AutoRemove?: boolean;
   SecurityOpt?: string[];
+  /** `{"5000/tcp": [{HostIp: "127.0.0.1", HostPort: ""}]}`: an empty HostPort lets the engine pick. */
+  PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }>>;
   Tmpfs?: Record<string, string>;
 }
 
@@ -91,6 +93,7 @@ export interface ContainerInspect {
   };
   HostConfig: ContainerHostConfig;
   NetworkSettings: {
+    Ports?: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | null;
     Networks: Record<string, { IPAddress: string; Aliases: string[] | null; NetworkID: string }>;
   };
 }
