@@ -1,7 +1,7 @@
 import type { Diagnostics } from "../diagnostics.ts";
 import { isPlainObject, setKey } from "../load/parse-yaml.ts";
 import { ReferenceTag } from "../load/reference-tag.ts";
-import { copyKeyPosition, positionOf, recordPosition } from "../load/source-map.ts";
+import { copyKeyPosition, copyPosition, positionOf, recordPosition } from "../load/source-map.ts";
 
 const maxReferenceDepth = 10;
 
@@ -53,15 +53,13 @@ export function resolveReferences(
     if (Array.isArray(value)) {
       if (!containsReference(value)) return value;
       const list = value.map((item) => walk(item, chain));
-      const at = positionOf(value);
-      if (at) recordPosition(list, at);
+      copyPosition(value, list);
       return list;
     }
     if (isPlainObject(value)) {
       if (!containsReference(value)) return value;
       const result: Record<string, unknown> = {};
-      const at = positionOf(value);
-      if (at) recordPosition(result, at);
+      copyPosition(value, result);
       for (const [key, item] of Object.entries(value)) {
         setKey(result, key, walk(item, chain));
         copyKeyPosition(value, result, key);
@@ -81,8 +79,7 @@ export function resolveReferences(
     }
     copyKeyPosition(config, result, key);
   }
-  const at = positionOf(config);
-  if (at) recordPosition(result, at);
+  copyPosition(config, result);
   return result;
 }
 

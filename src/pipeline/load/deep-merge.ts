@@ -1,5 +1,5 @@
 import { isPlainObject, setKey } from "./parse-yaml.ts";
-import { copyKeyPosition, positionOf, recordPosition } from "./source-map.ts";
+import { copyKeyPosition, copyPosition } from "./source-map.ts";
 
 /**
  * ActiveSupport's `deep_merge`, as GitLab uses it for `include` and `extends`: mappings merge
@@ -11,10 +11,8 @@ export function deepMerge(
   override: Record<string, unknown>,
 ): Record<string, unknown> {
   const result: Record<string, unknown> = {};
-  recordPosition(
-    result,
-    positionOf(override) ?? positionOf(base) ?? { file: "", line: 0, column: 0 },
-  );
+  copyPosition(base, result);
+  copyPosition(override, result);
   for (const key of Object.keys(base)) {
     setKey(result, key, base[key]);
     copyKeyPosition(base, result, key);
@@ -35,8 +33,7 @@ export function deepMerge(
 /** A shallow copy that keeps the source positions of the mapping and its keys. */
 export function copyMapping(source: Record<string, unknown>): Record<string, unknown> {
   const result: Record<string, unknown> = {};
-  const at = positionOf(source);
-  if (at) recordPosition(result, at);
+  copyPosition(source, result);
   for (const key of Object.keys(source)) {
     setKey(result, key, source[key]);
     copyKeyPosition(source, result, key);

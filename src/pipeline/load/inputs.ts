@@ -1,7 +1,13 @@
 import { RE2JS } from "re2js";
 import type { SourcePosition } from "../plan.ts";
 import { isPlainObject, setKey } from "./parse-yaml.ts";
-import { copyKeyPosition, keyPositionOf, positionOf, recordPosition } from "./source-map.ts";
+import {
+  copyKeyPosition,
+  copyPosition,
+  keyPositionOf,
+  positionOf,
+  recordPosition,
+} from "./source-map.ts";
 
 export interface InputProblem {
   message: string;
@@ -139,14 +145,12 @@ export function interpolateInputs(
     const list = value.map((item) =>
       interpolateInputs(item, inputs, expandVariables, problems, positionOf(value) ?? position),
     );
-    const at = positionOf(value);
-    if (at) recordPosition(list, at);
+    copyPosition(value, list);
     return list;
   }
   if (isPlainObject(value)) {
     const result: Record<string, unknown> = {};
-    const at = positionOf(value);
-    if (at) recordPosition(result, at);
+    copyPosition(value, result);
     for (const [key, item] of Object.entries(value)) {
       const keyAt = keyPositionOf(value, key);
       const newKey = key.includes("$[[")

@@ -9,7 +9,7 @@ import {
   type Document,
 } from "yaml";
 import type { SourcePosition } from "../plan.ts";
-import { recordKeyPosition, recordPosition } from "./source-map.ts";
+import { recordKeyPosition, recordPosition, type SourceFile } from "./source-map.ts";
 import { ReferenceTag } from "./reference-tag.ts";
 
 /** Larger files are refused before parsing (GitLab limits the parsed size; see README). */
@@ -18,6 +18,12 @@ export const maxYamlFileBytes = 20 * 1024 * 1024;
 const maxDepth = 100;
 /** Extra nodes that aliases may add: stops alias bombs (billion laughs) before any work. */
 const maxAliasNodes = 500_000;
+
+/** Registering `!reference` keeps yaml from building a warning (with a stack) for each use. */
+const referenceTags = [
+  { tag: "!reference", collection: "seq" as const, resolve: (value: unknown) => value },
+  { tag: "!reference", resolve: (value: string) => value },
+];
 
 export class YamlProblem extends Error {
   readonly position: SourcePosition;
@@ -59,6 +65,7 @@ export function parseYaml(text: string, file: string): ParsedYaml {
     prettyErrors: false,
     keepSourceTokens: false,
     stringKeys: false,
+    customTags: referenceTags,
   });
   const list = Array.isArray(documents) ? documents : [documents];
   const at = (offset: number): SourcePosition => {
@@ -72,7 +79,8 @@ export function parseYaml(text: string, file: string): ParsedYaml {
   if (list.length > 2) {
     throw new YamlProblem("The parsed YAML has too many documents", at(list[2]?.range[0] ?? 0));
   }
-  const converted = list.map((document) => new Converter(document, at).convert());
+  const source: SourceFile = { name: file, lines: lineCounter };
+  const converted = list.map((document) => new Converter(document, at, source).convert());
   if (converted.length === 2) {
     const header = converted[0];
     if (!isPlainObject(header)) {
@@ -115,10 +123,20 @@ class Converter {
 
   private readonly document: Document.Parsed;
   private readonly at: (offset: number) => SourcePosition;
+  private readonly source: SourceFile;
 
-  constructor(document: Document.Parsed, at: (offset: number) => SourcePosition) {
+  constructor(
+    document: Document.Parsed,
+    at: (offset: number) => SourcePosition,
+    source: SourceFile,
+  ) {
     this.document = document;
     this.at = at;
+    this.source = source;
+  }
+
+  private location(node: YamlNode | null | undefined): { source: SourceFile; offset: number } {
+    return { source: this.source, offset: node?.range?.[0] ?? 0 };
   }
 
   convert(): unknown {
@@ -188,7 +206,7 @@ class Converter {
     if (isSeq(node)) {
       const list: unknown[] = [];
       for (const item of node.items) list.push(this.node(item as YamlNode, depth + 1, viaAlias));
-      recordPosition(list, this.at(node.range?.[0] ?? 0));
+      recordPosition(list, this.location(node));
       return list;
     }
     if (isMap(node)) return this.map(node, depth, viaAlias);
@@ -212,7 +230,7 @@ class Converter {
     viaAlias: boolean,
   ): Record<string, unknown> {
     const result: Record<string, unknown> = {};
-    recordPosition(result, this.at(node.range?.[0] ?? 0));
+    recordPosition(result, this.location(node));
     for (const pair of node.items as Array<{ key: YamlNode | null; value: YamlNode | null }>) {
       const keyNode = pair.key;
       const value = pair.value ? this.node(pair.value, depth + 1, viaAlias) : null;
@@ -223,7 +241,7 @@ class Converter {
       const key = keyNode === null ? "" : this.key(keyNode, depth, viaAlias);
       if (key in result && key !== "__proto__") delete result[key];
       setKey(result, key, value);
-      if (keyNode) recordKeyPosition(result, key, this.at(keyNode.range?.[0] ?? 0));
+      if (keyNode) recordKeyPosition(result, key, this.location(keyNode));
     }
     return result;
   }
@@ -256,7 +274,7 @@ class Converter {
     }
     for (const [key, item] of Object.entries(merged)) {
       setKey(result, key, item);
-      recordKeyPosition(result, key, this.at(keyNode.range?.[0] ?? 0));
+      recordKeyPosition(result, key, this.location(keyNode));
     }
   }
 
