@@ -94,7 +94,6 @@ export async function extractZip(
   targetDir: string,
   signal?: AbortSignal,
 ): Promise<{ entries: number }> {
-  await mkdir(targetDir, { recursive: true });
   const zip = await yauzl.openPromise(zipPath, {
     decodeStrings: true,
     validateEntrySizes: true,
@@ -103,6 +102,7 @@ export async function extractZip(
   const directoryModes: { path: string; mode: number; mtime: Date }[] = [];
   let count = 0;
   try {
+    await mkdir(targetDir, { recursive: true });
     for await (const entry of zip.eachEntry()) {
       signal?.throwIfAborted();
       const name = safeEntryName(entry.fileName);
