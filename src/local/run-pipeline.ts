@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Executor } from "../executors/executor.ts";
 import { jobSpecFromPlan, type ProjectVariable } from "../job/from-plan.ts";
 import type { JobDependency } from "../job/spec.ts";
 import type { Plan, PlannedJob } from "../pipeline/plan.ts";
-import { localArtifactTransport } from "../storage/artifacts.ts";
+import { jobArtifactsDir, localArtifactTransport } from "../storage/artifacts.ts";
 import { cacheDirFor, cacheKeyFromFiles } from "../storage/cache.ts";
 import { runDir as runDirOf } from "../storage/state-dir.ts";
 import { maskPhrases } from "../trace/mask-phrases.ts";
@@ -66,6 +66,8 @@ interface FinishedAttempt {
   jobId: number;
   token: string;
   dotenv: Record<string, string>;
+  /** Size of the job's artifacts archive, when it made one. */
+  archiveSize?: number;
 }
 
 /** Runs a planned pipeline on this machine: the local coordinator. */
@@ -111,7 +113,14 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     for (const name of artifactSources(job, runnable)) {
       const source = finished.get(name);
       if (source === undefined) continue;
-      dependencies.push({ id: source.jobId, name, token: source.token });
+      dependencies.push({
+        id: source.jobId,
+        name,
+        token: source.token,
+        ...(source.archiveSize === undefined
+          ? {}
+          : { artifacts_file: { filename: "artifacts.zip", size: source.archiveSize } }),
+      });
       Object.assign(dotenv, source.dotenv);
     }
     const cache = await Promise.all(
@@ -157,7 +166,15 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
         cacheDir,
       });
       if (result.status === "success" || result.status === "failed") {
-        finished.set(job.name, { jobId, token, dotenv: result.dotenv ?? {} });
+        const archive = statSync(join(jobArtifactsDir(runDir, jobId), "archive.zip"), {
+          throwIfNoEntry: false,
+        });
+        finished.set(job.name, {
+          jobId,
+          token,
+          dotenv: result.dotenv ?? {},
+          ...(archive === undefined ? {} : { archiveSize: archive.size }),
+        });
       }
       return {
         status: result.status,

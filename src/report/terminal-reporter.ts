@@ -20,6 +20,8 @@ export interface TerminalReporter extends RunListener {
 // GitLab's section markers are for its log viewer; on a terminal they are noise.
 // eslint-disable-next-line no-control-regex -- the marker ends in ESC [0K
 const SECTION_MARKER = /section_(?:start|end):\d+:[^\r\n]*?\r\x1b\[0K/g;
+// eslint-disable-next-line no-control-regex -- colour and erase sequences
+const ANSI_ESCAPE = /\x1b\[[0-9;]*[A-Za-z]/g;
 
 /**
  * Live output of a local run: each job's log lines with the job's name in front, status
@@ -62,7 +64,8 @@ export function createTerminalReporter(options: TerminalReporterOptions): Termin
   };
 
   const cleanLine = (line: string): string => {
-    const withoutMarkers = line.replace(SECTION_MARKER, "");
+    let withoutMarkers = line.replace(SECTION_MARKER, "");
+    if (!options.color) withoutMarkers = withoutMarkers.replace(ANSI_ESCAPE, "");
     const lastReturn = withoutMarkers.lastIndexOf("\r");
     return lastReturn === -1 ? withoutMarkers : withoutMarkers.slice(lastReturn + 1);
   };
