@@ -44,9 +44,16 @@ export function summaryTable(result: LocalRunResult, colors: Colors): string {
     cells[2] = statusPaint(job.status, job.allowFailure, colors)(cells[2] ?? "");
     out.push(cells.join("  ").trimEnd());
   });
-  const status = statusPaint(result.status, false, colors)(result.status);
+  const label = result.status === "manual" ? "blocked" : result.status;
+  const status = statusPaint(result.status, false, colors)(label);
   out.push(
     `pipeline ${status} in ${formatDuration(result.durationMs)}  ${colors.dim(`(logs: ${result.runDir})`)}`,
   );
+  const waiting = result.jobs.filter((job) => job.status === "manual").map((job) => job.name);
+  if (waiting.length > 0) {
+    out.push(
+      colors.dim(`manual jobs waiting: ${waiting.join(", ")} (play one with --manual NAME)`),
+    );
+  }
   return `${out.join("\n")}\n`;
 }
