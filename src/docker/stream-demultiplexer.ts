@@ -16,7 +16,8 @@ export interface DemultiplexedOutput {
  * Splits the engine's framed output (8-byte headers: stream id, 3 zero bytes, big-endian
  * length) into stdout and stderr. Backpressure is shared: when either side is full the source
  * is paused, so a consumer must read both sides (or `resume()` the one it does not want).
- * Stream 3 (the engine's own error for exec, newer engines) goes to stderr.
+ * Stream 3 (the engine's own error for exec, newer engines) goes to stderr. When the source
+ * fails or closes before its end, both sides fail with that error.
  */
 export function demultiplex(source: Readable): DemultiplexedOutput {
   let pending: Buffer = Buffer.alloc(0);
@@ -25,6 +26,10 @@ export function demultiplex(source: Readable): DemultiplexedOutput {
   };
   const stdout = new Readable({ read: resumeSource });
   const stderr = new Readable({ read: resumeSource });
+  // A broken connection must not crash the process through a side nobody listens to yet;
+  // readers still see the error (iteration and pipeline check the stream's errored state).
+  stdout.on("error", () => {});
+  stderr.on("error", () => {});
 
   source.on("data", (chunk: Buffer) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
