@@ -5,44 +5,52 @@ export const MAX_EXISTS_PATTERN_COMPARISONS = 10_000;
 
 const NESTED_WILDCARD = "**/*";
 
-// The same file list is checked by many jobs: build its lookup set once.
-const fileSets = new WeakMap<readonly string[], Set<string>>();
+interface FileIndex {
+  set: Set<string>;
+  /** Whether a glob (or a `.ext` ending) matches some file. */
+  found: Map<string, boolean>;
+}
+
+// Thousands of jobs check the same file list, often with the same globs: index it once.
+const indexes = new WeakMap<readonly string[], FileIndex>();
+
+function indexOf(files: readonly string[]): FileIndex {
+  let index = indexes.get(files);
+  if (!index) {
+    index = { set: new Set(files), found: new Map() };
+    indexes.set(files, index);
+  }
+  return index;
+}
 
 /**
- * `rules:exists` over the repository's files, as GitLab's Exists clause: globs without
- * wildcards compare exactly, `**` `/*.ext` compares the ending, other globs go through fnmatch
- * until the comparison budget is spent (then it is a match).
+ * `rules:exists` over the repository's files, with the results of GitLab's Exists clause:
+ * globs without wildcards compare exactly, `**` `/*.ext` compares the ending, other globs go
+ * through fnmatch, and once the comparison budget is spent it is a match.
  */
 export function filesMatchExists(files: readonly string[], globs: readonly string[]): boolean {
-  const exact: string[] = [];
-  const extensions: string[] = [];
-  const patterns: string[] = [];
+  const index = indexOf(files);
+  let patterns = 0;
   for (const glob of globs) {
-    if (isLiteralGlob(glob)) exact.push(glob);
-    else {
-      const rest = glob.startsWith(NESTED_WILDCARD) ? glob.slice(NESTED_WILDCARD.length) : glob;
-      if (rest.startsWith(".") && !rest.includes("/") && isLiteralGlob(rest)) extensions.push(rest);
-      else patterns.push(glob);
+    if (isLiteralGlob(glob)) {
+      if (index.set.has(glob)) return true;
+      continue;
     }
-  }
-  if (exact.length > 0) {
-    let set = fileSets.get(files);
-    if (!set) {
-      set = new Set(files);
-      fileSets.set(files, set);
+    const rest = glob.startsWith(NESTED_WILDCARD) ? glob.slice(NESTED_WILDCARD.length) : glob;
+    const isExtension = rest.startsWith(".") && !rest.includes("/") && isLiteralGlob(rest);
+    if (!isExtension) patterns++;
+    const key = isExtension ? `ext:${rest}` : `glob:${glob}`;
+    let found = index.found.get(key);
+    if (found === undefined) {
+      if (isExtension) found = files.some((file) => file.endsWith(rest));
+      else {
+        const matches = globMatcher(glob);
+        found = files.some((file) => matches(file));
+      }
+      index.found.set(key, found);
     }
-    if (exact.some((glob) => set.has(glob))) return true;
+    if (found) return true;
   }
-  if (extensions.length > 0 && files.some((file) => extensions.some((ext) => file.endsWith(ext)))) {
-    return true;
-  }
-  let comparisons = 0;
-  for (const glob of patterns) {
-    const matches = globMatcher(glob);
-    for (const file of files) {
-      comparisons++;
-      if (comparisons > MAX_EXISTS_PATTERN_COMPARISONS || matches(file)) return true;
-    }
-  }
-  return false;
+  // No match: GitLab would have given up after its budget of comparisons and said yes.
+  return patterns * files.length > MAX_EXISTS_PATTERN_COMPARISONS;
 }

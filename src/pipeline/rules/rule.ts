@@ -91,11 +91,32 @@ function changesMatch(
     paths = context.changedFiles();
   }
   if (paths.length === 0) return false;
-  const globs = [...new Set(changes.paths.map((glob) => expandNested(glob, lookup)))];
-  if (globs.length === 0) return false;
-  if (paths.length * globs.length > MAX_CHANGES_COMPARISONS) return true;
-  const matchers = globs.map(globMatcher);
-  return paths.some((path) => matchers.some((matches) => matches(path)));
+  const globs = new Set(changes.paths.map((glob) => expandNested(glob, lookup)));
+  if (globs.size === 0) return false;
+  if (paths.length * globs.size > MAX_CHANGES_COMPARISONS) return true;
+  const found = foundIn(paths);
+  for (const glob of globs) {
+    let matched = found.get(glob);
+    if (matched === undefined) {
+      const matches = globMatcher(glob);
+      matched = paths.some((path) => matches(path));
+      found.set(glob, matched);
+    }
+    if (matched) return true;
+  }
+  return false;
+}
+
+// The same diff is checked by many jobs, often with the same globs: remember each answer.
+const foundByPaths = new WeakMap<readonly string[], Map<string, boolean>>();
+
+function foundIn(paths: readonly string[]): Map<string, boolean> {
+  let found = foundByPaths.get(paths);
+  if (!found) {
+    found = new Map();
+    foundByPaths.set(paths, found);
+  }
+  return found;
 }
 
 function existsMatch(globs: string[], input: RulesInput): boolean {

@@ -44,136 +44,195 @@ export function expandValue(value: string, lookup: VariableLookup): string {
   });
 }
 
+// Values repeat across the jobs of a pipeline (predefined and global variables): analyse
+// each distinct value once.
+const referencesByValue = new Map<string, readonly string[]>();
+const NO_REFERENCES: readonly string[] = [];
+
 /** Names referenced by a value, in order (GitLab's `Item#depends_on`). */
-export function referencedNames(value: string): string[] {
-  const names: string[] = [];
-  if (!mayReference(value)) return names;
-  for (const match of value.matchAll(REFERENCE)) {
-    const name = match[1] ?? match[2] ?? match[3];
-    if (name !== undefined) names.push(name);
+export function referencedNames(value: string): readonly string[] {
+  if (!mayReference(value)) return NO_REFERENCES;
+  let names = referencesByValue.get(value);
+  if (!names) {
+    const found: string[] = [];
+    for (const match of value.matchAll(REFERENCE)) {
+      const name = match[1] ?? match[2] ?? match[3];
+      if (name !== undefined) found.push(name);
+    }
+    names = found.length === 0 ? NO_REFERENCES : found;
+    if (referencesByValue.size > 100_000) referencesByValue.clear();
+    referencesByValue.set(value, names);
   }
   return names;
 }
 
-interface Item {
-  name: string;
-  variable: PipelineVariable;
-  dependsOn: number[] | undefined;
-}
-
 /**
- * Expands a set of variables that refer to each other, as GitLab's
- * `Collection#sort_and_expand_all` does: entries are sorted so that a variable is expanded
- * after the ones it references, and a later entry with the same name overrides an earlier one
- * (the caller orders entries from lowest to highest precedence). A variable referring to its
- * own name sees the earlier definition (`PATH: "$PATH:/x"`). A reference cycle is an error
- * ("circular variable reference detected: …"), and then no value is expanded, like GitLab.
+ * Expands a set of variables that refer to each other, with the results of GitLab's
+ * `Collection#sort_and_expand_all`: a later entry overrides an earlier one with the same name
+ * (the caller orders entries from lowest to highest precedence) and references see the final
+ * value of a name, whatever the order; a variable referring to its own name sees the earlier
+ * definition (`PATH: "$PATH:/x"`). A reference cycle is an error ("circular variable
+ * reference detected: …"), and then no value is expanded, like GitLab.
  */
 export function resolveVariables(
-  ordered: Array<[string, PipelineVariable]>,
+  ordered: ReadonlyArray<readonly [string, PipelineVariable]>,
   options: ResolveOptions = {},
 ): { values: Map<string, string>; errors: string[] } {
   const keepUndefined = options.keepUndefined ?? true;
   const expandRaw = options.expandRawReferences ?? false;
   const expandFile = options.expandFileReferences ?? false;
+  const count = ordered.length;
 
-  const indexesByName = new Map<string, number[]>();
-  ordered.forEach(([name], index) => {
-    const list = indexesByName.get(name);
-    if (list) list.push(index);
-    else indexesByName.set(name, [index]);
-  });
-  const items: Item[] = ordered.map(([name, variable]) => ({
-    name,
-    variable,
-    dependsOn:
-      variable.expand && mayReference(variable.value)
-        ? referencedNames(variable.value).flatMap((ref) => indexesByName.get(ref) ?? [])
-        : undefined,
-  }));
+  const lastIndex = new Map<string, number>();
+  let referencing: number[] | undefined;
+  for (let index = 0; index < count; index++) {
+    const entry = ordered[index];
+    if (!entry) continue;
+    lastIndex.set(entry[0], index);
+    if (entry[1].expand && referencedNames(entry[1].value).length > 0) {
+      (referencing ??= []).push(index);
+    }
+  }
+  if (!referencing) {
+    const values = new Map<string, string>();
+    for (const [name, variable] of ordered) values.set(name, variable.value);
+    return { values, errors: [] };
+  }
 
-  const { order, cycles } = stronglyConnectedComponents(items);
+  const cycles = referenceCycles(ordered, referencing);
   if (cycles.length > 0) {
     const described = cycles.map(
-      (cycle) => `[${cycle.map((i) => JSON.stringify(items[i]?.name)).join(", ")}]`,
+      (cycle) => `[${cycle.map((i) => JSON.stringify(ordered[i]?.[0])).join(", ")}]`,
     );
-    return {
-      values: new Map(ordered.map(([name, variable]) => [name, variable.value])),
-      errors: [`circular variable reference detected: ${described.join(", ")}`],
-    };
+    const values = new Map<string, string>();
+    for (const [name, variable] of ordered) values.set(name, variable.value);
+    return { values, errors: [`circular variable reference detected: ${described.join(", ")}`] };
   }
 
-  // The collection as it grows in dependency order: a reference sees the last entry added.
-  const current = new Map<string, { value: string; variable: PipelineVariable }>();
-  const expanded: string[] = new Array<string>(items.length);
-  for (const index of order) {
-    const item = items[index];
-    if (!item) continue;
-    let value = item.variable.value;
-    if (item.dependsOn !== undefined) {
-      value = value.replace(
-        REFERENCE,
-        (match, dollar?: string, braced?: string, percent?: string) => {
-          const name = dollar ?? braced ?? percent;
-          if (name === undefined) return match;
-          const found = current.get(name);
-          if (!found) return keepUndefined ? match : "";
-          if (found.variable.file) return expandFile ? found.value : match;
-          if (!found.variable.expand) return expandRaw ? found.value : match;
-          return found.value;
-        },
+  const needsExpansion = (index: number): boolean => {
+    const variable = ordered[index]?.[1];
+    return variable !== undefined && variable.expand && referencedNames(variable.value).length > 0;
+  };
+  const targetOf = (index: number, name: string): number | undefined =>
+    name === ordered[index]?.[0] ? previousIndex(ordered, index) : lastIndex.get(name);
+
+  // Values are expanded dependencies first, with an explicit stack: chains can be long.
+  const expanded = new Map<number, string>();
+  const valueAt = (start: number): string => {
+    const pending = [start];
+    while (pending.length > 0) {
+      const index = pending[pending.length - 1] ?? start;
+      if (expanded.has(index) || !needsExpansion(index)) {
+        pending.pop();
+        continue;
+      }
+      const entry = ordered[index];
+      if (!entry) {
+        pending.pop();
+        continue;
+      }
+      const before = pending.length;
+      for (const name of referencedNames(entry[1].value)) {
+        const target = targetOf(index, name);
+        if (target !== undefined && needsExpansion(target) && !expanded.has(target)) {
+          pending.push(target);
+        }
+      }
+      if (pending.length > before) continue;
+      pending.pop();
+      expanded.set(
+        index,
+        entry[1].value.replace(
+          REFERENCE,
+          (match, dollar?: string, braced?: string, percent?: string) => {
+            const name = dollar ?? braced ?? percent;
+            if (name === undefined) return match;
+            const target = targetOf(index, name);
+            const found = target === undefined ? undefined : ordered[target]?.[1];
+            if (target === undefined || !found) return keepUndefined ? match : "";
+            const value = expanded.get(target) ?? found.value;
+            if (found.file) return expandFile ? value : match;
+            if (!found.expand) return expandRaw ? found.value : match;
+            return value;
+          },
+        ),
       );
     }
-    expanded[index] = value;
-    current.set(item.name, { value, variable: item.variable });
-  }
+    return expanded.get(start) ?? ordered[start]?.[1].value ?? "";
+  };
 
   const values = new Map<string, string>();
-  items.forEach((item, index) => values.set(item.name, expanded[index] ?? item.variable.value));
+  for (const [name] of ordered) {
+    if (!values.has(name)) values.set(name, valueAt(lastIndex.get(name) ?? 0));
+  }
   return { values, errors: [] };
 }
 
+function previousIndex(
+  ordered: ReadonlyArray<readonly [string, PipelineVariable]>,
+  index: number,
+): number | undefined {
+  const name = ordered[index]?.[0];
+  for (let i = index - 1; i >= 0; i--) if (ordered[i]?.[0] === name) return i;
+  return undefined;
+}
+
 /**
- * Tarjan's algorithm in the order Ruby's TSort visits nodes (entries in order, dependencies in
- * order): components come out dependencies first. Only components of more than one entry are
- * cycles; a variable referring to its own name is not.
+ * Cycles among entries that reference others (only those can be part of one), found as
+ * GitLab's TSort does: an entry depends on every entry of each name it references, and only
+ * components of more than one entry are cycles (a variable referring to its own name is not).
  */
-function stronglyConnectedComponents(items: Item[]): { order: number[]; cycles: number[][] } {
-  const order: number[] = [];
+function referenceCycles(
+  ordered: ReadonlyArray<readonly [string, PipelineVariable]>,
+  referencing: number[],
+): number[][] {
+  const byName = new Map<string, number[]>();
+  for (const index of referencing) {
+    const name = ordered[index]?.[0] ?? "";
+    const list = byName.get(name);
+    if (list) list.push(index);
+    else byName.set(name, [index]);
+  }
+  const children = new Map<number, number[]>();
+  for (const index of referencing) {
+    const targets = referencedNames(ordered[index]?.[1].value ?? "").flatMap(
+      (name) => byName.get(name) ?? [],
+    );
+    children.set(index, targets);
+  }
+
   const cycles: number[][] = [];
-  const indexOf = new Int32Array(items.length).fill(-1);
-  const lowLink = new Int32Array(items.length);
-  const onStack = new Uint8Array(items.length);
+  const order = new Map<number, number>();
+  const lowLink = new Map<number, number>();
+  const onStack = new Set<number>();
   const stack: number[] = [];
   let counter = 0;
-
   const visit = (node: number): void => {
-    indexOf[node] = lowLink[node] = counter++;
+    order.set(node, counter);
+    lowLink.set(node, counter);
+    counter++;
     stack.push(node);
-    onStack[node] = 1;
-    for (const child of items[node]?.dependsOn ?? []) {
-      if (indexOf[child] === -1) {
+    onStack.add(node);
+    for (const child of children.get(node) ?? []) {
+      if (!order.has(child)) {
         visit(child);
-        lowLink[node] = Math.min(lowLink[node] ?? 0, lowLink[child] ?? 0);
-      } else if (onStack[child]) {
-        lowLink[node] = Math.min(lowLink[node] ?? 0, indexOf[child] ?? 0);
+        lowLink.set(node, Math.min(lowLink.get(node) ?? 0, lowLink.get(child) ?? 0));
+      } else if (onStack.has(child)) {
+        lowLink.set(node, Math.min(lowLink.get(node) ?? 0, order.get(child) ?? 0));
       }
     }
-    if (lowLink[node] === indexOf[node]) {
+    if (lowLink.get(node) === order.get(node)) {
       const component: number[] = [];
       let member: number | undefined;
       do {
         member = stack.pop();
         if (member === undefined) break;
-        onStack[member] = 0;
+        onStack.delete(member);
         component.push(member);
       } while (member !== node);
-      component.reverse();
-      if (component.length > 1) cycles.push(component);
-      else order.push(node);
+      if (component.length > 1) cycles.push(component.reverse());
     }
   };
-
-  for (let node = 0; node < items.length; node++) if (indexOf[node] === -1) visit(node);
-  return { order, cycles };
+  for (const index of referencing) if (!order.has(index)) visit(index);
+  return cycles;
 }
