@@ -216,7 +216,11 @@ export async function copyArtifactsOut(o: {
   signal?: AbortSignal;
 }): Promise<void> {
   await mkdir(o.to, { recursive: true });
-  for (const artifact of await listRunArtifacts(o.runDir)) {
+  const all = await listRunArtifacts(o.runDir);
+  const lastAttempt = new Map<string, number>();
+  for (const a of all)
+    lastAttempt.set(a.job_name, Math.max(a.job_id, lastAttempt.get(a.job_name) ?? 0));
+  for (const artifact of all.filter((a) => lastAttempt.get(a.job_name) === a.job_id)) {
     await extractZip(artifact.zip, join(o.to, safeDirName(artifact.job_name)), o.signal);
   }
 }

@@ -297,6 +297,8 @@ describe("artifacts (local transport)", () => {
 
   it("copies a run's artifacts out, one folder per job", async () => {
     const transport = localArtifactTransport({ runDir });
+    // "build" ran twice (a retry): only the last attempt's files are copied out.
+    await transport.upload({ id: 20, name: "build" }, archive({ paths: ["src/main.c"] }), project);
     await transport.upload({ id: 21, name: "build" }, archive({ paths: ["dist/app"] }), project);
     await transport.upload(
       { id: 22, name: "test: [a, b]" },
@@ -307,6 +309,7 @@ describe("artifacts (local transport)", () => {
     await copyArtifactsOut({ runDir, to: out });
     expect(readdirSync(out).sort()).toEqual(["build", "test: [a, b]"]);
     expect(readFileSync(join(out, "build", "dist", "app"), "utf8")).toBe("#!/bin/sh\n");
+    expect(existsSync(join(out, "build", "src"))).toBe(false);
     expect(readFileSync(join(out, "test: [a, b]", "report.txt"), "utf8")).toBe("r\n");
   });
 });
