@@ -20,7 +20,8 @@ export function writeJobFailed(
     | { kind: "exit_code"; exitCode: number }
     | { kind: "timeout"; timeoutSeconds: number }
     | { kind: "canceled" }
-    | { kind: "system"; message: string },
+    | { kind: "system"; message: string }
+    | { kind: "other"; message: string },
 ): void {
   switch (failure.kind) {
     case "exit_code":
@@ -36,6 +37,9 @@ export function writeJobFailed(
       return;
     case "system":
       trace.error(`Job failed (system failure): ${failure.message}`);
+      return;
+    case "other":
+      trace.error(`Job failed: ${failure.message}`);
       return;
   }
 }

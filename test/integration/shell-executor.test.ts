@@ -406,6 +406,61 @@ describe("shell executor", () => {
     expect(leftovers.filter((entry) => entry.endsWith("mine"))).toEqual([]);
   });
 
+  it("saves and restores caches, uploads artifacts by `when`, returns dotenv variables", async () => {
+    const cache = {
+      key: "deps-v1",
+      untracked: false,
+      policy: "pull-push" as const,
+      paths: ["deps/"],
+      when: "on_success" as const,
+    };
+    const artifact = (
+      paths: string[],
+      when: "on_success" | "on_failure" | "always",
+      type = "archive",
+    ) => ({
+      untracked: false,
+      paths,
+      when,
+      artifact_type: type,
+      artifact_format: type === "dotenv" ? ("gzip" as const) : ("zip" as const),
+    });
+    const first = jobSpec({
+      script: [
+        "mkdir -p deps out",
+        "echo cached > deps/lib.txt",
+        "echo result > out/r.txt",
+        "echo VERSION=1.2.3 > build.env",
+      ],
+    });
+    first.cache = [cache];
+    first.artifacts = [
+      artifact(["out/"], "on_success"),
+      artifact(["build.env"], "on_success", "dotenv"),
+      artifact(["deps/"], "on_failure"),
+    ];
+    const { result, log } = await runJob(first, { logName: "first.log" });
+    expect(result.status, plain(log)).toBe("success");
+    expect(result.dotenv).toEqual({ VERSION: "1.2.3" });
+    expect(plain(log)).toMatch(/section_start:\d+:archive_cacheSaving cache for successful job/);
+    expect(plain(log)).toMatch(
+      /section_start:\d+:upload_artifacts_on_successUploading artifacts for successful job/,
+    );
+    const artifactsDir = join(root, "run", "artifacts", "1");
+    expect(readdirSync(artifactsDir).sort()).toContain("archive.zip");
+    // Only the on_success entries were archived.
+    expect(plain(log)).toContain("out: found 2 matching artifact files and directories");
+    expect(plain(log)).not.toContain("deps: found");
+
+    const second = jobSpec({ script: ["cat deps/lib.txt"] });
+    second.id = 2;
+    second.cache = [cache];
+    const restored = await runJob(second, { logName: "second.log" });
+    expect(restored.result.status, plain(restored.log)).toBe("success");
+    expect(plain(restored.log)).toContain("Successfully extracted cache");
+    expect(restored.log).toMatch(/^cached$/m);
+  });
+
   it("checks out the repository with its uncommitted changes, never touching the working tree", async () => {
     const repo = join(root, "repo");
     const git = (...args: string[]) =>

@@ -140,10 +140,14 @@ export class ShellExecutor implements Executor {
       result = await this.#runJob(state);
       if (result.status !== "canceled") {
         await this.#archiveCache(state, result.status === "success");
-        dotenv = await this.#uploadArtifacts(
+        const uploaded = await this.#uploadArtifacts(
           state,
           result.status === "success" ? "success" : "failed",
         );
+        dotenv = uploaded.dotenv;
+        if (uploaded.error !== undefined && result.status === "success") {
+          result = { status: "failed", reason: "unknown_failure", systemMessage: uploaded.error };
+        }
       }
     } catch (error) {
       if (ctx.signal.aborted && isAbort(error)) {
@@ -468,48 +472,48 @@ export class ShellExecutor implements Executor {
     });
   }
 
+  /** Uploads what `artifacts:when` allows; an upload GitLab would reject fails the job. */
   async #uploadArtifacts(
     state: JobState,
     outcome: JobOutcome,
-  ): Promise<Record<string, string> | undefined> {
-    const artifacts = state.spec.artifacts.filter(
-      (artifact) =>
-        artifact.when === "always" || (artifact.when === "on_success") === (outcome === "success"),
-    );
-    if (artifacts.length === 0) return undefined;
+  ): Promise<{ dotenv?: Record<string, string>; error?: string }> {
+    const artifacts = state.spec.artifacts.filter((artifact) => whenAllows(artifact.when, outcome));
+    if (artifacts.length === 0) return {};
     const { trace, spec } = state;
     const section =
       outcome === "success" ? "upload_artifacts_on_success" : "upload_artifacts_on_failure";
-    trace.sectionStart(
-      section,
+    const title =
       outcome === "success"
         ? "Uploading artifacts for successful job"
-        : "Uploading artifacts for failed job",
-    );
-    let dotenv: Record<string, string> | undefined;
-    try {
+        : "Uploading artifacts for failed job";
+    return trace.section(section, title, async () => {
+      let dotenv: Record<string, string> | undefined;
       for (const artifact of artifacts) {
+        const type = artifact.artifact_type;
         trace.notice("Uploading artifacts...");
-        const uploaded = await state.ctx.artifacts.upload(
-          { id: spec.id, name: spec.job_info.name, outcome },
-          artifact,
-          state.paths.projectDir,
-          state.ctx.signal,
-        );
-        for (const warning of uploaded.warnings) {
-          trace.warning(warning.replace(/^WARNING: /, ""));
-        }
-        if (!uploaded.skipped) {
-          trace.println(
-            `Uploaded ${uploaded.files} files and directories as "${artifact.artifact_type}"`,
+        try {
+          const uploaded = await state.ctx.artifacts.upload(
+            { id: spec.id, name: spec.job_info.name, outcome },
+            artifact,
+            state.paths.projectDir,
+            state.ctx.signal,
           );
+          for (const info of uploaded.infos) trace.println(info);
+          for (const warning of uploaded.warnings) trace.warning(warning);
+          for (const error of uploaded.errors) trace.error(error);
+          if (!uploaded.skipped && uploaded.files > 0) {
+            trace.println(`Uploading artifacts as "${type}" to the run's folder... ok`);
+          }
+          if (uploaded.dotenv !== undefined) dotenv = { ...dotenv, ...uploaded.dotenv };
+        } catch (error) {
+          if (isAbort(error)) throw error;
+          const text = `Uploading artifacts as "${type}" failed: ${message(error)}`;
+          trace.error(text);
+          return { ...(dotenv !== undefined && { dotenv }), error: text };
         }
-        if (uploaded.dotenv !== undefined) dotenv = { ...dotenv, ...uploaded.dotenv };
       }
-    } finally {
-      trace.sectionEnd(section);
-    }
-    return dotenv;
+      return dotenv === undefined ? {} : { dotenv };
+    });
   }
 
   async #cleanup(trace: TraceWriter, paths: BuildPaths): Promise<void> {
@@ -533,8 +537,10 @@ export class ShellExecutor implements Executor {
       writeJobFailed(trace, { kind: "timeout", timeoutSeconds });
     } else if (result.exitCode !== undefined) {
       writeJobFailed(trace, { kind: "exit_code", exitCode: result.exitCode });
-    } else {
+    } else if (result.reason === "runner_system_failure") {
       writeJobFailed(trace, { kind: "system", message: result.systemMessage ?? "unknown error" });
+    } else {
+      writeJobFailed(trace, { kind: "other", message: result.systemMessage ?? "unknown error" });
     }
   }
 }
