@@ -150,6 +150,17 @@ describe("readPipelineContext on a real repository", () => {
     expect(worktree.changedFiles("main").sort()).toEqual(["src/login.ts", "untracked.txt"]);
   });
 
+  it("works the same from a subdirectory of the repository", () => {
+    const ctx = readPipelineContext({
+      repoDir: join(repo, "src"),
+      includeWorkingTreeChanges: true,
+    });
+    expect(ctx.project.dir).toBe(repo);
+    expect(ctx.fileExists(["untracked.txt"])).toBe(true);
+    expect(ctx.fileExists(["src/login.ts"])).toBe(true);
+    expect(ctx.changedFiles("main").sort()).toEqual(["src/login.ts", "untracked.txt"]);
+  });
+
   it("reads a tag pipeline", () => {
     const ctx = readPipelineContext({ repoDir: repo, tag: "v1.0.0" });
     expect(ctx.refType).toBe("tag");

@@ -309,9 +309,9 @@ export function readPipelineContext(options: PipelineContextOptions): PipelineCo
   const diff = (args: string[], key: string, failure: () => string[]): string[] => {
     let paths = diffs.get(key);
     if (!paths) {
-      const output = gitOutput(repoDir, ["diff", "--name-only", "-z", "--no-renames", ...args]);
+      const output = gitOutput(projectDir, ["diff", "--name-only", "-z", "--no-renames", ...args]);
       paths = output === undefined ? failure() : splitNul(output);
-      if (withWorkingTree) paths = [...new Set([...paths, ...workingTreeChanges(repoDir)])];
+      if (withWorkingTree) paths = [...new Set([...paths, ...workingTreeChanges(projectDir)])];
       diffs.set(key, paths);
     }
     return paths;
@@ -352,12 +352,12 @@ export function readPipelineContext(options: PipelineContextOptions): PipelineCo
       if (!isGitRepository) listed = walkFiles(repoDir);
       else if (withWorkingTree) {
         listed = splitNul(
-          gitOutput(repoDir, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]) ??
+          gitOutput(projectDir, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]) ??
             "",
         );
       } else
         listed = splitNul(
-          gitOutput(repoDir, ["ls-tree", "-r", "-z", "--name-only", "--full-tree", sha]) ?? "",
+          gitOutput(projectDir, ["ls-tree", "-r", "-z", "--name-only", "--full-tree", sha]) ?? "",
         );
       files = [...new Set(listed)].sort();
     }
