@@ -36,7 +36,10 @@ export async function compileConfig(
   diagnostics = new Diagnostics(),
 ): Promise<CompiledConfig | undefined> {
   const repoDir = resolve(options.repoDir);
-  const contextOptions = { repoDir, ...pick(options, ["ref", "branch", "tag", "source"]) };
+  const contextOptions = {
+    repoDir,
+    ...pick(options, ["ref", "branch", "tag", "source", "pipelineId"]),
+  };
   const context = readPipelineContext(contextOptions);
   const pipelineVariables: Array<[string, string]> = [
     ...predefinedPipelineVariables(context),

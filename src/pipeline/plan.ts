@@ -149,4 +149,6 @@ export interface PlanOptions {
   branch?: string;
   tag?: string;
   source?: string;
+  /** CI_PIPELINE_ID (and IID); local runs allocate one that is unique on this machine. */
+  pipelineId?: number;
 }

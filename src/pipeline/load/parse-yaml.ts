@@ -168,7 +168,7 @@ class Converter {
           if (pair.value) total += size(pair.value as YamlNode, depth + 1);
         }
       }
-      sizes.set(node, total);
+      if (node.anchor) sizes.set(node, total);
       if (total - physical > maxAliasNodes) {
         throw new YamlProblem(
           "The parsed YAML is too big: aliases expand to too many nodes",

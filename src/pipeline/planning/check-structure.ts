@@ -1,5 +1,6 @@
 import type { Diagnostics } from "../diagnostics.ts";
 import type { PipelineModel } from "../model/pipeline-model.ts";
+import { parallelInstances } from "./parallel-instances.ts";
 
 /**
  * GitLab's logical validations that do not depend on rules: stages exist, needs and
@@ -7,6 +8,11 @@ import type { PipelineModel } from "../model/pipeline-model.ts";
  */
 export function checkStructure(model: PipelineModel, diagnostics: Diagnostics): void {
   const jobs = new Map(model.jobs.map((job) => [job.name, job]));
+  // After parallel expansion GitLab also knows each instance by its own name.
+  for (const job of model.jobs) {
+    for (const instance of parallelInstances(job) ?? [])
+      if (!jobs.has(instance.name)) jobs.set(instance.name, job);
+  }
   const stageIndex = (stage: string): number => model.stages.indexOf(stage);
   for (const job of model.jobs) {
     const own = stageIndex(job.stage);
@@ -36,8 +42,7 @@ export function checkStructure(model: PipelineModel, diagnostics: Diagnostics): 
       }
     }
     for (const dependency of job.dependencies ?? []) {
-      const target =
-        jobs.get(dependency) ?? jobs.get(dependency.replace(/(: \[.*\]| \d+\/\d+)$/, ""));
+      const target = jobs.get(dependency);
       if (!target) {
         diagnostics.error(
           job.dependenciesPosition ?? job.position,

@@ -41,7 +41,6 @@ export function jobVariables(layers: VariableLayers): {
   const own = new Map<string, boolean>();
   const add = (key: string, value: string, expand: boolean): void => {
     ordered.push([key, { value, expand }]);
-    own.delete(key);
     own.set(key, expand);
   };
   for (const variable of layers.inherited) add(variable.key, variable.value, variable.expand);

@@ -27,7 +27,7 @@ export function resolveNeeds(pending: PendingJob[], diagnostics: Diagnostics): v
               .flatMap(matrixCombinations)
               .map((values) => matrixJobName(spec.job, values))
               .filter((name) => present.has(name))
-          : (instancesByBase.get(spec.job) ?? []);
+          : (instancesByBase.get(spec.job) ?? (present.has(spec.job) ? [spec.job] : []));
         if (names.length === 0) {
           if (!spec.optional) {
             diagnostics.error(
