@@ -62,12 +62,21 @@ function shellName(value: string, at: number): { name: string; width: number } {
 
 /**
  * The runner's `JobVariables.Expand()`: every non-raw value expanded once against the list as
- * received (the last definition of a name wins).
+ * received (the last definition of a name wins). A reference to a file variable becomes the
+ * path of its file when `filePath` is given (as the runner does), else its content.
  */
-export function expandJobVariablesAtRuntime(variables: readonly JobVariable[]): JobVariable[] {
-  const byName = new Map<string, string>();
-  for (const variable of variables) byName.set(variable.key, variable.value);
-  const lookup = (name: string): string | undefined => byName.get(name);
+export function expandJobVariablesAtRuntime(
+  variables: readonly JobVariable[],
+  options: { filePath?: (key: string) => string } = {},
+): JobVariable[] {
+  const byName = new Map<string, JobVariable>();
+  for (const variable of variables) byName.set(variable.key, variable);
+  const { filePath } = options;
+  const lookup = (name: string): string | undefined => {
+    const variable = byName.get(name);
+    if (!variable) return undefined;
+    return variable.file && filePath ? filePath(name) : variable.value;
+  };
   return variables.map((variable) =>
     variable.raw ? variable : { ...variable, value: expandAtRuntime(variable.value, lookup) },
   );

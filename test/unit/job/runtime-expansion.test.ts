@@ -65,4 +65,13 @@ describe("expandJobVariablesAtRuntime", () => {
       ["A", "second"],
     ]);
   });
+
+  it("expands references to file variables to their path when given", () => {
+    const config = { ...variable("CONFIG", "secret content"), file: true };
+    const result = expandJobVariablesAtRuntime([config, variable("USE", "--config=$CONFIG")], {
+      filePath: (key) => `/tmp/job/${key}`,
+    });
+    expect(result[1]?.value).toBe("--config=/tmp/job/CONFIG");
+    expect(result[0]?.value).toBe("secret content");
+  });
 });
