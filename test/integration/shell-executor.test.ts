@@ -209,7 +209,7 @@ describe("shell executor", () => {
     expect(result).toMatchObject({ status: "failed", failureReason: "job_execution_timeout" });
     expect(result.exitCode).toBeUndefined();
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(log).toContain("after=failed\n");
+    expect(log).toContain("after=timedout\n");
     expect(log).toContain("ERROR: Job failed: execution took longer than 1s seconds");
   });
 

@@ -386,7 +386,8 @@ export class ShellExecutor implements Executor {
         commands: afterScript.script,
         notice: "Running after script...",
         timeoutMs,
-        jobStatus: result.status,
+        // gitlab-runner (since 17.1) tells after_script a timeout apart from a failure.
+        jobStatus: result.reason === "job_execution_timeout" ? "timedout" : result.status,
       });
       if (after.kind === "exited" && after.exitCode !== 0) {
         trace.warning(
@@ -411,7 +412,7 @@ export class ShellExecutor implements Executor {
       timeoutMs: number;
       notice?: string;
       cancel?: AbortSignal;
-      jobStatus?: JobStatus;
+      jobStatus?: JobStatus | "timedout";
     },
   ): Promise<StepOutcome> {
     void step;

@@ -95,7 +95,8 @@ describe("StreamingMasker", () => {
     }
   });
 
-  it("masks 50 MB in well under a second of CPU", () => {
+  // Speed is measured in bench/, not asserted here; this checks a long stream stays exact.
+  it("masks a 50 MB stream exactly", () => {
     const line = Buffer.from("some ordinary build output line with numbers 1234567890\n");
     const chunk = Buffer.concat(Array.from({ length: 1200 }, () => line)); // ~68 KB
     const secret = "sup3r-s3cr3t-valu3";
@@ -106,7 +107,6 @@ describe("StreamingMasker", () => {
       },
       [secret, "another-secret-value", "third-one-here"],
     );
-    const start = process.cpuUsage();
     let inBytes = 0;
     while (inBytes < 50 * 1024 * 1024) {
       masker.write(chunk);
@@ -115,10 +115,6 @@ describe("StreamingMasker", () => {
     masker.write(Buffer.from(`x${secret.slice(0, 5)}`));
     masker.write(Buffer.from(`${secret.slice(5)}y`));
     masker.end();
-    const cpu = process.cpuUsage(start);
-    const cpuMs = (cpu.user + cpu.system) / 1000;
     expect(outBytes).toBe(inBytes + 2 + "[MASKED]".length);
-    console.log(`masked ${inBytes} bytes in ${cpuMs.toFixed(0)} ms CPU`);
-    expect(cpuMs).toBeLessThan(2000);
   });
 });
