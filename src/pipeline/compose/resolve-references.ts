@@ -1,7 +1,7 @@
 import type { Diagnostics } from "../diagnostics.ts";
 import { isPlainObject, setKey } from "../load/parse-yaml.ts";
 import { ReferenceTag } from "../load/reference-tag.ts";
-import { copyKeyPosition, copyPosition, positionOf, recordPosition } from "../load/source-map.ts";
+import { copyKeyPosition, copyPosition } from "../load/source-map.ts";
 
 const maxReferenceDepth = 10;
 
@@ -89,7 +89,8 @@ function containsReference(value: object): boolean {
   const known = scanned.get(value);
   if (known !== undefined) return known;
   let found = false;
-  for (const item of Array.isArray(value) ? value : Object.values(value)) {
+  const items: unknown[] = Array.isArray(value) ? value : Object.values(value);
+  for (const item of items) {
     if (
       item instanceof ReferenceTag ||
       (typeof item === "object" && item !== null && containsReference(item))

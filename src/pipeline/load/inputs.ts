@@ -1,13 +1,7 @@
 import { RE2JS } from "re2js";
 import type { SourcePosition } from "../plan.ts";
 import { isPlainObject, setKey } from "./parse-yaml.ts";
-import {
-  copyKeyPosition,
-  copyPosition,
-  keyPositionOf,
-  positionOf,
-  recordPosition,
-} from "./source-map.ts";
+import { copyKeyPosition, copyPosition, keyPositionOf, positionOf } from "./source-map.ts";
 
 export interface InputProblem {
   message: string;
@@ -70,7 +64,7 @@ export function resolveInputs(
     const type = declaration["type"] ?? "string";
     if (typeof type !== "string" || !inputTypes.has(type)) {
       problems.push({
-        message: `header:spec:inputs:${name} input type unknown value: ${String(type)}`,
+        message: `header:spec:inputs:${name} input type unknown value: ${JSON.stringify(type)}`,
         position: at,
       });
       continue;

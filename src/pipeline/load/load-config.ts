@@ -128,7 +128,7 @@ class IncludeLoader {
     const own: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(body)) if (key !== "include") own[key] = value;
     let merged: Record<string, unknown> = {};
-    for (const entry of await this.expandEntries(include, body, [...stack, name])) {
+    for (const entry of this.expandEntries(include, body, [...stack, name])) {
       if (stack.includes(entry.name) || entry.name === name) {
         this.error(entry.at, `Include cycle detected: ${[...stack, name, entry.name].join(" → ")}`);
         continue;
@@ -158,28 +158,28 @@ class IncludeLoader {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (location.kind === "local" && (code === "ENOENT" || code === "EISDIR")) {
-        throw new Error(`Local file \`${location.path}\` does not exist!`);
+        throw new Error(`Local file \`${location.path}\` does not exist!`, { cause: error });
       }
       if (location.kind === "mirror" && code === "ENOENT") {
-        throw new Error(`${location.label} is not available locally: no copy at ${path}`);
+        throw new Error(`${location.label} is not available locally: no copy at ${path}`, {
+          cause: error,
+        });
       }
       throw error;
     }
   }
 
-  private async expandEntries(
+  private expandEntries(
     include: unknown,
     body: Record<string, unknown>,
     stack: string[],
-  ): Promise<
-    Array<{
-      name: string;
-      location: Location;
-      inputs: Record<string, unknown> | undefined;
-      at: SourcePosition | undefined;
-    }>
-  > {
-    const entries = Array.isArray(include) ? include : [include];
+  ): Array<{
+    name: string;
+    location: Location;
+    inputs: Record<string, unknown> | undefined;
+    at: SourcePosition | undefined;
+  }> {
+    const entries: unknown[] = Array.isArray(include) ? include : [include];
     const listAt = keyPositionOf(body, "include");
     const result = [];
     for (const [index, entry] of entries.entries()) {

@@ -142,8 +142,8 @@ class Converter {
   convert(): unknown {
     const contents = this.document.contents;
     if (!contents) return null;
-    this.checkAliasExpansion(contents as YamlNode);
-    return this.node(contents as YamlNode, 0, false);
+    this.checkAliasExpansion(contents);
+    return this.node(contents, 0, false);
   }
 
   /** Counts what aliases would add, memoised per node, so the check itself stays linear. */
@@ -250,18 +250,17 @@ class Converter {
     const value =
       isScalar(keyNode) || isAlias(keyNode) ? this.node(keyNode, depth + 1, viaAlias) : keyNode;
     if (value === null || value === undefined) return "";
-    if (typeof value === "object" || typeof value === "function" || typeof value === "symbol") {
-      throw new YamlProblem(
-        "Invalid configuration format: mapping keys must be scalars",
-        this.at(keyNode.range?.[0] ?? 0),
-      );
-    }
-    return String(value);
+    if (typeof value === "string") return value;
+    if (typeof value === "number" || typeof value === "boolean") return String(value);
+    throw new YamlProblem(
+      "Invalid configuration format: mapping keys must be scalars",
+      this.at(keyNode.range?.[0] ?? 0),
+    );
   }
 
   /** Psych's `<<`: each merged mapping overrides keys seen so far, in order. */
   private mergeInto(result: Record<string, unknown>, value: unknown, keyNode: YamlNode): void {
-    const sources = Array.isArray(value) ? [...value].reverse() : [value];
+    const sources: unknown[] = Array.isArray(value) ? [...(value as unknown[])].reverse() : [value];
     const merged: Record<string, unknown> = {};
     for (const source of sources) {
       if (!isPlainObject(source)) {

@@ -80,7 +80,7 @@ export function normaliseRules(
     const when = raw["when"];
     if (when !== undefined && when !== null) {
       if (!isString(when) || !allowedWhens.has(when)) {
-        diagnostics.error(at, `${path}:rule when unknown value: ${String(when)}`);
+        diagnostics.error(at, `${path}:rule when unknown value: ${JSON.stringify(when)}`);
       } else rule.when = when as RuleWhen;
     }
     if (raw["start_in"] !== undefined) {

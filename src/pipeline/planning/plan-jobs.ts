@@ -48,18 +48,16 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
     const instances: Array<ParallelInstance | undefined> = parallelInstances(job) ?? [undefined];
     for (const instance of instances) {
       const name = instance?.name ?? job.name;
-      const predefined = [
-        ...input.predefined,
-        ...predefinedJobVariables(
-          {
-            name,
-            stage: job.stage,
-            id: nextId++,
-            ...(instance ? { nodeIndex: instance.index, nodeTotal: instance.total } : {}),
-          },
-          context,
-        ),
-      ];
+      const jobPredefined = predefinedJobVariables(
+        {
+          name,
+          stage: job.stage,
+          id: nextId++,
+          ...(instance ? { nodeIndex: instance.index, nodeTotal: instance.total } : {}),
+        },
+        context,
+      );
+      const predefined = [...input.predefined, ...jobPredefined];
       const matrix = instance?.matrix ?? {};
       const raw = rawLookupMap({
         predefined,
@@ -112,6 +110,7 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
         script: job.script,
         afterScript: job.afterScript,
         variables,
+        predefinedVariables: jobPredefined.map(([key, value]) => ({ key, value, expand: false })),
         cache: job.cache.map((cache) => expandCache(cache, expand)),
         tags: job.tags.map(expand),
         position: job.position,
