@@ -83,42 +83,56 @@ export function resolveVariables(
   const expandFile = options.expandFileReferences ?? false;
   const count = ordered.length;
 
-  const lastIndex = new Map<string, number>();
+  // Raw values first, the last definition of a name winning (Map keeps first-seen order).
+  const values = new Map<string, string>();
+  // References of each entry that expands some (sparse): most entries reference nothing.
+  const referencesAt: Array<readonly string[] | undefined> = [];
   let referencing: number[] | undefined;
   for (let index = 0; index < count; index++) {
     const entry = ordered[index];
     if (!entry) continue;
-    lastIndex.set(entry[0], index);
-    if (entry[1].expand && referencedNames(entry[1].value).length > 0) {
+    values.set(entry[0], entry[1].value);
+    if (!entry[1].expand) continue;
+    const references = referencedNames(entry[1].value);
+    if (references.length > 0) {
+      referencesAt[index] = references;
       (referencing ??= []).push(index);
     }
   }
-  if (!referencing) {
-    const values = new Map<string, string>();
-    for (const [name, variable] of ordered) values.set(name, variable.value);
-    return { values, errors: [] };
-  }
+  if (!referencing) return { values, errors: [] };
 
   const cycles = referenceCycles(ordered, referencing);
   if (cycles.length > 0) {
     const described = cycles.map(
       (cycle) => `[${cycle.map((i) => JSON.stringify(ordered[i]?.[0])).join(", ")}]`,
     );
-    const values = new Map<string, string>();
-    for (const [name, variable] of ordered) values.set(name, variable.value);
     return { values, errors: [`circular variable reference detected: ${described.join(", ")}`] };
   }
 
-  const needsExpansion = (index: number): boolean => {
-    const variable = ordered[index]?.[1];
-    return variable !== undefined && variable.expand && referencedNames(variable.value).length > 0;
+  const needsExpansion = (index: number): boolean => referencesAt[index] !== undefined;
+  // Only referenced names need their last entry: found by scanning back, remembered.
+  const lastIndex = new Map<string, number | undefined>();
+  const lastIndexOf = (name: string): number | undefined => {
+    if (lastIndex.has(name)) return lastIndex.get(name);
+    let found: number | undefined;
+    for (let i = count - 1; i >= 0; i--) {
+      if (ordered[i]?.[0] === name) {
+        found = i;
+        break;
+      }
+    }
+    lastIndex.set(name, found);
+    return found;
   };
   const targetOf = (index: number, name: string): number | undefined =>
-    name === ordered[index]?.[0] ? previousIndex(ordered, index) : lastIndex.get(name);
+    name === ordered[index]?.[0] ? previousIndex(ordered, index) : lastIndexOf(name);
 
   // Values are expanded dependencies first, with an explicit stack: chains can be long.
   const expanded = new Map<number, string>();
   const valueAt = (start: number): string => {
+    if (!needsExpansion(start)) return ordered[start]?.[1].value ?? "";
+    const known = expanded.get(start);
+    if (known !== undefined) return known;
     const pending = [start];
     while (pending.length > 0) {
       const index = pending[pending.length - 1] ?? start;
@@ -132,7 +146,7 @@ export function resolveVariables(
         continue;
       }
       const before = pending.length;
-      for (const name of referencedNames(entry[1].value)) {
+      for (const name of referencesAt[index] ?? []) {
         const target = targetOf(index, name);
         if (target !== undefined && needsExpansion(target) && !expanded.has(target)) {
           pending.push(target);
@@ -161,9 +175,9 @@ export function resolveVariables(
     return expanded.get(start) ?? ordered[start]?.[1].value ?? "";
   };
 
-  const values = new Map<string, string>();
-  for (const [name] of ordered) {
-    if (!values.has(name)) values.set(name, valueAt(lastIndex.get(name) ?? 0));
+  for (const index of referencing) {
+    const name = ordered[index]?.[0];
+    if (name !== undefined && lastIndexOf(name) === index) values.set(name, valueAt(index));
   }
   return { values, errors: [] };
 }
