@@ -6,8 +6,8 @@
 #   Arguments starting with "-" (a service "command:") are passed to dockerd.
 #   DIND_KEY=ec for instant EC keys (default rsa:2048; the official image uses rsa:4096).
 # Also starts the baked-in read-only mirror of test images on 127.0.0.1 (PIER_DIND_MIRROR=0 to
-# disable) and gives the inner engine its own bridge and address pool, so it does not shadow
-# the outer engine's networks.
+# disable), a DNS forwarder for inner containers, and gives the inner engine its own bridge and
+# address pool, so it does not shadow the outer engine's networks.
 set -eu
 
 if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then
@@ -90,6 +90,18 @@ fi
 
 has_option --bip "$@" || set -- --bip 10.250.0.1/24 "$@"
 has_option --default-address-pool "$@" || set -- --default-address-pool base=10.251.0.0/16,size=24 "$@"
+
+# Docker's embedded DNS (127.0.0.11) is unusable by inner containers, so the inner engine would
+# give them 8.8.8.8: unreachable offline, and blind to service aliases. A forwarder on our own
+# address makes inner containers resolve what this container resolves.
+if ! has_option --dns "$@" && grep -q '^nameserver 127\.0\.0\.11' /etc/resolv.conf 2>/dev/null; then
+  own_ip=$(hostname -i 2>/dev/null | awk '{print $1}')
+  if [ -n "$own_ip" ] && [ "${own_ip#*:}" = "$own_ip" ] &&
+    dnsmasq --no-resolv --no-hosts --server=127.0.0.11 --listen-address="$own_ip" --bind-interfaces \
+      --user=nobody --group=nogroup --pid-file=/run/pier-dns.pid --log-facility=/var/log/pier-dns.log; then
+    set -- "$@" --dns "$own_ip"
+  fi
+fi
 
 if [ "${PIER_DIND_MIRROR:-1}" != 0 ] && [ -d /var/lib/pier-mirror/docker ]; then
   pier-mirror-registry serve /etc/pier-mirror/config.yml >/var/log/pier-mirror.log 2>&1 &

@@ -114,7 +114,7 @@ describe("DinD images from scripts/testenv", () => {
   );
 
   it(
-    "serves plain TCP on 2375 without DOCKER_TLS_CERTDIR, and runs postgres:11.7-alpine offline from its mirror",
+    "serves plain TCP on 2375 without DOCKER_TLS_CERTDIR, runs postgres:11.7-alpine offline from its mirror, and inner containers resolve service aliases",
     async () => {
       await startDind("dind-plain", ["-e", "DOCKER_TLS_CERTDIR="], []);
       const script = [
@@ -122,6 +122,8 @@ describe("DinD images from scripts/testenv", () => {
         'echo "client: $DOCKER_HOST"',
         "docker version --format 'server {{.Server.Version}}'",
         "docker run --rm postgres:11.7-alpine postgres --version",
+        // Inner containers resolve the outer network's aliases (the DinD service itself here).
+        "docker run --rm alpine:3 nslookup docker",
       ].join("\n");
       const job = await scope.run(
         "job-plain",
@@ -132,6 +134,7 @@ describe("DinD images from scripts/testenv", () => {
       expect(job.stdout).toContain("client: tcp://docker:2375");
       expect(job.stdout).toMatch(/server \d+\.\d+/);
       expect(job.stdout).toMatch(/postgres \(PostgreSQL\) 15\./);
+      expect(job.stdout).toMatch(/Name:\s+docker/);
     },
     SLOW,
   );
