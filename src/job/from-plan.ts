@@ -22,6 +22,7 @@ export interface ProjectVariable {
 export interface JobSpecInput {
   plan: Plan;
   job: PlannedJob;
+  pipelineId: number;
   /** Unique within the run; also the job's CI_JOB_ID. */
   jobId: number;
   /** The job's token; masked in the log. */
@@ -63,9 +64,9 @@ export function jobSpecFromPlan(input: JobSpecInput): JobSpec {
 
   const variables: JobVariable[] = [
     ...plan.variables.map(fromPlanVariable),
+    ...job.predefinedVariables.map(fromPlanVariable),
+    // What the runner knows only when the job starts (a retry is a new job with a new id).
     publicVariable("CI_JOB_ID", String(input.jobId)),
-    publicVariable("CI_JOB_NAME", job.name),
-    publicVariable("CI_JOB_STAGE", job.stage),
     {
       key: "CI_JOB_TOKEN",
       value: input.token,
@@ -76,12 +77,6 @@ export function jobSpecFromPlan(input: JobSpecInput): JobSpec {
     },
     publicVariable("CI_JOB_STARTED_AT", new Date().toISOString().replace(/\.\d+Z$/, "Z")),
     publicVariable("CI_JOB_TIMEOUT", String(timeout)),
-    ...(job.parallel === undefined
-      ? []
-      : [
-          publicVariable("CI_NODE_INDEX", String(job.parallel.index)),
-          publicVariable("CI_NODE_TOTAL", String(job.parallel.total)),
-        ]),
     ...(job.image === undefined ? [] : [publicVariable("CI_JOB_IMAGE", job.image.name)]),
     ...job.variables.map(fromPlanVariable),
     ...Object.entries(input.dotenv).map(([key, value]) => publicVariable(key, value)),
@@ -103,7 +98,7 @@ export function jobSpecFromPlan(input: JobSpecInput): JobSpec {
     job_info: {
       name: job.name,
       stage: job.stage,
-      pipeline_id: Number(read("CI_PIPELINE_ID", "0")),
+      pipeline_id: input.pipelineId,
       project_id: Number(read("CI_PROJECT_ID", "0")),
       project_name: read("CI_PROJECT_NAME"),
       project_full_path: read("CI_PROJECT_PATH"),

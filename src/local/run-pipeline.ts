@@ -24,6 +24,8 @@ export interface RunListener {
 
 export interface LocalRunOptions {
   repoDir: string;
+  /** Unique on this machine (see allocatePipelineId); the plan was made with it. */
+  pipelineId: number;
   plan: Plan;
   executor: Executor;
   concurrency: number;
@@ -74,9 +76,7 @@ interface FinishedAttempt {
 export async function runPipelineLocally(options: LocalRunOptions): Promise<LocalRunResult> {
   const started = performance.now();
   const { plan, listener } = options;
-  const pipelineId = Number(
-    plan.variables.find((v) => v.key === "CI_PIPELINE_ID")?.value ?? Date.now(),
-  );
+  const pipelineId = options.pipelineId;
   const runDir = runDirOf(options.stateDir, pipelineId);
   mkdirSync(runDir, { recursive: true });
   const projectKey =
@@ -136,6 +136,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     const spec = jobSpecFromPlan({
       plan,
       job: { ...job, cache },
+      pipelineId,
       jobId,
       token,
       dependencies,

@@ -115,6 +115,8 @@ export interface PlannedJob {
   afterScript: string[];
   /** Job-level, matrix and rule variables (GitLab's precedence), expanded as at creation. */
   variables: PlanVariable[];
+  /** CI_* variables GitLab defines for this job (CI_JOB_NAME, CI_PIPELINE_ID, CI_NODE_INDEX, …). */
+  predefinedVariables: PlanVariable[];
   artifacts?: PlannedArtifacts;
   cache: PlannedCache[];
   environment?: PlannedEnvironment;

@@ -3,6 +3,7 @@ import { availableParallelism, homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { UsageError } from "../../errors.ts";
 import type { Executor } from "../../executors/executor.ts";
+import { allocatePipelineId } from "../../local/pipeline-id.ts";
 import { readProjectVariables } from "../../local/project-variables.ts";
 import { runPipelineLocally, type LocalRunResult } from "../../local/run-pipeline.ts";
 import { planPipeline } from "../../pipeline/plan-pipeline.ts";
@@ -85,8 +86,11 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
   const concurrency = concurrencyOf(options, settings);
   const executor = await executorFor(options.executor ?? settings.executor ?? "shell");
   const pipelineVariables = parseVariableFlags(options.variable);
+  const stateDir = stateRoot();
+  const pipelineId = allocatePipelineId(stateDir);
   const plan = await planPipeline({
     repoDir,
+    pipelineId,
     file: options.file,
     variables: pipelineVariables,
     ...(options.ref === undefined ? {} : { ref: options.ref }),
@@ -129,12 +133,13 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
   try {
     const result = await runPipelineLocally({
       repoDir,
+      pipelineId,
       plan,
       executor,
       concurrency,
       play: new Set(options.manual),
       jobNames,
-      stateDir: stateRoot(),
+      stateDir,
       projectVariables,
       pipelineVariables,
       cancel: cancel.signal,

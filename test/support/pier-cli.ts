@@ -1,0 +1,76 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const entry = join(repoRoot, "bin/pier.js");
+const built = join(repoRoot, "dist/cli/main.js");
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const item of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, item.name);
+    newest = Math.max(newest, item.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ when it is missing or older than src/ (tests run the real CLI). */
+export function ensureBuilt(): void {
+  if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(join(repoRoot, "src"))) {
+    spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: repoRoot, stdio: "ignore" });
+  }
+  if (!existsSync(built)) throw new Error("dist/cli/main.js is missing: run npm run build");
+}
+
+const gitEnv = {
+  GIT_AUTHOR_NAME: "pier test",
+  GIT_AUTHOR_EMAIL: "test@pier.invalid",
+  GIT_COMMITTER_NAME: "pier test",
+  GIT_COMMITTER_EMAIL: "test@pier.invalid",
+};
+
+/** A fresh git repository with these files, committed on branch main. */
+export function makeRepository(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "pier-repo-"));
+  execFileSync("git", ["init", "-q", "-b", "main", dir]);
+  for (const [name, content] of Object.entries(files)) {
+    const path = join(dir, name);
+    execFileSync("mkdir", ["-p", dirname(path)]);
+    writeFileSync(path, content, { mode: name.endsWith(".sh") ? 0o755 : 0o644 });
+  }
+  execFileSync("git", ["add", "-A"], { cwd: dir });
+  execFileSync("git", ["commit", "-qm", "test"], { cwd: dir, env: { ...process.env, ...gitEnv } });
+  return dir;
+}
+
+export interface PierRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts `pier ARGS` with its own state and config folders. */
+export function startPier(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [entry, ...args], {
+    env: { ...process.env, ...env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+export function finished(child: ChildProcess): Promise<PierRun> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => {
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+export function runPier(args: string[], env: Record<string, string>): Promise<PierRun> {
+  return finished(startPier(args, env));
+}
