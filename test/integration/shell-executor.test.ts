@@ -3,9 +3,11 @@ import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { JobResult } from "../../src/executors/executor.ts";
+import type { HostShell } from "../../src/executors/shell/find-shell.ts";
 import { ShellExecutor } from "../../src/executors/shell/shell-executor.ts";
 import type { JobSpec, JobVariable } from "../../src/job/spec.ts";
 import { localArtifactTransport } from "../../src/storage/artifacts.ts";
@@ -88,6 +90,7 @@ async function runJob(
     hardKill?: AbortSignal;
     onData?: (chunk: Buffer) => void;
     hostEnv?: NodeJS.ProcessEnv;
+    shell?: HostShell;
     projectDir?: string;
     logName?: string;
   } = {},
@@ -101,6 +104,7 @@ async function runJob(
   const executor = new ShellExecutor({
     killGraceMs: 1000,
     ...(options.hostEnv !== undefined && { hostEnv: options.hostEnv }),
+    ...(options.shell !== undefined && { shell: options.shell }),
   });
   let result: JobResult;
   try {
@@ -296,6 +300,53 @@ describe("shell executor", () => {
     expect(result.status).toBe("success");
     // All three were running during the job.
     expect(log).toMatch(/^3$/m);
+    expect(processList()).not.toContain(marker);
+  });
+
+  it("falls back to sh (no pipefail there) with the same echo and errexit", async () => {
+    const { result, log } = await runJob(
+      jobSpec({ script: ["false | true", "echo after-pipe", "exit 4", "echo never-printed"] }),
+      { shell: { kind: "sh", path: "/usr/bin/dash" } },
+    );
+    expect(plain(log)).toContain("Using Shell (sh) executor...");
+    expect(plain(log)).toContain("$ echo after-pipe\nafter-pipe\n");
+    expect(result).toMatchObject({ status: "failed", exitCode: 4 });
+    expect(log).not.toContain("\nnever-printed");
+  });
+
+  it("kills running jobs when pier's process exits", async () => {
+    const marker = `pier-exit-${randomUUID()}`;
+    const script = join(root, "exits-mid-job.mts");
+    const repo = process.cwd();
+    writeFileSync(
+      script,
+      [
+        `import { ShellExecutor } from ${JSON.stringify(join(repo, "src/executors/shell/shell-executor.ts"))};`,
+        `import { TraceWriter } from ${JSON.stringify(join(repo, "src/trace/trace-writer.ts"))};`,
+        `import { localArtifactTransport } from ${JSON.stringify(join(repo, "src/storage/artifacts.ts"))};`,
+        `const spec = JSON.parse(process.argv[2]);`,
+        `let seen = "";`,
+        `const trace = new TraceWriter({ onData: (c) => { seen += c; if (seen.includes("bg-started")) { console.log("exiting"); process.exit(0); } } });`,
+        `await new ShellExecutor().run(spec, { trace, signal: new AbortController().signal, stateDir: ${JSON.stringify(join(root, "state"))}, artifacts: localArtifactTransport({ runDir: ${JSON.stringify(join(root, "run"))} }), cacheDir: ${JSON.stringify(join(root, "cache"))} });`,
+      ].join("\n"),
+    );
+    const spec = jobSpec({
+      script: [
+        `bash -c 'exec -a ${marker} sleep 1000' &`,
+        "sleep 0.2",
+        "echo bg-started",
+        "sleep 1000",
+      ],
+    });
+    const tsx = join(repo, "node_modules", "tsx", "dist", "esm", "index.mjs");
+    const child = spawn(process.execPath, ["--import", tsx, script, JSON.stringify(spec)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise((resolve) => child.on("exit", resolve));
+    expect(output).toContain("exiting");
+    expect(code).toBe(0);
     expect(processList()).not.toContain(marker);
   });
 

@@ -26,6 +26,18 @@ export interface StepProcess {
   killGraceMs: number;
 }
 
+/** Process groups of steps still running, killed if pier exits while they run. */
+const runningGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function killRunningGroupsOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const pgid of runningGroups) killProcessGroupNow(pgid);
+  });
+}
+
 /** After the group is gone, how long to wait for escapees to let go of the output pipes. */
 const OUTPUT_DRAIN_MS = 2000;
 
@@ -85,6 +97,8 @@ export async function runStep(step: StepProcess): Promise<StepOutcome> {
     const error = await exited;
     return { kind: "spawn_failed", message: error instanceof Error ? error.message : "spawn" };
   }
+  killRunningGroupsOnExit();
+  runningGroups.add(pgid);
 
   let stopReason: "timeout" | "canceled" | undefined;
   let stopping: Promise<void> | undefined;
@@ -132,6 +146,7 @@ export async function runStep(step: StepProcess): Promise<StepOutcome> {
     if (exit instanceof Error) return { kind: "spawn_failed", message: exit.message };
     return { kind: "exited", exitCode: exitCodeOf(exit.code, exit.signal) };
   } finally {
+    runningGroups.delete(pgid);
     clearTimeout(timer);
     step.cancel?.removeEventListener("abort", onCancel);
     step.hardKill?.removeEventListener("abort", onHardKill);

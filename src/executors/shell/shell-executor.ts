@@ -36,6 +36,8 @@ export interface ShellExecutorOptions {
   runnerName?: string;
   /** The environment the allow-list picks from (tests pass their own). */
   hostEnv?: NodeJS.ProcessEnv;
+  /** The shell to run scripts with; by default bash when the host has it, else sh. */
+  shell?: HostShell;
 }
 
 const DEFAULT_AFTER_SCRIPT_TIMEOUT_MS = 5 * 60_000;
@@ -83,11 +85,13 @@ export class ShellExecutor implements Executor {
   readonly #killGraceMs: number;
   readonly #runnerName: string;
   readonly #hostEnv: NodeJS.ProcessEnv;
+  readonly #shell: HostShell | undefined;
 
   constructor(options: ShellExecutorOptions = {}) {
     this.#killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.#runnerName = options.runnerName ?? hostname();
     this.#hostEnv = options.hostEnv ?? process.env;
+    this.#shell = options.shell;
   }
 
   async run(spec: JobSpec, ctx: ExecutionContext): Promise<JobResult> {
@@ -113,7 +117,7 @@ export class ShellExecutor implements Executor {
     let dotenv: Record<string, string> | undefined;
     try {
       writeJobHeader(trace, this.#runnerName);
-      const shell = findHostShell();
+      const shell = this.#shell ?? findHostShell();
       trace.sectionStart("prepare_executor", 'Preparing the "shell" executor');
       if (shell === undefined) {
         trace.sectionEnd("prepare_executor");
