@@ -217,6 +217,19 @@ describe("shell executor", () => {
     expect(log).toContain("ERROR: Job failed: execution took longer than 1s seconds");
   });
 
+  it("honours RUNNER_SCRIPT_TIMEOUT", async () => {
+    const { result, log } = await runJob(
+      jobSpec({
+        script: ["sleep 30"],
+        afterScript: ["echo after=$CI_JOB_STATUS"],
+        variables: [variable("GIT_STRATEGY", "none"), variable("RUNNER_SCRIPT_TIMEOUT", "1s")],
+      }),
+    );
+    expect(result).toMatchObject({ status: "failed", failureReason: "job_execution_timeout" });
+    expect(log).toContain("after=timedout\n");
+    expect(log).toContain("ERROR: Job failed: execution took longer than 1s seconds");
+  });
+
   it("honours RUNNER_AFTER_SCRIPT_TIMEOUT", async () => {
     const { result, log } = await runJob(
       jobSpec({

@@ -52,6 +52,8 @@ interface Verdict {
   exitCode?: number;
   /** For runner_system_failure: what went wrong, for the log's last line. */
   systemMessage?: string;
+  /** For job_execution_timeout: the limit that was hit, when not the job's timeout. */
+  timeoutSeconds?: number;
 }
 
 interface JobState {
@@ -340,15 +342,13 @@ export class ShellExecutor implements Executor {
 
     trace.sectionStart("step_script", 'Executing "step_script" stage of the job script');
     let outcome: StepOutcome = { kind: "exited", exitCode: 0 };
+    const scriptLimit = parseGoDuration(state.env["RUNNER_SCRIPT_TIMEOUT"] ?? "");
+    const remaining = state.deadline - Date.now();
+    const byScriptLimit = scriptLimit !== undefined && scriptLimit > 0 && scriptLimit < remaining;
     if (script !== undefined) {
-      const scriptLimit = parseGoDuration(state.env["RUNNER_SCRIPT_TIMEOUT"] ?? "");
-      const remaining = state.deadline - Date.now();
       outcome = await this.#runScriptStep(state, script, "step_script", {
         commands: script.script,
-        timeoutMs:
-          scriptLimit !== undefined && scriptLimit > 0
-            ? Math.min(remaining, scriptLimit)
-            : remaining,
+        timeoutMs: byScriptLimit ? scriptLimit : remaining,
         cancel: ctx.signal,
       });
     }
@@ -363,7 +363,11 @@ export class ShellExecutor implements Executor {
             : { status: "failed", reason: "script_failure", exitCode: outcome.exitCode };
         break;
       case "timeout":
-        result = { status: "failed", reason: "job_execution_timeout" };
+        result = {
+          status: "failed",
+          reason: "job_execution_timeout",
+          ...(byScriptLimit && { timeoutSeconds: scriptLimit / 1000 }),
+        };
         break;
       case "canceled":
         result = { status: "canceled" };
@@ -539,7 +543,10 @@ export class ShellExecutor implements Executor {
     } else if (result.status === "canceled") {
       writeJobFailed(trace, { kind: "canceled" });
     } else if (result.reason === "job_execution_timeout") {
-      writeJobFailed(trace, { kind: "timeout", timeoutSeconds });
+      writeJobFailed(trace, {
+        kind: "timeout",
+        timeoutSeconds: result.timeoutSeconds ?? timeoutSeconds,
+      });
     } else if (result.exitCode !== undefined) {
       writeJobFailed(trace, { kind: "exit_code", exitCode: result.exitCode });
     } else if (result.reason === "runner_system_failure") {
