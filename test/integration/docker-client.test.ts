@@ -11,6 +11,7 @@ import {
   DockerUnavailableError,
 } from "../../src/docker/docker-errors.ts";
 import type { DockerEvent } from "../../src/docker/events.ts";
+import { classifyPullFailure } from "../../src/docker/pull-failure.ts";
 import { packTarToBuffer } from "../../src/docker/tar-writer.ts";
 import { readTar } from "../../src/docker/tar-reader.ts";
 
@@ -395,6 +396,10 @@ describe("Docker Engine API client against the real engine", () => {
     expect(error instanceof DockerApiError || error instanceof DockerProgressError).toBe(true);
     expect((error as Error).message).toMatch(
       new RegExp(`^cannot pull pier-test-no-such-image-${RUN_ID}:latest: .+`),
+    );
+    // Offline, the registry cannot even be resolved: a network-level failure, as GitLab sees it.
+    expect(classifyPullFailure((error as DockerApiError | DockerProgressError).engineMessage)).toBe(
+      "unreachable",
     );
     console.info(`pull of a missing image failed after ${elapsed} ms: ${(error as Error).message}`);
     expect(elapsed).toBeLessThan(60_000);
