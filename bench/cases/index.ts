@@ -1,5 +1,6 @@
 import type { BenchCase } from "../lib/bench-case.ts";
 import { listThousandJobsCase, listTenThousandJobsCase, listThreeJobsCase } from "./list-jobs.ts";
+import { shellJobCase, shellJobsTwentyCase } from "./shell-jobs.ts";
 import { startupCase } from "./startup.ts";
 
 /**
@@ -12,4 +13,6 @@ export const benchCases: readonly BenchCase[] = [
   listThreeJobsCase,
   listThousandJobsCase,
   listTenThousandJobsCase,
+  shellJobCase,
+  shellJobsTwentyCase,
 ];

@@ -45,7 +45,8 @@ export interface Variant {
 export type Target =
   | { kind: "ratio"; label: string; numerator: string; denominator: string; atMost: number }
   | { kind: "difference"; label: string; minuend: string; subtrahend: string; atMostMs: number }
-  | { kind: "memory"; label: string; variant: string; atMostMb: number };
+  | { kind: "memory"; label: string; variant: string; atMostMb: number }
+  | { kind: "time"; label: string; variant: string; atMostMs: number };
 
 export interface PreparedCase {
   /** The first variant is the subject: ratios are computed as subject / each other variant. */

@@ -102,6 +102,15 @@ export function evaluateTargets(
           met: difference <= target.atMostMs,
         };
       }
+      case "time": {
+        const median = medianOf(target.variant);
+        if (median === undefined) return notAvailable(target.label);
+        return {
+          label: target.label,
+          value: formatDuration(median),
+          met: median <= target.atMostMs,
+        };
+      }
       case "memory": {
         const variant = byId.get(target.variant);
         const peak = variant?.status === "measured" ? variant.peakRssKb : undefined;
