@@ -9,6 +9,7 @@ mode=root
 hooks=/usr/share/mmdebstrap/hooks
 set -- --hook-dir="$hooks/merged-usr"
 [ -d "$hooks/eatmydata" ] && set -- "$@" --hook-dir="$hooks/eatmydata"
+# shellcheck disable=SC2016 # the hooks expand $1 themselves
 exec mmdebstrap --quiet --variant=minbase --mode="$mode" --format=tar "$@" \
   --include=ca-certificates \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \

@@ -55,7 +55,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
     for f in /docker-entrypoint-initdb.d/*; do
       case "$f" in
-        *.sh) echo "running $f"; . "$f" ;;
+        *.sh)
+          echo "running $f"
+          # shellcheck disable=SC1090 # user scripts, sourced as the official image does
+          . "$f"
+          ;;
         *.sql) echo "running $f"; psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f "$f" >/dev/null ;;
         *.sql.gz) echo "running $f"; gunzip -c "$f" | psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" >/dev/null ;;
         *) echo "ignoring $f" ;;

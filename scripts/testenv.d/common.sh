@@ -4,6 +4,7 @@
 
 TESTENV_START_US=${EPOCHREALTIME/[.,]/}
 # Labels for every Docker object created at run time; scripts/leftovers checks them.
+# shellcheck disable=SC2034 # used by the other parts
 RUN_LABELS=(--label pier.managed=true --label pier.test=testenv)
 
 now_us() { echo "${EPOCHREALTIME/[.,]/}"; }

@@ -26,7 +26,7 @@ apt_install() { # apt_install PACKAGE...
 }
 
 bounding_set_is_reduced() {
-  local key value bnd= last
+  local key value bnd='' last
   while read -r key value; do [ "$key" = CapBnd: ] && bnd=$value; done </proc/self/status
   last=$(cat /proc/sys/kernel/cap_last_cap)
   [ -n "$bnd" ] && [ $((0x$bnd)) -ne $(((1 << (last + 1)) - 1)) ]
@@ -78,11 +78,11 @@ install_and_start_engine() {
   log "engine: starting dockerd (log: /var/log/dockerd.log)"
   # setsid: the daemon outlives this script and is not in its process group.
   setsid nohup dockerd >>/var/log/dockerd.log 2>&1 </dev/null &
-  local i
-  for i in $(seq 1 300); do
+  for _ in $(seq 1 300); do
     engine_answers && break
     sleep 0.1
   done
   engine_answers || { tail -n 20 /var/log/dockerd.log >&2; fail "dockerd did not answer within 30 s"; }
+  # shellcheck disable=SC2034 # read by scripts/testenv
   ENGINE_IS_OURS=yes
 }

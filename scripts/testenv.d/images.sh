@@ -52,7 +52,7 @@ declare -A HASH=()
 
 folder_hash() {
   (
-    cd "$IMAGES/$1"
+    cd "$IMAGES/$1" || exit 1
     find . -type f -printf '%m %p\n' | LC_ALL=C sort
     find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
   ) | sha256sum | cut -c1-20
@@ -213,14 +213,13 @@ MIRROR_REGISTRY=
 MIRROR_PORT=
 
 start_mirror_registry() {
-  local i
   MIRROR_REGISTRY=pier-testenv-mirror-$$-$RANDOM
   CLEANUP_CONTAINERS+=("$MIRROR_REGISTRY")
   docker run -d --name "$MIRROR_REGISTRY" "${RUN_LABELS[@]}" -p 127.0.0.1::5000 "${TAG[registry]}" >/dev/null ||
     fail "start the temporary registry"
   MIRROR_PORT=$(docker port "$MIRROR_REGISTRY" 5000/tcp | head -n 1)
   MIRROR_PORT=${MIRROR_PORT##*:}
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     registry_answers "$MIRROR_PORT" && break
     sleep 0.1
   done
