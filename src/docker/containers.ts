@@ -43,6 +43,16 @@ export interface ContainerOperations {
     id: string,
     options?: RequestOptions & { condition?: WaitCondition },
   ): Promise<ContainerExit>;
+  /**
+   * Runs a created (or exited) container with nothing missed: attach, register a `next-exit`
+   * wait, then start. Feed `streams.stdin` when `stdin` is set (container created with
+   * OpenStdin/StdinOnce/AttachStdin), read both outputs, and await `exit`. Aborting the signal
+   * tears the streams and the wait down; the container itself is left to the caller.
+   */
+  startAttached(
+    id: string,
+    options?: RequestOptions & { stdin?: boolean },
+  ): Promise<{ streams: HijackedStreams; exit: Promise<ContainerExit> }>;
   /** Sends a signal (default SIGKILL). A container that is not running is left as it is. */
   kill(id: string, options?: RequestOptions & { killSignal?: string }): Promise<void>;
   /** SIGTERM (or the image's StopSignal), then SIGKILL after `timeoutSeconds`. */
@@ -104,6 +114,27 @@ export function containerOperations(transport: EngineTransport): ContainerOperat
     return { exit };
   };
 
+  const attach: ContainerOperations["attach"] = async (id, options = {}) => {
+    const socket = await transport.hijack({
+      method: "POST",
+      path: `/containers/${encodeURIComponent(id)}/attach`,
+      query: { stream: 1, stdin: options.stdin === true ? 1 : 0, stdout: 1, stderr: 1 },
+      signal: options.signal,
+      describeError: missingContainer(id),
+    });
+    return wrapHijackedSocket(socket);
+  };
+
+  const start: ContainerOperations["start"] = async (id, options = {}) => {
+    // 304 means "already started", which is what the caller wanted.
+    await transport.call({
+      method: "POST",
+      path: `/containers/${encodeURIComponent(id)}/start`,
+      signal: options.signal,
+      describeError: missingContainer(id),
+    });
+  };
+
   return {
     async create(config, options = {}) {
       return transport.json<{ Id: string; Warnings: string[] }>({
@@ -121,32 +152,34 @@ export function containerOperations(transport: EngineTransport): ContainerOperat
       });
     },
 
-    async start(id, options = {}) {
-      // 304 means "already started", which is what the caller wanted.
-      await transport.call({
-        method: "POST",
-        path: `/containers/${encodeURIComponent(id)}/start`,
-        signal: options.signal,
-        describeError: missingContainer(id),
-      });
-    },
+    start,
 
-    async attach(id, options = {}) {
-      const socket = await transport.hijack({
-        method: "POST",
-        path: `/containers/${encodeURIComponent(id)}/attach`,
-        query: { stream: 1, stdin: options.stdin === true ? 1 : 0, stdout: 1, stderr: 1 },
-        signal: options.signal,
-        describeError: missingContainer(id),
-      });
-      return wrapHijackedSocket(socket);
-    },
+    attach,
 
     beginWait,
 
     async wait(id, options = {}) {
       const pending = await beginWait(id, options);
       return pending.exit;
+    },
+
+    async startAttached(id, options = {}) {
+      // Our own abort too: if start fails, the registered wait must not hang on.
+      const giveUp = new AbortController();
+      const signal =
+        options.signal === undefined
+          ? giveUp.signal
+          : AbortSignal.any([options.signal, giveUp.signal]);
+      const streams = await attach(id, { ...options, signal });
+      try {
+        const pending = await beginWait(id, { condition: "next-exit", signal });
+        await start(id, { signal });
+        return { streams, exit: pending.exit };
+      } catch (error) {
+        giveUp.abort(error);
+        streams.destroy();
+        throw error;
+      }
     },
 
     async kill(id, options = {}) {

@@ -46,7 +46,7 @@ describe("Docker Engine API client against the real engine", () => {
     return Id;
   };
 
-  /** create → attach → wait(next-exit) → start → (feed stdin) → exit code and both outputs. */
+  /** create → startAttached (attach, wait next-exit, start) → feed stdin → exit code and outputs. */
   const runToEnd = async (
     what: string,
     config: Omit<ContainerCreateConfig, "Image">,
@@ -57,14 +57,14 @@ describe("Docker Engine API client against the real engine", () => {
       ...config,
       ...(withStdin ? { OpenStdin: true, StdinOnce: true, AttachStdin: true } : {}),
     });
-    const streams = await docker.containers.attach(id, { stdin: withStdin });
-    const pending = await docker.containers.beginWait(id, { condition: "next-exit" });
-    await docker.containers.start(id);
+    const { streams, exit: exited } = await docker.containers.startAttached(id, {
+      stdin: withStdin,
+    });
     if (withStdin) streams.stdin.end(stdin);
     const [stdout, stderr, exit] = await Promise.all([
       readAll(streams.stdout),
       readAll(streams.stderr),
-      pending.exit,
+      exited,
     ]);
     return { id, exitCode: exit.StatusCode, stdout, stderr };
   };
@@ -148,6 +148,23 @@ describe("Docker Engine API client against the real engine", () => {
     const script = ['echo "answer $((6 * 7))"', "echo 'to stderr' >&2", "(exit 4)"].join("\n");
     const result = await runToEnd("stdin", { Cmd: ["sh", "-s"] }, `${script}\n`);
     expect(result).toMatchObject({ exitCode: 4, stdout: "answer 42\n", stderr: "to stderr\n" });
+  });
+
+  it("runs the same container again for a second stage, attached from the start", async () => {
+    const first = await runToEnd(
+      "stages",
+      { Cmd: ["sh", "-s"] },
+      "echo one > /stage; cat /stage\n",
+    );
+    expect(first).toMatchObject({ exitCode: 0, stdout: "one\n" });
+    const { streams, exit } = await docker.containers.startAttached(first.id, { stdin: true });
+    streams.stdin.end("echo two >> /stage; cat /stage; exit 2\n");
+    const [stdout, , result] = await Promise.all([
+      readAll(streams.stdout),
+      readAll(streams.stderr),
+      exit,
+    ]);
+    expect({ stdout, code: result.StatusCode }).toEqual({ stdout: "one\ntwo\n", code: 2 });
   });
 
   it("keeps every byte under backpressure (slow reader, 4 MiB out, 1 MiB err)", async () => {
