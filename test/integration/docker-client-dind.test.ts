@@ -31,6 +31,7 @@ describe("Docker client against a DinD engine over TLS", () => {
   let outer: DockerClient;
   let inner: DockerClient | undefined;
   let dind = "";
+  let plainDind = "";
   let certDir = "";
 
   beforeAll(async () => {
@@ -40,7 +41,9 @@ describe("Docker client against a DinD engine over TLS", () => {
 
   afterAll(async () => {
     inner?.close();
-    if (dind !== "") await outer.containers.remove(dind, { ignoreMissing: true });
+    for (const id of [dind, plainDind]) {
+      if (id !== "") await outer.containers.remove(id, { ignoreMissing: true });
+    }
     expect(await outer.containers.list({ labels: LABELS })).toEqual([]);
     outer.close();
     await rm(certDir, { recursive: true, force: true });
@@ -120,6 +123,45 @@ describe("Docker client against a DinD engine over TLS", () => {
         code: 9,
       });
       await inner.containers.remove(Id);
+    },
+    SLOW,
+  );
+
+  it(
+    "connects over plain TCP (DOCKER_TLS_CERTDIR empty, port 2375) and execs",
+    async () => {
+      const created = await outer.containers.create({
+        Image: "docker:19.03.13-dind",
+        Env: ["DOCKER_TLS_CERTDIR="],
+        Labels: LABELS,
+        HostConfig: { Privileged: true },
+      });
+      plainDind = created.Id;
+      await outer.containers.start(plainDind);
+      const address = (await outer.containers.inspect(plainDind)).NetworkSettings.Networks.bridge
+        ?.IPAddress;
+      const plain = await eventually("the plain DinD engine", () =>
+        connectDocker({ env: { DOCKER_HOST: `tcp://${address}:2375` } }),
+      );
+      try {
+        expect(plain.endpoint).toEqual({
+          kind: "tcp",
+          host: address,
+          port: 2375,
+          display: `tcp://${address}:2375`,
+        });
+        await plain.images.pull("busybox:latest");
+        const { Id } = await plain.containers.create({ Image: "busybox", Cmd: ["sleep", "60"] });
+        await plain.containers.start(Id);
+        expect(await plain.exec.run(Id, { Cmd: ["sh", "-c", "echo plain; exit 3"] })).toEqual({
+          exitCode: 3,
+          stdout: "plain\n",
+          stderr: "",
+        });
+        await plain.containers.remove(Id);
+      } finally {
+        plain.close();
+      }
     },
     SLOW,
   );
