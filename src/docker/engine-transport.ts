@@ -172,7 +172,7 @@ export class EngineTransport {
         res.resume();
         if (head.length > 0) socket.unshift(head);
         if (signal !== undefined) {
-          // The abort listener stays: aborting later tears the stream down.
+          // From here on an abort tears the stream down instead of failing the call.
           signal.removeEventListener("abort", onAbort);
           const destroy = (): void => {
             socket.destroy(abortReason(signal));

@@ -403,6 +403,24 @@ describe("Docker Engine API client against the real engine", () => {
     await expect(docker.containers.inspect(id)).rejects.toThrow(/does not exist/);
   });
 
+  it("aborts an attached run: streams and exit reject with the reason, the container lives on", async () => {
+    const id = await create("abort-attached", { Cmd: ["sh", "-c", "echo started; sleep 300"] });
+    const controller = new AbortController();
+    const reason = new Error("job cancelled");
+    const { streams, exit } = await docker.containers.startAttached(id, {
+      signal: controller.signal,
+    });
+    const firstLine = await new Promise<string>((resolve) =>
+      streams.stdout.once("data", (chunk: Buffer) => resolve(chunk.toString())),
+    );
+    expect(firstLine).toBe("started\n");
+    controller.abort(reason);
+    await expect(exit).rejects.toBe(reason);
+    await expect(readAll(streams.stdout)).rejects.toBe(reason);
+    expect((await docker.containers.inspect(id)).State.Running).toBe(true);
+    await docker.containers.kill(id);
+  });
+
   it("fails a pull of a missing image with the registry's reason, fast", async () => {
     const started = Date.now();
     const error = await docker.images
