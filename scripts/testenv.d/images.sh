@@ -135,7 +135,7 @@ import_and_tag() { # import_and_tag NAME PRODUCER...
 
 docker_build() { # docker_build NAME CONTEXT
   local name=$1 context=$2 logfile=$WORK/$1.log
-  if ! docker build --label "pier.recipe=${HASH[$name]}" \
+  if ! docker build --force-rm --label "pier.recipe=${HASH[$name]}" \
     --build-arg BASE="${TAG[$(first_dependency "$name")]}" \
     --build-arg BUSYBOX="${TAG[busybox]}" --build-arg REGISTRY="${TAG[registry]}" \
     -t "${TAG[$name]}" "$context" >"$logfile" 2>&1; then
