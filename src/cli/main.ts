@@ -92,9 +92,18 @@ function buildProgram(): Command {
     });
   program
     .command("gc")
-    .description("remove what pier left behind (coming: issue #5)")
+    .description("remove what dead pier processes left behind, and bound what pier keeps")
     .option("--dry-run", "only show what would be removed")
-    .action(notYet("gc", 5));
+    .option(
+      "--max-age <duration>",
+      "remove kept caches unused for this long (never: no limit)",
+      "30d",
+    )
+    .option("--max-size <size>", "then remove the least recently used kept caches above this size")
+    .action(async (options) => {
+      const { gcCommand } = await import("./commands/gc.ts");
+      commandExitCode = await gcCommand(options);
+    });
 
   const runner = program
     .command("runner")

@@ -11,9 +11,7 @@ export const KEEP_LABEL = "pier.keep";
  * an object is never taken for a live pier's when the pid has been reused.
  */
 export function ownerLabelValue(identity: ProcessIdentity = currentProcess()): string {
-  return identity.start === ""
-    ? String(identity.pid)
-    : `${String(identity.pid)}-${identity.start}`;
+  return identity.start === "" ? String(identity.pid) : `${String(identity.pid)}-${identity.start}`;
 }
 
 /** The owner labels of this process: `pier.managed`, `pier.owner`, `pier.pid`. */
@@ -30,7 +28,9 @@ export function ownerLabels(identity: ProcessIdentity = currentProcess()): Recor
  * pid), else `pier.pid` (with `pier.started` when present). Undefined when no label names one:
  * such an object is never collected as orphaned.
  */
-export function ownerOf(labels: Readonly<Record<string, string>> | null): ProcessIdentity | undefined {
+export function ownerOf(
+  labels: Readonly<Record<string, string>> | null,
+): ProcessIdentity | undefined {
   if (labels === null) return undefined;
   const owner = labels[OWNER_LABEL];
   const match = owner === undefined ? null : /^(\d+)(?:-(\d+))?$/.exec(owner);

@@ -5,6 +5,7 @@ import type { DockerClient } from "../../docker/docker-client.ts";
 import { DockerApiError } from "../../docker/docker-errors.ts";
 import { packTarToBuffer } from "../../docker/tar-writer.ts";
 import { PierError } from "../../errors.ts";
+import { markKeptUse } from "../../gc/kept-use.ts";
 import { KEEP_LABEL, ownerLabels } from "../../gc/owner-labels.ts";
 import { htpasswdLine, type RegistryCredentials } from "./ci-registry-credentials.ts";
 import { ensureRegistryTls } from "./ci-registry-tls.ts";
@@ -69,6 +70,7 @@ export async function startManagedRegistry(o: StartRegistryOptions): Promise<Man
     { Name: storage, Labels: { ...labels, [KEEP_LABEL]: REGISTRY_KEEP } },
     { signal },
   );
+  await markKeptUse(o.stateDir, storage);
   const name = `pier-registry-${String(process.pid)}-${randomBytes(3).toString("hex")}`;
   const created = await client.containers.create(
     {

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { mkdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerCreateConfig, ContainerMount } from "../../docker/container-types.ts";
 import type { DockerClient } from "../../docker/docker-client.ts";
+import { markKeptUse } from "../../gc/kept-use.ts";
 import { KEEP_LABEL, ownerLabels } from "../../gc/owner-labels.ts";
 import { leaseSlots } from "../../storage/concurrency-slots.ts";
 
@@ -15,14 +15,9 @@ export interface LayerCacheLease {
   release(): Promise<void>;
 }
 
-/** Where layer-cache leases and last-use marks live: `<state>/layer-cache/`. */
+/** Where layer-cache leases live: `<state>/layer-cache/`. */
 export function layerCacheRoot(stateDir: string): string {
   return join(stateDir, "layer-cache");
-}
-
-/** The mark whose mtime says when a layer-cache volume was last used (for `pier gc --max-age`). */
-export function layerCacheUseMark(stateDir: string, volume: string): string {
-  return join(layerCacheRoot(stateDir), "used", volume);
 }
 
 /** `pier-dind-cache-<project>-<n>`: a readable, engine-valid name, unique per project key. */
@@ -66,22 +61,12 @@ export async function leaseLayerCache(o: {
       },
       { signal: o.signal },
     );
-    await touch(layerCacheUseMark(o.stateDir, volume));
+    await markKeptUse(o.stateDir, volume);
   } catch (error) {
     await slots.release();
     throw error;
   }
   return { volume, release: () => slots.release() };
-}
-
-async function touch(path: string): Promise<void> {
-  await mkdir(join(path, ".."), { recursive: true });
-  const now = new Date();
-  try {
-    await utimes(path, now, now);
-  } catch {
-    await writeFile(path, "");
-  }
 }
 
 /**

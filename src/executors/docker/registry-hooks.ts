@@ -1,4 +1,5 @@
 import type { DockerClient } from "../../docker/docker-client.ts";
+import { sweepInBackground } from "../../gc/collect-garbage.ts";
 import type { JobService, JobSpec, JobVariable } from "../../job/spec.ts";
 import { newRegistryCredentials, type RegistryCredentials } from "./ci-registry-credentials.ts";
 import {
@@ -26,6 +27,8 @@ export interface RegistryHooksOptions {
   labels?: Record<string, string>;
   /** The managed registry's storage volume (tests use their own). */
   storageVolume?: string;
+  /** Sweep objects of dead pier processes in the background (default true). */
+  startupSweep?: boolean;
 }
 
 /**
@@ -48,6 +51,9 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
       : newRegistryCredentials();
   const registryHost = !settings.enabled ? undefined : (external ?? MANAGED_REGISTRY_HOST);
   const closing = new AbortController();
+  // What a crashed pier left behind goes while this run starts (one list call per type).
+  const sweep =
+    o.startupSweep === false ? Promise.resolve() : sweepInBackground(client, o.stateDir);
 
   let registry: Promise<ManagedRegistry> | undefined;
   const ensureRegistry = (): Promise<ManagedRegistry> => {
@@ -142,6 +148,7 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
     async close(): Promise<void> {
       closing.abort();
       await Promise.all([...leases.keys()].map(releaseLeases));
+      await sweep;
       const started = registry;
       if (started === undefined) return;
       const running = await started.catch(() => undefined);

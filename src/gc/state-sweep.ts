@@ -1,0 +1,118 @@
+import { readdir, readFile, rm, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { isRunning, type ProcessIdentity } from "../storage/process-identity.ts";
+import { buildsRoot } from "../storage/state-dir.ts";
+import type { GcAction } from "./dead-owner-sweep.ts";
+
+/** Drafts and build dirs younger than this may belong to a pier that is just starting. */
+const GRACE_MS = 60_000;
+
+interface LockFile extends ProcessIdentity {
+  nonce: string;
+}
+
+/**
+ * Under the state dir: lock files (slot leases, layer-cache leases) whose owner is gone, lock
+ * drafts and takeover guards left by a crash, and build folders of concurrency slots nobody
+ * holds. A lock is removed only if it still holds the content that was judged stale.
+ */
+export async function sweepStateDir(
+  stateDir: string,
+  options: { dryRun?: boolean; now?: number } = {},
+): Promise<GcAction[]> {
+  const now = options.now ?? Date.now();
+  const actions: GcAction[] = [];
+  const remove = async (action: GcAction, doIt: () => Promise<void>): Promise<void> => {
+    actions.push(action);
+    if (options.dryRun === true) return;
+    try {
+      await doIt();
+    } catch (error) {
+      action.error = error instanceof Error ? error.message : String(error);
+    }
+  };
+
+  const lockRoots = [join(stateDir, "locks"), join(stateDir, "layer-cache", "locks")];
+  for (const root of lockRoots) {
+    for (const file of await filesUnder(root)) {
+      const name = file.slice(file.lastIndexOf("/") + 1);
+      if (name.startsWith(".draft-")) {
+        if (now - (await mtimeOf(file)) > GRACE_MS) {
+          await remove({ kind: "file", name: file, reason: "lock draft left by a crash" }, () =>
+            unlink(file),
+          );
+        }
+        continue;
+      }
+      if (!name.endsWith(".lock") && !name.endsWith(".lock.takeover")) continue;
+      const lock = await readLock(file);
+      if (lock === undefined || (await isRunning(lock))) continue;
+      await remove(
+        { kind: "file", name: file, reason: `lock owner ${String(lock.pid)} is gone` },
+        async () => {
+          const again = await readLock(file);
+          if (again?.nonce === lock.nonce) await unlink(file);
+        },
+      );
+    }
+  }
+
+  // builds/<concurrent id>/…: in use exactly while locks/concurrent/<id>.lock has a live owner.
+  const builds = buildsRoot(stateDir);
+  for (const slot of await entries(builds)) {
+    const dir = join(builds, slot);
+    const lock = await readLock(join(stateDir, "locks", "concurrent", `${slot}.lock`));
+    if (lock !== undefined && (await isRunning(lock))) continue;
+    if (now - (await mtimeOf(dir)) < GRACE_MS) continue;
+    await remove(
+      { kind: "directory", name: dir, reason: `no pier holds concurrency slot ${slot}` },
+      () => rm(dir, { recursive: true, force: true, maxRetries: 3 }),
+    );
+  }
+  return actions;
+}
+
+async function readLock(path: string): Promise<LockFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<LockFile>;
+    return {
+      pid: Number(parsed.pid),
+      start: String(parsed.start ?? ""),
+      nonce: String(parsed.nonce ?? ""),
+    };
+  } catch {
+    return { pid: 0, start: "", nonce: "" };
+  }
+}
+
+async function entries(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...(await filesUnder(path)));
+    else found.push(path);
+  }
+  return found;
+}
+
+async function mtimeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
