@@ -110,7 +110,7 @@ async function keptVolumes(
         kind: "volume",
         name: volume.Name,
         what: volume.Labels?.[KEEP_LABEL] ?? "kept",
-        lastUsed: Math.max(mark ?? 0, Number.isNaN(created) ? 0 : created),
+        lastUsed: mark ?? (Number.isNaN(created) ? 0 : created),
         size: await treeSize(volume.Mountpoint),
         remove: () => client.volumes.remove(volume.Name),
       };
