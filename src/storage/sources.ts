@@ -70,7 +70,7 @@ async function prepareFromLocal(
   await refuseInside(o.target, layout.topLevel);
   const changes =
     o.includeWorkingTreeChanges && layout.head === o.gitInfo.sha
-      ? changedTrackedFiles(layout.topLevel, o.signal)
+      ? changedTrackedFilesOnce(layout.topLevel, layout.head, o.signal)
       : Promise.resolve([]);
   // Read before the checkout ends, so a failure here is not left as an unhandled rejection.
   changes.catch(() => undefined);
@@ -173,6 +173,28 @@ async function writeRefs(gitDir: string, gitInfo: JobGitInfo): Promise<void> {
 interface TrackedChange {
   status: string;
   path: string;
+}
+
+/**
+ * The working tree's changes are read once per process for a given HEAD: every job of a local
+ * pipeline gets the same snapshot of the user's edits (as every job of a GitLab pipeline gets
+ * the same commit), and a job saves a git process.
+ */
+const changesByHead = new Map<string, Promise<TrackedChange[]>>();
+
+function changedTrackedFilesOnce(
+  topLevel: string,
+  head: string,
+  signal?: AbortSignal,
+): Promise<TrackedChange[]> {
+  const key = `${topLevel}\0${head}`;
+  let changes = changesByHead.get(key);
+  if (changes === undefined) {
+    changes = changedTrackedFiles(topLevel, signal);
+    changesByHead.set(key, changes);
+    changes.catch(() => changesByHead.delete(key));
+  }
+  return changes;
 }
 
 /** Tracked files whose working tree content differs from HEAD (staged or not), deletions included. */
