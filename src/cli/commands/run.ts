@@ -50,16 +50,25 @@ function concurrencyOf(options: RunOptions, settings: RunnerSettings): number {
   return value;
 }
 
-async function executorFor(name: string): Promise<Executor> {
+async function executorFor(
+  name: string,
+  settings: RunnerSettings,
+  configFile: string | undefined,
+): Promise<Executor> {
   switch (name) {
     case "shell": {
       const { ShellExecutor } = await import("../../executors/shell/shell-executor.ts");
       return new ShellExecutor();
     }
-    case "docker":
-      throw new UsageError(
-        "the docker executor is not available yet (planned in issue #5); use --executor shell",
-      );
+    case "docker": {
+      const { createDockerExecutor } =
+        await import("../../executors/docker/create-docker-executor.ts");
+      // The CI registry helper's DockerJobHooks go here (`hooks:`) once they exist.
+      return createDockerExecutor({
+        docker: settings.docker,
+        ...(configFile !== undefined && { configFile }),
+      });
+    }
     default:
       throw new UsageError(`unknown executor "${name}" (expected shell or docker)`);
   }
@@ -84,7 +93,11 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
   const repoDir = resolve(options.directory);
   const settings = runnerSettings(options);
   const concurrency = concurrencyOf(options, settings);
-  const executor = await executorFor(options.executor ?? settings.executor ?? "shell");
+  const executor = await executorFor(
+    options.executor ?? settings.executor ?? "shell",
+    settings,
+    options.config,
+  );
   const pipelineVariables = parseVariableFlags(options.variable);
   const stateDir = stateRoot();
   const pipelineId = allocatePipelineId(stateDir);

@@ -28,7 +28,13 @@ export interface DockerJobHooks {
     config: ContainerCreateConfig,
     job: JobIdentity,
   ): Promise<ContainerCreateConfig>;
-  /** After the job's containers are removed (release layer-cache volumes, disconnect registry). Idempotent. */
+  /**
+   * Optional: whether a job without services still needs a network of its own (e.g. to reach
+   * the CI registry by an alias). Jobs with services always get one; without this, the others
+   * run on the engine's default bridge (no network to create and remove: faster).
+   */
+  needsNetwork?(spec: JobSpec): boolean;
+  /** After the job's containers are removed (release layer-cache volumes, disconnect registry). Idempotent. Called only for jobs that had a network. */
   jobFinished(network: JobNetwork): Promise<void>;
 }
 

@@ -104,6 +104,10 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
       return variables;
     },
 
+    needsNetwork(spec: JobSpec): boolean {
+      return managed && registryHost !== undefined && needsRegistry(spec, registryHost);
+    },
+
     async networkReady(network: JobNetwork, signal: AbortSignal): Promise<void> {
       if (registry === undefined) return;
       // A registry that failed to start has failed the job that needed it; others go on.

@@ -1,0 +1,34 @@
+import { connectDocker } from "../../docker/docker-client.ts";
+import { DockerUnavailableError } from "../../docker/docker-errors.ts";
+import { UsageError } from "../../errors.ts";
+import { dockerSettingsFrom } from "../../runner/runner-config.ts";
+import { DockerExecutor } from "./docker-executor.ts";
+import type { DockerJobHooks } from "./job-hooks.ts";
+
+/**
+ * The Docker executor for `pier run`: connects to the engine first, so an unreachable engine is
+ * one clear error before any job starts. `hooks` is where the CI registry and DinD wiring plug in.
+ */
+export async function createDockerExecutor(o: {
+  docker?: Record<string, unknown> | undefined;
+  configFile?: string;
+  hooks?: DockerJobHooks;
+}): Promise<DockerExecutor> {
+  const settings = dockerSettingsFrom(o.docker, o.configFile);
+  let docker;
+  try {
+    docker = await connectDocker({ signal: AbortSignal.timeout(15_000) });
+  } catch (error) {
+    if (error instanceof DockerUnavailableError) {
+      throw new UsageError(`the docker executor needs a Docker engine: ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  return new DockerExecutor({
+    docker,
+    settings,
+    ...(o.hooks !== undefined && { hooks: o.hooks }),
+  });
+}

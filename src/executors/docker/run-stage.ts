@@ -1,0 +1,81 @@
+import type { DockerClient } from "../../docker/docker-client.ts";
+import type { HijackedStreams } from "../../docker/hijacked-streams.ts";
+import type { TraceWriter } from "../../trace/trace-writer.ts";
+import type { StepOutcome } from "../shell/run-step.ts";
+
+/** After the container exited, how long its output may take to arrive. */
+const OUTPUT_DRAIN_MS = 2000;
+
+function pipeToTrace(streams: HijackedStreams, trace: TraceWriter): void {
+  for (const stream of [streams.stdout, streams.stderr]) {
+    stream.on("data", (chunk: Buffer) => {
+      if (!trace.write(chunk)) {
+        stream.pause();
+        void trace.drained().then(() => stream.resume());
+      }
+    });
+    stream.on("error", () => {});
+  }
+}
+
+/**
+ * Runs one stage in the job container, the way gitlab-runner does: attach (stdin included),
+ * start, write `stdin` and close it, stream the output into the trace, wait for the exit. The
+ * container is killed on timeout, cancel or hard kill. Works for a created container and for
+ * one that ran a stage before (it is started again).
+ */
+export async function runStage(o: {
+  docker: DockerClient;
+  containerId: string;
+  stdin: string;
+  trace: TraceWriter;
+  timeoutMs: number;
+  cancel?: AbortSignal;
+  hardKill?: AbortSignal;
+}): Promise<StepOutcome> {
+  const { docker, containerId: id } = o;
+  const setup = AbortSignal.timeout(60_000);
+  let streams: HijackedStreams | undefined;
+  let stopReason: "timeout" | "canceled" | undefined;
+  let exited = false;
+  const stop = (reason: "timeout" | "canceled"): void => {
+    if (exited) return;
+    stopReason ??= reason;
+    void docker.containers.kill(id, { signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
+  };
+  const timer = setTimeout(() => stop("timeout"), Math.min(Math.max(0, o.timeoutMs), 2 ** 31 - 1));
+  const onCancel = (): void => stop("canceled");
+  try {
+    const [attached, pending] = await Promise.all([
+      docker.containers.attach(id, { stdin: true, signal: setup }),
+      docker.containers.beginWait(id, { condition: "next-exit", signal: setup }),
+    ]);
+    streams = attached;
+    pipeToTrace(streams, o.trace);
+    await docker.containers.start(id, { signal: setup });
+    streams.stdin.end(o.stdin);
+    if (o.cancel?.aborted === true || o.hardKill?.aborted === true) onCancel();
+    o.cancel?.addEventListener("abort", onCancel, { once: true });
+    o.hardKill?.addEventListener("abort", onCancel, { once: true });
+    const exit = await pending.exit;
+    exited = true;
+    const drained = await Promise.race([
+      streams.outputEnded.then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), OUTPUT_DRAIN_MS).unref()),
+    ]);
+    if (!drained) streams.destroy();
+    if (stopReason !== undefined) return { kind: stopReason };
+    return { kind: "exited", exitCode: exit.StatusCode };
+  } catch (error) {
+    if (stopReason !== undefined) return { kind: stopReason };
+    return {
+      kind: "spawn_failed",
+      message: error instanceof Error ? error.message : String(error),
+    };
+  } finally {
+    clearTimeout(timer);
+    o.cancel?.removeEventListener("abort", onCancel);
+    o.hardKill?.removeEventListener("abort", onCancel);
+    streams?.destroy();
+  }
+}
