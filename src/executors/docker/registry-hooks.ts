@@ -51,6 +51,7 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
       : newRegistryCredentials();
   const registryHost = !settings.enabled ? undefined : (external ?? MANAGED_REGISTRY_HOST);
   const closing = new AbortController();
+  const storageVolume = o.storageVolume ?? settings.storageVolume;
   // What a crashed pier left behind goes while this run starts (one list call per type).
   const sweep =
     o.startupSweep === false ? Promise.resolve() : sweepInBackground(client, o.stateDir);
@@ -63,7 +64,7 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
       credentials: credentials ?? newRegistryCredentials(),
       ...(settings.image === undefined ? {} : { image: settings.image }),
       ...(o.labels === undefined ? {} : { labels: o.labels }),
-      ...(o.storageVolume === undefined ? {} : { storageVolume: o.storageVolume }),
+      ...(storageVolume === undefined ? {} : { storageVolume }),
       signal: closing.signal,
     });
     return registry;

@@ -11,6 +11,8 @@ export interface RegistrySettings {
   caFile?: string;
   /** The image of the managed registry (default registry:2). */
   image?: string;
+  /** The managed registry's storage volume (default pier-registry-storage). */
+  storageVolume?: string;
   /** false: no CI registry at all (no CI_REGISTRY_PASSWORD, nothing started). */
   enabled: boolean;
   /** Give `docker:*-dind` services a persistent per-project /var/lib/docker. */
@@ -39,6 +41,7 @@ function flag(docker: Record<string, unknown>, key: string, fallback: boolean): 
  * [runners.docker]
  *   pier_registry = true                     # false: no CI registry
  *   pier_registry_image = "registry:2"       # the managed registry's image
+ *   pier_registry_volume = "pier-registry-storage"   # its storage (kept across runs)
  *   pier_registry_url = "registry.example.com:5000"   # an external one instead
  *   pier_registry_username = "ci"
  *   pier_registry_password = "secret"
@@ -66,6 +69,15 @@ export function readRegistrySettings(
   const password = text(table, "pier_registry_password");
   const caFile = text(table, "pier_registry_ca_file");
   const image = text(table, "pier_registry_image");
+  const storageVolume = text(table, "pier_registry_volume");
+  if (storageVolume !== undefined) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(storageVolume)) {
+      throw new UsageError(
+        `[runners.docker] pier_registry_volume "${storageVolume}" is not a volume name`,
+      );
+    }
+    settings.storageVolume = storageVolume;
+  }
   if (username !== undefined) settings.username = username;
   if (password !== undefined) settings.password = password;
   if (image !== undefined) settings.image = image;
