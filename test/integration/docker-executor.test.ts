@@ -1,0 +1,461 @@
+/* eslint-disable no-control-regex -- GitLab's log format is made of ANSI escapes */
+import { execFileSync } from "node:child_process";
+import { randomInt } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { connectDocker, type DockerClient } from "../../src/docker/docker-client.ts";
+import { DockerExecutor } from "../../src/executors/docker/docker-executor.ts";
+import type { ExecutionContext, JobResult } from "../../src/executors/executor.ts";
+import type { JobService, JobSpec, JobVariable } from "../../src/job/spec.ts";
+import { dockerSettingsFrom } from "../../src/runner/runner-config.ts";
+import { localArtifactTransport } from "../../src/storage/artifacts.ts";
+import { maskPhrases } from "../../src/trace/mask-phrases.ts";
+import { TraceWriter } from "../../src/trace/trace-writer.ts";
+import { requireDocker } from "./docker-helpers.ts";
+
+function variable(key: string, value: string, flags: Partial<JobVariable> = {}): JobVariable {
+  return { key, value, public: true, masked: false, file: false, raw: false, ...flags };
+}
+
+let pipelineId = 0;
+
+function jobSpec(options: {
+  id?: number;
+  image?: string;
+  script: string[];
+  afterScript?: string[];
+  variables?: JobVariable[];
+  services?: JobService[];
+  timeoutSeconds?: number;
+  artifacts?: JobSpec["artifacts"];
+  dependencies?: JobSpec["dependencies"];
+  sha?: string;
+}): JobSpec {
+  const timeout = options.timeoutSeconds ?? 120;
+  const step = (name: string, script: string[]) => ({
+    name,
+    script,
+    timeout,
+    when: "on_success" as const,
+    allow_failure: false,
+  });
+  return {
+    id: options.id ?? 1,
+    token: "token",
+    allow_git_fetch: false,
+    job_info: {
+      name: "test-job",
+      stage: "test",
+      pipeline_id: pipelineId,
+      project_id: 1,
+      project_name: "project",
+      project_full_path: "group/project",
+    },
+    git_info: {
+      repo_url: "",
+      ref: "main",
+      sha: options.sha ?? "0".repeat(40),
+      before_sha: "0".repeat(40),
+      ref_type: "branch",
+      refspecs: [],
+      depth: 0,
+    },
+    runner_info: { timeout },
+    variables: options.variables ?? [variable("GIT_STRATEGY", "none")],
+    steps: [
+      step("script", options.script),
+      ...(options.afterScript === undefined ? [] : [step("after_script", options.afterScript)]),
+    ],
+    image: { name: options.image ?? "busybox:latest" },
+    services: options.services ?? [],
+    artifacts: options.artifacts ?? [],
+    cache: [],
+    dependencies: options.dependencies ?? [],
+  };
+}
+
+interface JobRun {
+  result: JobResult;
+  log: string;
+}
+
+let docker: DockerClient;
+let root: string;
+
+beforeAll(async () => {
+  await requireDocker();
+  docker = await connectDocker();
+});
+
+afterAll(() => {
+  docker?.close();
+});
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "pier-docker-test-"));
+  pipelineId = randomInt(1_000_000, 2_000_000_000);
+});
+
+/** Nothing labelled with this test's pipeline may remain: containers, networks, volumes. */
+async function leftovers(): Promise<string[]> {
+  const labels = { "pier.managed": "true", "pier.pipeline": String(pipelineId) };
+  const [containers, networks, volumes] = await Promise.all([
+    docker.containers.list({ labels }),
+    docker.networks.list({ labels }),
+    docker.volumes.list({ labels }),
+  ]);
+  return [
+    ...containers.map((c) => `container ${c.Names.join(",")}`),
+    ...networks.map((n) => `network ${n.Name}`),
+    ...volumes.map((v) => `volume ${v.Name}`),
+  ];
+}
+
+afterEach(async () => {
+  const left = await leftovers();
+  rmSync(root, { recursive: true, force: true });
+  expect(left).toEqual([]);
+});
+
+async function runJob(
+  spec: JobSpec,
+  options: {
+    settings?: Record<string, unknown>;
+    signal?: AbortSignal;
+    projectDir?: string;
+    runDir?: string;
+  } = {},
+): Promise<JobRun> {
+  const logFile = join(root, `job-${spec.id}.log`);
+  const trace = new TraceWriter({ maskPhrases: maskPhrases(spec.variables), logFile });
+  const executor = new DockerExecutor({
+    docker,
+    settings: dockerSettingsFrom(options.settings ?? {}),
+    runnerName: "test-runner",
+  });
+  const ctx: ExecutionContext = {
+    trace,
+    signal: options.signal ?? new AbortController().signal,
+    stateDir: join(root, "state"),
+    artifacts: localArtifactTransport({ runDir: options.runDir ?? join(root, "run") }),
+    cacheDir: join(root, "cache"),
+    ...(options.projectDir !== undefined && { projectDir: options.projectDir }),
+  };
+  const result = await executor.run(spec, ctx);
+  await trace.close();
+  const { readFileSync } = await import("node:fs");
+  const log = readFileSync(logFile, "utf8")
+    .replace(/\x1b\[[0-9;]*[mK]/g, "")
+    .replace(/section_(start|end):\d+:[a-z_]+(\[[^\]]*\])?\r?/g, "");
+  return { result, log };
+}
+
+function gitRepo(files: Record<string, string>): { dir: string; sha: string } {
+  const dir = join(root, "repo");
+  execFileSync("git", ["init", "-q", "-b", "main", dir]);
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  execFileSync("git", ["-C", dir, "add", "."]);
+  execFileSync("git", [
+    "-C",
+    dir,
+    "-c",
+    "user.email=t@t",
+    "-c",
+    "user.name=t",
+    "commit",
+    "-qm",
+    "x",
+  ]);
+  const sha = execFileSync("git", ["-C", dir, "rev-parse", "HEAD"], { encoding: "utf8" }).trim();
+  return { dir, sha };
+}
+
+describe("DockerExecutor", { timeout: 120_000 }, () => {
+  it("runs a trivial busybox job on a snapshot of the repository", async () => {
+    const repo = gitRepo({ "hello.txt": "hello from the repo\n" });
+    const { result, log } = await runJob(
+      jobSpec({
+        script: ["cat hello.txt", 'echo "dir=$CI_PROJECT_DIR pwd=$(pwd)"'],
+        variables: [],
+        sha: repo.sha,
+      }),
+      { projectDir: repo.dir },
+    );
+    expect(result.status).toBe("success");
+    expect(log).toContain('Preparing the "docker" executor');
+    expect(log).toContain("hello from the repo");
+    expect(log).toContain("dir=/builds/group/project pwd=/builds/group/project");
+    expect(log).toContain("Job succeeded");
+  });
+
+  it("gives git a self-contained repository in the container", async () => {
+    const repo = gitRepo({ "a.txt": "a\n" });
+    const { result, log } = await runJob(
+      jobSpec({
+        image: "debian:bookworm",
+        script: ["git log --format=%H -1", "git status --porcelain | wc -l"],
+        variables: [],
+        sha: repo.sha,
+      }),
+      { projectDir: repo.dir },
+    );
+    expect(result.status).toBe("success");
+    expect(log).toContain(repo.sha);
+  });
+
+  it("turns a non-zero exit code into a failed job", async () => {
+    const { result, log } = await runJob(jobSpec({ script: ["echo before", "exit 3"] }));
+    expect(result).toMatchObject({
+      status: "failed",
+      exitCode: 3,
+      failureReason: "script_failure",
+    });
+    expect(log).toContain("ERROR: Job failed: exit code 3");
+  });
+
+  it("runs bash where the image has it and sh otherwise", async () => {
+    const script = ['echo "shell=[${BASH_VERSION:-none}]"'];
+    const bash = await runJob(jobSpec({ image: "debian:bookworm", script }));
+    const sh = await runJob(jobSpec({ image: "busybox:latest", script }));
+    expect(bash.log).toMatch(/shell=\[5\.[0-9]/);
+    expect(sh.log).toContain("shell=[none]");
+  });
+
+  it("keeps the script away from commands that read stdin", async () => {
+    const { result, log } = await runJob(jobSpec({ script: ["cat", "echo still-running"] }));
+    expect(result.status).toBe("success");
+    expect(log).toContain("still-running");
+  });
+
+  it("runs after_script with CI_JOB_STATUS in the same file system", async () => {
+    const { result, log } = await runJob(
+      jobSpec({
+        script: ["echo kept > /tmp/marker", "exit 1"],
+        afterScript: ['echo "status=$CI_JOB_STATUS marker=$(cat /tmp/marker)"'],
+      }),
+    );
+    expect(result.status).toBe("failed");
+    expect(log).toContain("Running after script...");
+    expect(log).toContain("status=failed marker=kept");
+  });
+
+  it("writes file variables into the container and masks masked ones", async () => {
+    const { result, log } = await runJob(
+      jobSpec({
+        script: ['cat "$CONFIG_FILE"', 'echo "path=$CONFIG_FILE"', 'echo "secret=$TOKEN"'],
+        variables: [
+          variable("GIT_STRATEGY", "none"),
+          variable("CONFIG_FILE", "file-content-42", { file: true }),
+          variable("TOKEN", "s3cr3t-value-xyz", { masked: true, public: false }),
+        ],
+      }),
+    );
+    expect(result.status).toBe("success");
+    expect(log).toContain("file-content-42");
+    expect(log).toContain("path=/builds/group/project.tmp/CONFIG_FILE");
+    expect(log).toContain("secret=[MASKED]");
+    expect(log).not.toContain("s3cr3t-value-xyz");
+  });
+
+  it("starts a service reachable by its name alias and its own aliases", async () => {
+    const { result, log } = await runJob(
+      jobSpec({
+        script: [
+          "nc -w 2 postgres 5432 -e true && echo postgres-reachable",
+          "nc -w 2 db 5432 -e true && echo db-reachable",
+        ],
+        services: [
+          {
+            name: "postgres:15",
+            alias: "db,database",
+            variables: [variable("POSTGRES_HOST_AUTH_METHOD", "trust")],
+          },
+        ],
+      }),
+    );
+    expect(result.status).toBe("success");
+    expect(log).toContain("Waiting for services to be up and running (timeout 30 seconds)...");
+    expect(log).not.toContain("probably didn't start properly");
+    expect(log).toContain("postgres-reachable");
+    expect(log).toContain("db-reachable");
+  });
+
+  it("shares per-job volumes with services and passes them only public variables", async () => {
+    const { result, log } = await runJob(
+      jobSpec({
+        script: [
+          "i=0; until [ -s /shared/env ] || [ $i -gt 50 ]; do sleep 0.2; i=$((i+1)); done",
+          "grep -E '^(PUBLIC_VAR|SECRET_VAR|OWN_VAR)=' /shared/env | sort",
+        ],
+        variables: [
+          variable("GIT_STRATEGY", "none"),
+          variable("PUBLIC_VAR", "visible"),
+          variable("SECRET_VAR", "hidden-value", { public: false }),
+        ],
+        services: [
+          {
+            name: "busybox:latest",
+            alias: "writer",
+            entrypoint: ["sh", "-c"],
+            command: ["env > /shared/env.tmp && mv /shared/env.tmp /shared/env && sleep 600"],
+            variables: [variable("OWN_VAR", "own-$PUBLIC_VAR")],
+          },
+        ],
+      }),
+      { settings: { volumes: ["/shared"] } },
+    );
+    expect(result.status).toBe("success");
+    expect(log).toContain("OWN_VAR=own-visible");
+    expect(log).toContain("PUBLIC_VAR=visible");
+    expect(log).not.toContain("SECRET_VAR=");
+  });
+
+  it("warns with the logs of a service that never gets ready, or fails when configured", async () => {
+    const service: JobService = {
+      name: "postgres:15",
+      entrypoint: ["sh", "-c"],
+      command: ["echo never-listening; sleep 600"],
+    };
+    const warned = await runJob(jobSpec({ script: ["echo job-ran"], services: [service] }), {
+      settings: { wait_for_services_timeout: 2 },
+    });
+    expect(warned.result.status).toBe("success");
+    expect(warned.log).toMatch(
+      /\*\*\* WARNING: Service .*postgres-0 probably didn't start properly/,
+    );
+    expect(warned.log).toContain("never-listening");
+    expect(warned.log).toContain("job-ran");
+
+    const failed = await runJob(jobSpec({ script: ["echo job-ran"], services: [service] }), {
+      settings: { wait_for_services_timeout: 2, services_readiness: "fail" },
+    });
+    expect(failed.result).toMatchObject({
+      status: "failed",
+      failureReason: "runner_system_failure",
+    });
+    expect(failed.log).not.toContain("job-ran");
+  });
+
+  it("kills the job at its timeout and still runs after_script", async () => {
+    const started = Date.now();
+    const { result, log } = await runJob(
+      jobSpec({
+        script: ["echo sleeping", "sleep 60"],
+        afterScript: ['echo "after=$CI_JOB_STATUS"'],
+        timeoutSeconds: 3,
+      }),
+    );
+    expect(result).toMatchObject({ status: "failed", failureReason: "job_execution_timeout" });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(log).toContain("after=timedout");
+    expect(log).toContain("execution took longer than 3s seconds");
+  });
+
+  it("stops the job on cancel, runs after_script, and reports canceled", async () => {
+    const cancel = new AbortController();
+    setTimeout(() => cancel.abort(), 2500);
+    const started = Date.now();
+    const { result, log } = await runJob(
+      jobSpec({
+        script: ["echo started", "sleep 60"],
+        afterScript: ['echo "after=$CI_JOB_STATUS"'],
+      }),
+      { signal: cancel.signal },
+    );
+    expect(result.status).toBe("canceled");
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(log).toContain("started");
+    expect(log).toContain("after=canceled");
+  });
+
+  it("uploads artifacts from the container and gives them to a later job", async () => {
+    const runDir = join(root, "run");
+    const first = await runJob(
+      jobSpec({
+        id: 11,
+        script: ["mkdir -p out", "echo built-in-container > out/result.txt"],
+        artifacts: [
+          {
+            paths: ["out/"],
+            untracked: false,
+            when: "on_success",
+            artifact_type: "archive",
+            artifact_format: "zip",
+          },
+        ],
+      }),
+      { runDir },
+    );
+    expect(first.result.status).toBe("success");
+    expect(first.log).toContain("Uploading artifacts...");
+    const second = await runJob(
+      jobSpec({
+        id: 12,
+        script: ["cat out/result.txt"],
+        dependencies: [
+          {
+            id: 11,
+            name: "test-job",
+            token: "t",
+            artifacts_file: { filename: "artifacts.zip", size: 1 },
+          },
+        ],
+      }),
+      { runDir },
+    );
+    expect(second.result.status).toBe("success");
+    expect(second.log).toContain("built-in-container");
+  });
+
+  it("fails a job whose image cannot be had with image_pull_failure", async () => {
+    const { result, log } = await runJob(
+      jobSpec({ image: "pier-test-no-such-image:1", script: ["true"] }),
+    );
+    expect(result).toMatchObject({ status: "failed", failureReason: "image_pull_failure" });
+    expect(log).toContain('failed to pull image "pier-test-no-such-image:1"');
+  });
+
+  it("refuses privileged mode for an image the allow list does not name", async () => {
+    const { result, log } = await runJob(jobSpec({ script: ["echo ran"] }), {
+      settings: { privileged: true, allowed_privileged_images: ["docker:*-dind"] },
+    });
+    expect(result.status).toBe("failed");
+    expect(log).toContain('privileged mode is not allowed for the "busybox:latest" image');
+    expect(log).not.toContain("\nran\n");
+  });
+
+  it("refuses an image outside allowed_images", async () => {
+    const { result, log } = await runJob(jobSpec({ script: ["echo ran"] }), {
+      settings: { allowed_images: ["debian:*"] },
+    });
+    expect(result.status).toBe("failed");
+    expect(log).toContain('the "busybox:latest" image is not present on list of allowed images');
+  });
+
+  it("runs docker against a privileged DinD service over TLS through the alias docker", async () => {
+    const { result, log } = await runJob(
+      jobSpec({
+        image: "docker:24",
+        script: ["docker info --format 'server={{.ServerVersion}}'", "echo host=$DOCKER_HOST"],
+        variables: [
+          variable("GIT_STRATEGY", "none"),
+          variable("DOCKER_TLS_CERTDIR", "/certs"),
+          variable("DIND_KEY", "ec"),
+        ],
+        services: [{ name: "docker:24-dind" }],
+      }),
+      {
+        settings: {
+          privileged: true,
+          volumes: ["/certs/client"],
+          wait_for_services_timeout: 90,
+        },
+      },
+    );
+    expect(log).toMatch(/server=\d+\.\d+/);
+    expect(log).toContain("host=tcp://docker:2376");
+    expect(result.status).toBe("success");
+  });
+});
