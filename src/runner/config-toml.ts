@@ -161,7 +161,7 @@ function checked(value: unknown, kind: Kind, where: string): unknown {
 export function parseRunnerConfig(text: string, source = "config.toml"): LoadedRunnerConfig {
   let document: Table;
   try {
-    document = parse(text) as Table;
+    document = parse(text);
   } catch (error) {
     const message = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
     throw new UsageError(`${source}: ${message}`);
@@ -188,7 +188,7 @@ export function parseRunnerConfig(text: string, source = "config.toml"): LoadedR
     const entry = parseRunnerEntry(raw, `${source}: [[runners]] #${index + 1}`, warnings);
     return entry;
   });
-  return { config: { global: global as GlobalSettings, runners, extra }, warnings };
+  return { config: { global: global, runners, extra }, warnings };
 }
 
 function parseRunnerEntry(raw: Table, where: string, warnings: string[]): RunnerEntry {
