@@ -1,0 +1,145 @@
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pierVersion } from "../cli/version.ts";
+import { PierError } from "../errors.ts";
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
+export interface ApiRequest {
+  /** Sent as JSON with `Content-Type: application/json`. */
+  json?: unknown;
+  /** Raw bytes (trace PATCH). */
+  body?: Buffer;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Attempts before the last answer is returned as it is (default: the client's). */
+  attempts?: number;
+}
+
+export interface GitLabClientOptions {
+  /** GitLab's base URL as in config.toml (`https://gitlab.example.com/`). */
+  url: string;
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** GitLab could not be reached at all (network error on every attempt). */
+export class GitLabUnreachableError extends PierError {}
+
+const RETRIED_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+/** `https://host/` or `https://host/ci` → `https://host/api/v4/`. */
+export function apiBase(url: string): string {
+  const trimmed = url.trim().replace(/\/+$/, "").replace(/\/ci$/, "");
+  return `${trimmed}/api/v4/`;
+}
+
+/** Delay asked by `Retry-After` (seconds or HTTP date) or `RateLimit-ResetTime`, in ms. */
+export function serverDelayMs(headers: Headers, now = Date.now()): number | undefined {
+  const retryAfter = headers.get("retry-after");
+  if (retryAfter !== null) {
+    if (/^\d+$/.test(retryAfter.trim())) return Number(retryAfter.trim()) * 1000;
+    const at = Date.parse(retryAfter);
+    if (!Number.isNaN(at)) return Math.max(0, at - now);
+  }
+  const reset = headers.get("ratelimit-resettime");
+  if (reset !== null) {
+    const at = Date.parse(reset);
+    if (!Number.isNaN(at)) return Math.max(0, at - now);
+  }
+  return undefined;
+}
+
+/** Exponential backoff with full jitter: spreads many runners' retries after an outage. */
+export function backoffDelayMs(attempt: number, baseMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+/**
+ * GitLab's API over the global fetch: correlation id and user agent on every request,
+ * retries with jittered backoff on 408/429/5xx and network errors, honouring the server's
+ * Retry-After. Statuses are returned, not thrown: each endpoint gives them its own meaning.
+ */
+export class GitLabClient {
+  readonly base: string;
+  readonly #maxAttempts: number;
+  readonly #baseDelayMs: number;
+  readonly #maxDelayMs: number;
+  readonly #userAgent = `pier ${pierVersion()} (${process.platform}; ${process.arch})`;
+
+  constructor(options: GitLabClientOptions) {
+    this.base = apiBase(options.url);
+    this.#maxAttempts = options.maxAttempts ?? 5;
+    this.#baseDelayMs = options.baseDelayMs ?? 500;
+    this.#maxDelayMs = options.maxDelayMs ?? 30_000;
+  }
+
+  async request(method: string, path: string, o: ApiRequest = {}): Promise<ApiResponse> {
+    const url = new URL(path, this.base);
+    const attempts = Math.max(1, o.attempts ?? this.#maxAttempts);
+    const headers: Record<string, string> = {
+      "User-Agent": this.#userAgent,
+      Accept: "application/json",
+      ...o.headers,
+    };
+    let body: Buffer | string | undefined = o.body;
+    if (o.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(o.json);
+    }
+    for (let attempt = 0; ; attempt += 1) {
+      o.signal?.throwIfAborted();
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method,
+          headers: { ...headers, "X-Request-Id": randomBytes(16).toString("hex") },
+          ...(body !== undefined && { body }),
+          ...(o.signal !== undefined && { signal: o.signal }),
+        });
+      } catch (error) {
+        if (o.signal?.aborted === true) throw error;
+        if (attempt + 1 >= attempts) {
+          const cause = (error as { cause?: { message?: string } }).cause?.message;
+          throw new GitLabUnreachableError(
+            `${method} ${url.href}: ${cause ?? (error as Error).message}`,
+            { cause: error },
+          );
+        }
+        await sleep(this.#delay(attempt), undefined, optionalSignal(o.signal));
+        continue;
+      }
+      const result: ApiResponse = {
+        status: response.status,
+        headers: response.headers,
+        body: Buffer.from(await response.arrayBuffer()),
+      };
+      if (!RETRIED_STATUSES.has(result.status) || attempt + 1 >= attempts) return result;
+      const delay = serverDelayMs(result.headers) ?? this.#delay(attempt);
+      await sleep(Math.min(delay, this.#maxDelayMs * 4), undefined, optionalSignal(o.signal));
+    }
+  }
+
+  #delay(attempt: number): number {
+    return backoffDelayMs(attempt, this.#baseDelayMs, this.#maxDelayMs);
+  }
+}
+
+function optionalSignal(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal === undefined ? {} : { signal };
+}
+
+/** Parses a JSON answer; undefined when the body is not JSON (old GitLab answers plain text). */
+export function jsonBody<T>(response: ApiResponse): T | undefined {
+  try {
+    return JSON.parse(response.body.toString("utf8")) as T;
+  } catch {
+    return undefined;
+  }
+}
