@@ -1,0 +1,134 @@
+import { execFileSync, spawn } from "node:child_process";
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { docker, dockerOk, requireDocker } from "./docker-helpers.ts";
+
+const repoRoot = resolve(import.meta.dirname, "../..");
+const storageVolume = `pier-test-seed-registry-${String(process.pid)}`;
+
+interface Report {
+  status: string;
+  jobs: Array<{ name: string; status: string; log?: string }>;
+}
+
+function runPier(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; pid: number; output: string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "--input-type=module",
+      "-e",
+      `import { main } from ${JSON.stringify(join(repoRoot, "src/cli/main.ts"))}; process.exitCode = await main(process.argv.slice(1));`,
+      ...args,
+    ],
+    { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolvePromise) => {
+    child.on("exit", (code) => resolvePromise({ code: code ?? -1, pid: child.pid!, output }));
+  });
+}
+
+describe("the seed pipeline (examples/seed)", () => {
+  let work: string;
+
+  beforeAll(async () => {
+    await requireDocker();
+    work = mkdtempSync(join(tmpdir(), "pier-seed-"));
+  });
+
+  afterAll(async () => {
+    await docker(["volume", "rm", "-f", storageVolume]);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("runs green with pier run --executor docker, pushes the image to pier's registry, and leaves nothing", async () => {
+    const repo = join(work, "repo");
+    cpSync(join(repoRoot, "examples/seed"), repo, { recursive: true });
+    // The example's config, with a registry storage of this test's own (removed afterwards).
+    appendFileSync(join(repo, "config.toml"), `    pier_registry_volume = "${storageVolume}"\n`);
+    const git = (...args: string[]): string =>
+      execFileSync("git", args, {
+        cwd: repo,
+        encoding: "utf8",
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: "t",
+          GIT_AUTHOR_EMAIL: "t@e",
+          GIT_COMMITTER_NAME: "t",
+          GIT_COMMITTER_EMAIL: "t@e",
+        },
+      }).trim();
+    git("init", "-q", "-b", "main");
+    git("add", "-A");
+    git("commit", "-qm", "seed");
+    const shortSha = git("rev-parse", "--short=8", "HEAD");
+
+    const reportFile = join(work, "report.json");
+    const run = await runPier(
+      ["run", "--executor", "docker", "--config", "config.toml", "--plain", "--report", reportFile],
+      repo,
+      { XDG_STATE_HOME: join(work, "state"), XDG_CONFIG_HOME: join(work, "config") },
+    );
+    if (!existsSync(reportFile)) throw new Error(`pier run wrote no report:\n${run.output}`);
+    const report = JSON.parse(readFileSync(reportFile, "utf8")) as Report;
+    const logs = report.jobs
+      .map((job) => (job.log === undefined ? "" : readFileSync(job.log, "utf8")))
+      .join("\n");
+    expect(run.code, `${run.output}\n${logs}`).toBe(0);
+    expect(report.jobs.map((job) => [job.name, job.status])).toEqual([
+      ["docker-build", "success"],
+      ["test-suite", "success"],
+    ]);
+    expect(logs).toContain("Login Succeeded");
+    expect(logs).toContain(`ci-${shortSha}: digest: sha256:`);
+    expect(logs).toContain("all tests passed");
+
+    // The image is in the registry's storage (kept on purpose, labelled pier.keep=registry).
+    const tags = await dockerOk([
+      "run",
+      "--rm",
+      "--label",
+      "pier.managed=true",
+      "--label",
+      "pier.test=seed-pipeline",
+      "--mount",
+      `type=volume,src=${storageVolume},dst=/registry,readonly`,
+      "busybox:latest",
+      "sh",
+      "-c",
+      "find /registry/docker/registry/v2/repositories -type d | grep '/_manifests/tags/[^/]*$' | sed 's#.*/##'",
+    ]);
+    expect(tags.split(/\s+/)).toContain(`ci-${shortSha}`);
+    expect(
+      await dockerOk([
+        "volume",
+        "inspect",
+        "--format",
+        '{{index .Labels "pier.keep"}}',
+        storageVolume,
+      ]),
+    ).toBe("registry");
+
+    // Nothing of that pier process is left but what it keeps on purpose.
+    const filter = ["--filter", `label=pier.pid=${String(run.pid)}`];
+    const left = [
+      await dockerOk(["ps", "-a", ...filter, "--format", '{{.Names}} {{.Label "pier.keep"}}']),
+      await dockerOk(["network", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
+      await dockerOk(["volume", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
+    ]
+      .join("\n")
+      .split("\n")
+      .filter((line) => line.trim() !== "" && line.trim().split(" ").length === 1);
+    expect(left).toEqual([]);
+  }, 900_000);
+});
