@@ -17,7 +17,7 @@ import { whenAllows, type JobOutcome } from "../../storage/artifacts.ts";
 import { restoreCache, saveCache } from "../../storage/cache.ts";
 import { leaseSlots, type SlotLease } from "../../storage/concurrency-slots.ts";
 import { runGit } from "../../storage/run-git.ts";
-import { prepareSources } from "../../storage/sources.ts";
+import { prepareSources, type GitStrategy } from "../../storage/sources.ts";
 import { formatGoDuration, writeJobHeader } from "../../trace/job-messages.ts";
 import { phrasesFor } from "../../trace/mask-phrases.ts";
 import type { TraceWriter } from "../../trace/trace-writer.ts";
@@ -83,6 +83,12 @@ function containerProjectDir(projectPath: string): string {
   return posix.join(BUILDS_DIR, safe === "" ? "project" : safe);
 }
 
+interface SourcePlan {
+  strategy: GitStrategy;
+  depth: number;
+  includeChanges: boolean;
+}
+
 interface JobState {
   spec: JobSpec;
   ctx: ExecutionContext;
@@ -141,6 +147,7 @@ export class DockerExecutor implements Executor {
 
     const projectKey = projectKeyFor(spec, ctx.projectDir);
     const objects = new JobObjects(this.#docker, spec, projectKey);
+    const background: Promise<unknown>[] = [];
     let lease: SlotLease | undefined;
     let staging: string | undefined;
     let result: Verdict;
@@ -158,6 +165,7 @@ export class DockerExecutor implements Executor {
         staging,
         deadline,
         jobSignal: jobAbort.signal,
+        background,
       });
       result = await this.#runJob(state);
       if (result.status !== "canceled") {
@@ -183,6 +191,7 @@ export class DockerExecutor implements Executor {
       ctx.signal.removeEventListener("abort", onCancel);
     }
 
+    await Promise.allSettled(background);
     await this.#cleanup(trace, objects, staging);
     if (lease !== undefined) await lease.release().catch(() => undefined);
     writeVerdict(trace, result, spec.runner_info.timeout);
@@ -228,6 +237,8 @@ export class DockerExecutor implements Executor {
       staging: string;
       deadline: number;
       jobSignal: AbortSignal;
+      /** Work started ahead that must settle before cleanup removes its folder. */
+      background: Promise<unknown>[];
     },
   ): Promise<JobState> {
     const { trace } = ctx;
@@ -255,6 +266,8 @@ export class DockerExecutor implements Executor {
       jobSignal: signal,
     };
 
+    let sourcePlan: SourcePlan | undefined;
+    let fetched: Promise<void> = Promise.resolve();
     const imageName = spec.image?.name ?? settings.image;
     await trace.section("prepare_executor", 'Preparing the "docker" executor', async () => {
       if (imageName === undefined || imageName === "") {
@@ -266,6 +279,10 @@ export class DockerExecutor implements Executor {
       checkAllowedImage(imageName, "image", settings);
       const privileged = privilegeFor(imageName, "image", settings);
       state.env = await this.#resolveEnvironment(state);
+      sourcePlan = this.#sourcePlan(state);
+      fetched = this.#fetchSources(state, sourcePlan);
+      o.background.push(fetched);
+      fetched.catch(() => undefined);
 
       const mounts = await this.#userVolumes(o.objects, signal);
       const binds = settings.volumes.filter((entry) => entry.includes(":"));
@@ -358,7 +375,7 @@ export class DockerExecutor implements Executor {
     trace.sectionStart("prepare_script", "Preparing environment");
     trace.println(`Running on ${o.objects.base}-build via ${hostname()}...`);
     trace.sectionEnd("prepare_script");
-    await this.#getSources(state);
+    await this.#getSources(state, sourcePlan ?? this.#sourcePlan(state), fetched);
     await this.#restoreCaches(state);
     await this.#downloadArtifacts(state);
     await this.#writeStepScripts(state);
@@ -436,17 +453,40 @@ export class DockerExecutor implements Executor {
     return env;
   }
 
-  async #getSources(state: JobState): Promise<void> {
-    const { trace, env, spec } = state;
+  #sourcePlan(state: JobState): SourcePlan {
+    const { env, spec } = state;
+    const strategy = gitStrategy(env["GIT_STRATEGY"], spec.allow_git_fetch);
+    const depthText = env["GIT_DEPTH"];
+    const depth =
+      depthText !== undefined && /^\d+$/.test(depthText.trim())
+        ? Number(depthText)
+        : spec.git_info.depth;
+    const includeChanges =
+      state.ctx.projectDir !== undefined && (state.ctx.includeWorkingTreeChanges ?? true);
+    return { strategy, depth, includeChanges };
+  }
+
+  /** The snapshot on the host; started early so it overlaps pulling and creating containers. */
+  async #fetchSources(state: JobState, plan: SourcePlan): Promise<void> {
+    await mkdir(state.hostProjectDir, { recursive: true });
+    await prepareSources({
+      ...(state.ctx.projectDir !== undefined && { repoDir: state.ctx.projectDir }),
+      gitInfo: state.spec.git_info,
+      strategy: plan.strategy,
+      depth: plan.depth,
+      target: state.hostProjectDir,
+      includeWorkingTreeChanges: plan.includeChanges,
+      signal: state.jobSignal,
+    });
+    if (plan.strategy === "clone" || plan.strategy === "fetch") {
+      await selfContainedRepository(state.hostProjectDir, state.jobSignal);
+    }
+  }
+
+  async #getSources(state: JobState, plan: SourcePlan, fetched: Promise<void>): Promise<void> {
+    const { trace, spec } = state;
+    const { strategy, depth, includeChanges } = plan;
     await trace.section("get_sources", "Getting source from Git repository", async () => {
-      const strategy = gitStrategy(env["GIT_STRATEGY"], spec.allow_git_fetch);
-      const depthText = env["GIT_DEPTH"];
-      const depth =
-        depthText !== undefined && /^\d+$/.test(depthText.trim())
-          ? Number(depthText)
-          : spec.git_info.depth;
-      const includeChanges =
-        state.ctx.projectDir !== undefined && (state.ctx.includeWorkingTreeChanges ?? true);
       if (strategy === "none") {
         trace.println("Skipping Git repository setup");
       } else if (strategy === "empty") {
@@ -455,18 +495,8 @@ export class DockerExecutor implements Executor {
         const how = strategy === "fetch" ? "Fetching changes" : "Cloning repository";
         trace.notice(depth > 0 ? `${how} with git depth set to ${depth}...` : `${how}...`);
       }
-      await mkdir(state.hostProjectDir, { recursive: true });
-      await prepareSources({
-        ...(state.ctx.projectDir !== undefined && { repoDir: state.ctx.projectDir }),
-        gitInfo: spec.git_info,
-        strategy,
-        depth,
-        target: state.hostProjectDir,
-        includeWorkingTreeChanges: includeChanges,
-        signal: state.jobSignal,
-      });
+      await fetched;
       if (strategy === "clone" || strategy === "fetch") {
-        await selfContainedRepository(state.hostProjectDir, state.jobSignal);
         const sha = spec.git_info.sha.slice(0, 8);
         trace.notice(`Checking out ${sha} as detached HEAD (ref is ${spec.git_info.ref})...`);
         if (includeChanges) trace.println("Including uncommitted changes from the working tree");
