@@ -11,6 +11,7 @@ import {
 import type { SourcePosition } from "../plan.ts";
 import { recordKeyPosition, recordPosition, type SourceFile } from "./source-map.ts";
 import { ReferenceTag } from "./reference-tag.ts";
+import { readPipelineYaml } from "./fast-yaml.ts";
 
 /** Larger files are refused before parsing (GitLab limits the parsed size; see README). */
 export const maxYamlFileBytes = 20 * 1024 * 1024;
@@ -57,6 +58,14 @@ export function parseYaml(text: string, file: string): ParsedYaml {
   if (text.includes("\0")) {
     throw new YamlProblem("Invalid configuration format: the file is binary, not YAML", start);
   }
+  return (
+    readPipelineYaml(text, { name: file, lines: new LineCounter() }) ?? parseYamlFully(text, file)
+  );
+}
+
+/** parseYaml through the `yaml` library's Document, for what the fast reader leaves (and tests). */
+export function parseYamlFully(text: string, file: string): ParsedYaml {
+  const start: SourcePosition = { file, line: 1, column: 1 };
   const lineCounter = new LineCounter();
   const documents = parseAllDocuments(text, {
     version: "1.1",

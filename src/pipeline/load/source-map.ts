@@ -67,3 +67,10 @@ export function copyPosition(from: object, to: object): void {
   const at = sources.get(from)?.at;
   if (at) recordPosition(to, at);
 }
+
+/** Copies the node's own position and its keys' positions. */
+export function copyNodePositions(from: object, to: object): void {
+  const source = sources.get(from);
+  if (!source) return;
+  sources.set(to, source.keys ? { at: source.at, keys: new Map(source.keys) } : { at: source.at });
+}

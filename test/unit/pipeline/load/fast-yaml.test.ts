@@ -1,0 +1,169 @@
+import { LineCounter } from "yaml";
+import { describe, expect, it } from "vitest";
+import { readPipelineYaml } from "../../../../src/pipeline/load/fast-yaml.ts";
+import { parseYamlFully } from "../../../../src/pipeline/load/parse-yaml.ts";
+import { generatePipeline, seededRandom } from "../../../../bench/generate-pipeline.ts";
+import { yamlDifferences } from "./yaml-equivalence.ts";
+
+function fast(text: string): { body: unknown } | undefined {
+  return readPipelineYaml(text, { name: ".gitlab-ci.yml", lines: new LineCounter() });
+}
+
+function full(text: string): { body: unknown } | Error {
+  try {
+    return parseYamlFully(text, ".gitlab-ci.yml");
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/** What the fast reader accepts, it must read exactly as the `yaml` library path does. */
+function expectSameAsLibrary(text: string): boolean {
+  const quick = fast(text);
+  const reference = full(text);
+  if (quick === undefined) return false;
+  expect(
+    reference,
+    `the library rejects what the fast reader accepted:\n${text}`,
+  ).not.toBeInstanceOf(Error);
+  if (reference instanceof Error) return true;
+  expect(yamlDifferences(quick.body, reference.body), text).toEqual([]);
+  return true;
+}
+
+// Read by the fast path: the shapes pipelines are made of.
+const handled = [
+  "",
+  "# only a comment\n",
+  "---\na: 1\n",
+  "a: 1\nb: two\nc:\n",
+  'a:\n  b:\n    c: [1, 2, 3]\n  d: {x: 1, y: "two", z}\n',
+  "list:\n- a\n- b\nnext: 1\n",
+  "list:\n  - a\n  -   b   # comment\n  -\n  - - x\n    - y\n",
+  "- name: postgres\n  alias: db\n- redis\n",
+  "a: yes\nb: no\nc: on\nd: off\ne: y\nf: n\ng: Y\nh: true\ni: False\n",
+  "a: 010\nb: 0x1F\nc: 1_000\nd: 1:30\ne: 3.10\nf: .inf\ng: -.Inf\nh: .nan\ni: 1e3\nj: 0b101\nk: +12\nl: -0\n",
+  "a: ~\nb: null\nc: Null\nd: NULL\ne: ''\nf: \"\"\n",
+  "a: 'it''s'\nb: \"tab\\there \\\"q\\\" \\u00e9 \\x41 \\\\ \\/\"\nc: 'a: b'\n\"quoted key\": 1\n'single key': 2\n",
+  "script:\n  - echo \"a: b\" # comment\n  - 'x #y'\n  - x#y\n  - a:b\n  - http://example.com/a?b=c#frag\n",
+  "a: value with spaces   \nb: -dash\nc: --flag=1\nd: :colon\ne: a,b[c]{d}\n",
+  "true: 1\n1: a\n2.50: b\nnull: c\n~: d\nyes: e\n",
+  "dup: 1\nother: 2\ndup: 3\n",
+  "__proto__: 1\nconstructor: 2\n",
+  ".base: &base\n  image: alpine\n  tags: [docker]\njob:\n  <<: *base\n  script: x\n",
+  ".a: &a {x: 1, y: 2}\n.b: &b\n  y: 3\n  z: 4\njob:\n  x: 0\n  <<: [*a, *b]\n  z: 5\n",
+  "x: &v hello\ny: *v\nz: [*v, *v]\nw: {k: *v}\n",
+  "list: &l\n  - a\n  - b\ncopy: *l\nnested:\n  - *l\n",
+  "anchored: &m\n  k: v\nseq:\n  - &s x\n  - *s\n",
+  "job:\n  script:\n    - !reference [.setup, script]\n  variables: !reference [.vars, variables]\n",
+  'a: !reference [.x, "y", 1]\n',
+  "a: |\n  line 1\n    indented\n\n  line 3\n",
+  "a: |-\n  strip\n\n\nb: 1\n",
+  "a: >\n  folded\n  text\n\n  para\n    more\n    indented\n  back\nb: >-\n  x\n  y\n",
+  "a: |\n\n  leading blank\n  # not a comment\nb: 2\n",
+  "- |\n  in a list\n- >\n  folded\n  in a list\n",
+  "script:\n  - |\n    multi\n    line\n  - after\n",
+  "k: |  # comment\n  text\n",
+  "a: [ ]\nb: { }\nc: [a, [b, c], {d: e}]\nd: [a, b, ]\n",
+  "a: ['x', \"y\", z]\nb: {'k': v, \"k2\": w}\n",
+  "  indented: top\n  other: 1\n",
+  "a:\n  # comment in between\n  b: 1\n\n  # another\n  c: 2\n",
+  "variables:\n  A: $B\n  C: ${D}-x\n  E: '%F%'\n",
+  'rules:\n  - if: $CI_COMMIT_BRANCH == "main" && $X =~ /^v\\d+/\n    when: manual\n  - when: never\n',
+  "a: 2024-01-01x\nb: 12:30:00\nc: 1.2.3\n",
+  "a: 'multi: colon' \n",
+  "a: &x\n  - 1\nb: &x 2\nc: *x\n",
+  "a: 123456789012345678901234567890\n",
+];
+
+// Left to the library (several documents, multi-line scalars, tabs, other tags, errors).
+const leftToLibrary = [
+  "spec:\n  inputs: {}\n---\njob: {script: x}\n",
+  "a: multi\n  line plain\n",
+  'a: "multi\n  line"\n',
+  "a: [1,\n  2]\n",
+  "a:\tb\n",
+  "a: !!str 1\n",
+  "a: 2024-01-01\n",
+  "a: 1\r\nb: 2\r\n",
+  "? complex\n: key\n",
+  "a: |+\n  keep\n\n",
+  "a: |2\n    explicit\n",
+  "a: b: c\n",
+  "a: *missing\n",
+  "a: &r\n  b: *r\n",
+  "- a\nb: 1\n",
+  "a: 1\n  b: 2\n",
+  "a:\n  - x\n y: 1\n",
+  "[unclosed\n",
+  "a: 'unclosed\n",
+  "%YAML 1.1\n---\na: 1\n",
+  "a: 1\n...\n",
+  "&a key: value\n",
+  "a: @x\n",
+  "a: `x\n",
+  'a: "\\q"\n',
+  "a: -\n",
+];
+
+describe("fast YAML reader", () => {
+  it.each(handled)("reads %j as the yaml library does", (text) => {
+    expect(expectSameAsLibrary(text)).toBe(true);
+  });
+
+  it.each(leftToLibrary)("leaves %j to the yaml library", (text) => {
+    expect(fast(text)).toBeUndefined();
+  });
+
+  it("reads generated pipelines (extends, anchors, !reference, rules, matrices) as the library does", () => {
+    for (const seed of [1, 2, 3]) {
+      const { yaml: text } = generatePipeline({ jobs: 300, seed });
+      expect(expectSameAsLibrary(text)).toBe(true);
+    }
+  });
+
+  it("agrees with the library on cut and mutated pipelines", () => {
+    const { yaml: text } = generatePipeline({ jobs: 4, seed: 7 });
+    const lines = text.split("\n");
+    for (let count = 0; count <= lines.length; count += 3) {
+      expectSameAsLibrary(lines.slice(0, count).join("\n"));
+    }
+    const random = seededRandom(11);
+    const pieces = [
+      " ",
+      "  ",
+      "-",
+      ": ",
+      "#",
+      "'",
+      '"',
+      "[",
+      "]",
+      "{",
+      "}",
+      ",",
+      "&a",
+      "*a",
+      "|",
+      ">",
+      "\n",
+      "\n  ",
+      "!reference ",
+      "<<: ",
+    ];
+    let accepted = 0;
+    for (let round = 0; round < 400; round++) {
+      let mutated = text;
+      for (let change = 0; change < 2; change++) {
+        const at = Math.floor(random() * mutated.length);
+        const piece = pieces[Math.floor(random() * pieces.length)] ?? " ";
+        mutated =
+          random() < 0.5
+            ? mutated.slice(0, at) + piece + mutated.slice(at)
+            : mutated.slice(0, at) + mutated.slice(at + 1 + Math.floor(random() * 3));
+      }
+      if (expectSameAsLibrary(mutated)) accepted++;
+    }
+    expect(accepted).toBeGreaterThan(50);
+  }, 60_000);
+});
