@@ -15,6 +15,8 @@ export interface RecordedRequest {
   headers: IncomingMessage["headers"];
   body: Buffer;
   status: number;
+  /** Date.now() when the request arrived. */
+  receivedAt: number;
   /** True when a job request was held by long polling. */
   held?: boolean;
 }
@@ -256,8 +258,10 @@ export class FakeGitLab {
       this.#serveRepository(request, response, url);
       return;
     }
+    const receivedAt = Date.now();
     const body = await readBody(request);
     const record: RecordedRequest = {
+      receivedAt,
       method: request.method ?? "",
       path,
       headers: request.headers,

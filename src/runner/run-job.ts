@@ -1,0 +1,180 @@
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Executor, JobResult } from "../executors/executor.ts";
+import { projectKeyFor } from "../executors/shell/build-paths.ts";
+import { cacheDirFor } from "../storage/cache.ts";
+import { maskPhrases, phrasesFor } from "../trace/mask-phrases.ts";
+import { TraceWriter } from "../trace/trace-writer.ts";
+import type { RunnerEntry } from "./config-toml.ts";
+import { failureReasonFor } from "./failure-reasons.ts";
+import { backoffDelayMs, type GitLabClient } from "./gitlab-client.ts";
+import { runnerArtifactTransport } from "./runner-artifacts.ts";
+import { updateJob, type JobPayload, type JobUpdate } from "./runner-api.ts";
+import { jobSpecForRunner } from "./runner-job-spec.ts";
+import { TraceUploader } from "./trace-uploader.ts";
+
+export interface RunnerJobOptions {
+  client: GitLabClient;
+  entry: RunnerEntry;
+  systemId: string;
+  job: JobPayload;
+  executor: Executor;
+  stateDir: string;
+  /** Where the job's log is also written, byte for byte what GitLab receives. */
+  logFile: string;
+  /** Forceful shutdown (SIGTERM/SIGINT): abort the job, report it as a runner system failure. */
+  shutdown: AbortSignal;
+  traceUpdateIntervalMs?: number;
+  forceSendIntervalMs?: number;
+  /** Retries of the final update (gitlab-runner: job_status_final_update_retry_limit = 10). */
+  finalUpdateAttempts?: number;
+}
+
+export interface RunnerJobOutcome {
+  /** What GitLab was told; "aborted" when GitLab ended the job itself (canceled, 403). */
+  reported: "success" | "failed" | "aborted" | "unreported";
+  update?: JobUpdate;
+  result: JobResult;
+}
+
+const DEFAULT_OUTPUT_LIMIT_KIB = 4096;
+const MAX_FINAL_WAIT_MS = 60_000;
+
+/**
+ * Runs one job GitLab handed out: the same JobSpec path as local mode, its log streamed to
+ * GitLab while it runs, cancellation taken from `Job-Status`, then the final state with the
+ * log's checksum and size, retried until GitLab has it.
+ */
+export async function runRunnerJob(o: RunnerJobOptions): Promise<RunnerJobOutcome> {
+  const { job, entry } = o;
+  const spec = jobSpecForRunner(job, entry);
+  const cancel = new AbortController();
+  const hardKill = new AbortController();
+  let abortedByServer = false;
+  let shutdownAbort = false;
+  const onJobStatus = (status: string): void => {
+    if (status === "canceling") {
+      cancel.abort(new DOMException("canceled in GitLab", "AbortError"));
+    } else if (status === "canceled" || status === "failed") {
+      abortedByServer = true;
+      cancel.abort(new DOMException(`${status} in GitLab`, "AbortError"));
+      hardKill.abort();
+    }
+  };
+  const onShutdown = (): void => {
+    shutdownAbort = true;
+    cancel.abort(new DOMException("runner shutting down", "AbortError"));
+    hardKill.abort();
+  };
+  if (o.shutdown.aborted) onShutdown();
+  o.shutdown.addEventListener("abort", onShutdown, { once: true });
+
+  const uploader = new TraceUploader({
+    client: o.client,
+    jobId: job.id,
+    jobToken: job.token,
+    systemId: o.systemId,
+    outputLimitBytes: (entry.outputLimit ?? DEFAULT_OUTPUT_LIMIT_KIB) * 1024,
+    ...(o.traceUpdateIntervalMs !== undefined && { updateIntervalMs: o.traceUpdateIntervalMs }),
+    ...(o.forceSendIntervalMs !== undefined && { forceSendIntervalMs: o.forceSendIntervalMs }),
+    onJobStatus,
+  });
+  const trace = new TraceWriter({
+    maskPhrases: [...maskPhrases(spec.variables), ...phrasesFor(job.token)],
+    logFile: o.logFile,
+    onData: (chunk) => uploader.append(chunk),
+  });
+  uploader.start();
+
+  let result: JobResult;
+  try {
+    const projectKey = projectKeyFor(spec, undefined);
+    result = await o.executor.run(spec, {
+      trace,
+      signal: cancel.signal,
+      hardKill: hardKill.signal,
+      stateDir: o.stateDir,
+      cacheDir: entry.cacheDir ?? cacheDirFor(o.stateDir, projectKey),
+      artifacts: runnerArtifactTransport(),
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    trace.error(`Job failed (system failure): ${message}`);
+    result = { status: "failed", failureReason: "runner_system_failure", durationMs: 0 };
+  } finally {
+    o.shutdown.removeEventListener("abort", onShutdown);
+  }
+  if (shutdownAbort && !abortedByServer) {
+    trace.error("Job failed (system failure): aborted: the runner is shutting down");
+  }
+  await trace.close().catch(() => undefined);
+  await uploader.finish();
+
+  if (abortedByServer || uploader.closedByServer) {
+    return { reported: "aborted", result };
+  }
+  const update = finalUpdate(result, job, shutdownAbort, uploader);
+  const reported = await sendFinalUpdate(o, uploader, update);
+  return { reported: reported ? update.state : "unreported", update, result };
+}
+
+function finalUpdate(
+  result: JobResult,
+  job: JobPayload,
+  shutdownAbort: boolean,
+  uploader: TraceUploader,
+): JobUpdate & { state: "success" | "failed" } {
+  const output = { checksum: uploader.checksum, bytesize: uploader.bytesize };
+  if (result.status === "success" && !shutdownAbort) return { state: "success", ...output };
+  const accepted = job.features?.failure_reasons;
+  const reason = shutdownAbort
+    ? "runner_system_failure"
+    : result.status === "canceled"
+      ? "job_canceled"
+      : result.failureReason;
+  return {
+    state: "failed",
+    failureReason: failureReasonFor(reason, accepted),
+    ...(result.exitCode !== undefined && !shutdownAbort && { exitCode: result.exitCode }),
+    ...output,
+  };
+}
+
+/** The final `PUT`: 202 means "trace still being stored, ask again"; 412 asks for the whole trace. */
+async function sendFinalUpdate(
+  o: RunnerJobOptions,
+  uploader: TraceUploader,
+  update: JobUpdate,
+): Promise<boolean> {
+  const attempts = o.finalUpdateAttempts ?? 10;
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
+    let waitMs = backoffDelayMs(attempt, 500, MAX_FINAL_WAIT_MS);
+    try {
+      const response = await updateJob(o.client, {
+        jobId: o.job.id,
+        jobToken: o.job.token,
+        systemId: o.systemId,
+        update,
+      });
+      const { status } = response;
+      if (status === 200) return true;
+      if (status === 403 || status === 404) return false;
+      if (response.jobStatus === "canceled" || response.jobStatus === "failed") return false;
+      if (status === 202 && response.updateIntervalSeconds !== undefined) {
+        waitMs = Math.min(response.updateIntervalSeconds * 1000, MAX_FINAL_WAIT_MS);
+      }
+      if (status === 412) uploader.resend();
+    } catch {
+      // Unreachable: retried below.
+    }
+    await sleep(waitMs);
+    // Whatever the answer, make sure GitLab has the whole log before asking again.
+    await uploader.flush();
+  }
+  return false;
+}
+
+/** `<state>/runner/jobs/<id>.log`. */
+export function runnerJobLogFile(stateDir: string, jobId: number): string {
+  return join(stateDir, "runner", "jobs", `${jobId}.log`);
+}

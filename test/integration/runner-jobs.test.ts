@@ -1,0 +1,191 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { RunnerConfig } from "../../src/runner/config-toml.ts";
+import type { RunnerJobOutcome } from "../../src/runner/run-job.ts";
+import type { JobPayload } from "../../src/runner/runner-api.ts";
+import type { RunnerLog } from "../../src/runner/runner-log.ts";
+import { RunnerService } from "../../src/runner/runner-service.ts";
+import { shortToken } from "../../src/runner/short-token.ts";
+import { FakeGitLab, type FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
+import { makeRepository } from "../support/pier-cli.ts";
+
+const quiet: RunnerLog = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+let fake: FakeGitLab;
+let token: string;
+let stateDir: string;
+let repo: string;
+const services: RunnerService[] = [];
+const finished = new Map<number, RunnerJobOutcome>();
+
+beforeEach(async () => {
+  fake = await FakeGitLab.start();
+  fake.traceUpdateInterval = 0.2;
+  repo = makeRepository({ "hello.txt": "hello from the repository\n" });
+  fake.addProject("group/project", repo);
+  token = fake.createRunner();
+  stateDir = mkdtempSync(join(tmpdir(), "pier-runner-state-"));
+  finished.clear();
+});
+
+afterEach(async () => {
+  for (const service of services.splice(0)) await service.stopForcefully(10_000);
+  await fake.close();
+  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(repo, { recursive: true, force: true });
+});
+
+function startService(config: Partial<RunnerConfig["global"]> = {}): RunnerService {
+  const service = new RunnerService({
+    config: {
+      global: { concurrent: 1, ...config },
+      runners: [{ name: "test runner", url: fake.url, token, executor: "shell", extra: {} }],
+      extra: {},
+    },
+    configFile: join(stateDir, "config.toml"),
+    systemId: "s_0123456789ab",
+    stateDir,
+    log: quiet,
+    checkIntervalMs: 100,
+    traceUpdateIntervalMs: 200,
+    client: { baseDelayMs: 20, maxDelayMs: 200 },
+    onJobFinished: (job: JobPayload, outcome) => finished.set(job.id, outcome),
+  });
+  services.push(service);
+  void service.start();
+  return service;
+}
+
+function localLog(job: FakeJob): Buffer {
+  return readFileSync(join(stateDir, "runner", shortToken(token), "jobs", `${job.id}.log`));
+}
+
+async function finalOf(job: FakeJob): Promise<void> {
+  await fake.waitFor(() => job.final !== undefined || finished.has(job.id));
+}
+
+describe("pier as a runner, against the GitLab stand-in", () => {
+  it("clones over HTTP, runs a shell job and reports success with the trace's checksum", async () => {
+    const job = fake.queueJob({
+      script: ["cat hello.txt", 'echo "secret is $MY_SECRET"', 'echo "token is $CI_JOB_TOKEN"'],
+      variables: [{ key: "MY_SECRET", value: "s3cr3t-value-42", masked: true }],
+    });
+    startService();
+    await finalOf(job);
+    expect(fake.violations).toEqual([]);
+    expect(job.final).toMatchObject({ state: "success" });
+    expect(job.state).toBe("success");
+    const trace = job.trace.toString("utf8");
+    expect(trace).toContain("hello from the repository");
+    expect(trace).toContain("secret is [MASKED]");
+    expect(trace).toContain("token is [MASKED]");
+    expect(trace).not.toContain("s3cr3t-value-42");
+    expect(trace).not.toContain(job.token);
+    expect(trace).toContain("Job succeeded");
+    expect(job.trace.equals(localLog(job))).toBe(true);
+    // The runner echoed the long-polling cursor and sent its token on every request.
+    const requests = fake.requests.filter((r) => r.path === "/api/v4/jobs/request");
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.every((r) => r.headers["runner-token"] === token)).toBe(true);
+  });
+
+  it("reports a failing script as failed, script_failure, with its exit code", async () => {
+    const job = fake.queueJob({ script: ["echo about to fail", "exit 3"] });
+    startService();
+    await finalOf(job);
+    expect(fake.violations).toEqual([]);
+    expect(job.final).toMatchObject({
+      state: "failed",
+      failure_reason: "script_failure",
+      exit_code: 3,
+    });
+    expect(job.trace.toString()).toContain("ERROR: Job failed: exit code 3");
+    expect(job.trace.equals(localLog(job))).toBe(true);
+  });
+
+  it("cancels a running job when GitLab says canceling, running after_script", async () => {
+    const job = fake.queueJob({
+      script: ["echo started", "for i in $(seq 1 600); do echo tick $i; sleep 0.1; done"],
+      afterScript: ["echo after-script-ran"],
+    });
+    startService();
+    await fake.waitFor(() => job.trace.toString().includes("tick 3"));
+    const canceledAt = Date.now();
+    fake.cancelJob(job.id, "canceling");
+    await finalOf(job);
+    expect(Date.now() - canceledAt).toBeLessThan(15_000);
+    expect(fake.violations).toEqual([]);
+    expect(job.state).toBe("canceled");
+    expect(job.final?.state).toBe("failed");
+    expect(job.trace.toString()).toContain("after-script-ran");
+    expect(job.trace.toString()).not.toContain("tick 600");
+  });
+
+  it("aborts a job GitLab canceled outright and sends no final state", async () => {
+    const job = fake.queueJob({
+      script: ["for i in $(seq 1 600); do echo tick $i; sleep 0.1; done"],
+      afterScript: ["echo after-script-ran"],
+    });
+    startService();
+    await fake.waitFor(() => job.trace.toString().includes("tick 3"));
+    fake.cancelJob(job.id, "canceled");
+    await fake.waitFor(() => finished.has(job.id), 15_000);
+    expect(finished.get(job.id)?.reported).toBe("aborted");
+    expect(job.final).toBeUndefined();
+    expect(localLog(job).toString()).not.toContain("after-script-ran");
+  });
+
+  it("never runs more than `concurrent` jobs at once", async () => {
+    const jobs = Array.from({ length: 5 }, (_, i) =>
+      fake.queueJob({ name: `job ${i}`, script: ["sleep 1", `echo done ${i}`] }),
+    );
+    startService({ concurrent: 2 });
+    await fake.waitFor(() => jobs.every((job) => job.final !== undefined));
+    expect(fake.violations).toEqual([]);
+    expect(fake.maxRunning).toBe(2);
+    expect(jobs.map((job) => job.final?.state)).toEqual(Array(5).fill("success"));
+  });
+
+  it("waits as long as a 429's Retry-After asks", async () => {
+    fake.inject({
+      method: "POST",
+      path: /\/jobs\/request$/,
+      status: 429,
+      headers: { "Retry-After": "1" },
+    });
+    const job = fake.queueJob({ script: ["echo hi"] });
+    startService();
+    await finalOf(job);
+    const requests = fake.requests.filter((r) => r.path === "/api/v4/jobs/request");
+    expect(requests[0]?.status).toBe(429);
+    expect(requests[1]?.status).toBe(201);
+    expect(requests[1]!.receivedAt - requests[0]!.receivedAt).toBeGreaterThanOrEqual(950);
+  });
+
+  it("ends every job with its full trace and final state when every fifth request fails", async () => {
+    fake.failEveryNth = 5;
+    fake.finalAcceptsPendingPerJob = 2;
+    const jobs = Array.from({ length: 4 }, (_, i) =>
+      fake.queueJob({
+        name: `noisy ${i}`,
+        script: [`for n in $(seq 1 3000); do echo "job ${i} line $n"; done`, "sleep 0.5"],
+      }),
+    );
+    startService({ concurrent: 2 });
+    await fake.waitFor(() => jobs.every((job) => job.final !== undefined), 90_000);
+    expect(fake.violations).toEqual([]);
+    expect(fake.requests.filter((r) => r.status === 500).length).toBeGreaterThan(3);
+    for (const job of jobs) {
+      expect(job.final?.state).toBe("success");
+      expect(job.trace.equals(localLog(job))).toBe(true);
+      expect(job.trace.toString()).toContain(`line 3000`);
+    }
+  });
+});
