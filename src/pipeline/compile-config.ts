@@ -38,7 +38,7 @@ export async function compileConfig(
   const repoDir = resolve(options.repoDir);
   const contextOptions = {
     repoDir,
-    ...pick(options, ["ref", "branch", "tag", "source", "pipelineId"]),
+    ...pick(options, ["ref", "branch", "tag", "source", "pipelineId", "registry", "registryImage"]),
   };
   const context = readPipelineContext(contextOptions);
   const pipelineVariables: Array<[string, string]> = [

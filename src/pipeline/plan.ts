@@ -153,4 +153,8 @@ export interface PlanOptions {
   source?: string;
   /** CI_PIPELINE_ID (and IID); local runs allocate one that is unique on this machine. */
   pipelineId?: number;
+  /** CI_REGISTRY as the executor provides it (default the compiler's `registry.pier.local`). */
+  registry?: string;
+  /** CI_REGISTRY_IMAGE (default `<registry>/<project path>` in lowercase). */
+  registryImage?: string;
 }

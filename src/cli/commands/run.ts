@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism, homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { UsageError } from "../../errors.ts";
+import type { RegistryHooks } from "../../executors/docker/registry-hooks.ts";
 import type { Executor } from "../../executors/executor.ts";
 import { allocatePipelineId } from "../../local/pipeline-id.ts";
 import { readProjectVariables } from "../../local/project-variables.ts";
@@ -54,6 +55,7 @@ async function executorFor(
   name: string,
   settings: RunnerSettings,
   configFile: string | undefined,
+  hooks: RegistryHooks | undefined,
 ): Promise<Executor> {
   switch (name) {
     case "shell": {
@@ -63,10 +65,10 @@ async function executorFor(
     case "docker": {
       const { createDockerExecutor } =
         await import("../../executors/docker/create-docker-executor.ts");
-      // The CI registry helper's DockerJobHooks go here (`hooks:`) once they exist.
       return createDockerExecutor({
         docker: settings.docker,
         ...(configFile !== undefined && { configFile }),
+        ...(hooks !== undefined && { hooks }),
       });
     }
     default:
@@ -93,11 +95,10 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
   const repoDir = resolve(options.directory);
   const settings = runnerSettings(options);
   const concurrency = concurrencyOf(options, settings);
-  const executor = await executorFor(
-    options.executor ?? settings.executor ?? "shell",
-    settings,
-    options.config,
-  );
+  const executorName = options.executor ?? settings.executor ?? "shell";
+  // The CI registry, DinD wiring and layer cache of the docker executor, for this run.
+  const registryHooks = executorName === "docker" ? await registryHooksFor(settings) : undefined;
+  const executor = await executorFor(executorName, settings, options.config, registryHooks);
   const pipelineVariables = parseVariableFlags(options.variable);
   const stateDir = stateRoot();
   const pipelineId = allocatePipelineId(stateDir);
@@ -110,6 +111,7 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
     ...(options.branch === undefined ? {} : { branch: options.branch }),
     ...(options.tag === undefined ? {} : { tag: options.tag }),
     ...(options.source === undefined ? {} : { source: options.source }),
+    ...(registryHooks?.registryHost === undefined ? {} : { registry: registryHooks.registryHost }),
   });
   const refProtected = plan.variables.some(
     (v) => v.key === "CI_COMMIT_REF_PROTECTED" && v.value === "true",
@@ -168,5 +170,15 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    await registryHooks?.close();
   }
+}
+
+async function registryHooksFor(settings: RunnerSettings): Promise<RegistryHooks> {
+  const { createRegistryHooks } = await import("../../executors/docker/registry-hooks.ts");
+  const { readRegistrySettings } = await import("../../executors/docker/registry-settings.ts");
+  return createRegistryHooks({
+    stateDir: stateRoot(),
+    settings: readRegistrySettings(settings.docker),
+  });
 }

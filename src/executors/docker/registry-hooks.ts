@@ -1,4 +1,4 @@
-import type { DockerClient } from "../../docker/docker-client.ts";
+import { connectDocker, type DockerClient } from "../../docker/docker-client.ts";
 import { sweepInBackground } from "../../gc/collect-garbage.ts";
 import type { JobService, JobSpec, JobVariable } from "../../job/spec.ts";
 import { newRegistryCredentials, type RegistryCredentials } from "./ci-registry-credentials.ts";
@@ -20,7 +20,8 @@ export interface RegistryHooks extends DockerJobHooks {
 }
 
 export interface RegistryHooksOptions {
-  client: DockerClient;
+  /** The engine; without one, the hooks connect (from DOCKER_HOST…) when first needed. */
+  client?: DockerClient;
   stateDir: string;
   settings: RegistrySettings;
   /** Extra labels on what the hooks create (tests mark their objects). */
@@ -40,7 +41,12 @@ export interface RegistryHooksOptions {
  * the job ends.
  */
 export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
-  const { client, settings } = o;
+  const { settings } = o;
+  let connecting: Promise<DockerClient> | undefined;
+  const engine = (): Promise<DockerClient> => {
+    connecting ??= o.client === undefined ? connectDocker() : Promise.resolve(o.client);
+    return connecting;
+  };
   const external = settings.externalUrl;
   const credentials: RegistryCredentials | undefined = !settings.enabled
     ? undefined
@@ -54,19 +60,26 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
   const storageVolume = o.storageVolume ?? settings.storageVolume;
   // What a crashed pier left behind goes while this run starts (one list call per type).
   const sweep =
-    o.startupSweep === false ? Promise.resolve() : sweepInBackground(client, o.stateDir);
+    o.startupSweep === false
+      ? Promise.resolve()
+      : engine().then(
+          (client) => sweepInBackground(client, o.stateDir),
+          () => undefined,
+        );
 
   let registry: Promise<ManagedRegistry> | undefined;
   const ensureRegistry = (): Promise<ManagedRegistry> => {
-    registry ??= startManagedRegistry({
-      client,
-      stateDir: o.stateDir,
-      credentials: credentials ?? newRegistryCredentials(),
-      ...(settings.image === undefined ? {} : { image: settings.image }),
-      ...(o.labels === undefined ? {} : { labels: o.labels }),
-      ...(storageVolume === undefined ? {} : { storageVolume }),
-      signal: closing.signal,
-    });
+    registry ??= engine().then((client) =>
+      startManagedRegistry({
+        client,
+        stateDir: o.stateDir,
+        credentials: credentials ?? newRegistryCredentials(),
+        ...(settings.image === undefined ? {} : { image: settings.image }),
+        ...(o.labels === undefined ? {} : { labels: o.labels }),
+        ...(storageVolume === undefined ? {} : { storageVolume }),
+        signal: closing.signal,
+      }),
+    );
     return registry;
   };
   const managed = settings.enabled && external === undefined;
@@ -126,6 +139,7 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
         result = withRegistryCa(result, registryHost, caFile);
       }
       if (settings.dindLayerCache || envFlag(config.Env, "PIER_DIND_LAYER_CACHE")) {
+        const client = await engine();
         const lease = await leaseLayerCache({
           client,
           stateDir: o.stateDir,
@@ -154,10 +168,11 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
       closing.abort();
       await Promise.all([...leases.keys()].map(releaseLeases));
       await sweep;
-      const started = registry;
-      if (started === undefined) return;
-      const running = await started.catch(() => undefined);
+      const running = await registry?.catch(() => undefined);
       await running?.stop();
+      if (o.client === undefined && connecting !== undefined) {
+        (await connecting.catch(() => undefined))?.close();
+      }
     },
   };
 }
