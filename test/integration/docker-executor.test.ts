@@ -338,6 +338,35 @@ describe("DockerExecutor", { timeout: 120_000 }, () => {
     expect(failed.log).not.toContain("job-ran");
   });
 
+  it("puts the job and its services on network_mode's network when set", async () => {
+    const name = `pier-test-network-mode-${pipelineId}`;
+    const id = await docker.networks.create({
+      Name: name,
+      Labels: { "pier.managed": "true", "pier.test": "docker-executor" },
+    });
+    try {
+      const { result, log } = await runJob(
+        jobSpec({
+          script: ["nc -w 2 db 5432 -e true && echo db-on-user-network"],
+          services: [
+            {
+              name: "postgres:15",
+              alias: "db",
+              variables: [variable("POSTGRES_HOST_AUTH_METHOD", "trust")],
+            },
+          ],
+        }),
+        { settings: { network_mode: name } },
+      );
+      expect(result.status).toBe("success");
+      expect(log).toContain("db-on-user-network");
+      const network = await docker.networks.inspect(id);
+      expect(Object.keys(network.Containers ?? {})).toEqual([]);
+    } finally {
+      await docker.networks.remove(id, { ignoreMissing: true });
+    }
+  });
+
   it("kills the job at its timeout and still runs after_script", async () => {
     const started = Date.now();
     const { result, log } = await runJob(

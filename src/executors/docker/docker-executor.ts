@@ -313,6 +313,15 @@ export class DockerExecutor implements Executor {
       if (wantsNetwork) {
         network = await o.objects.createNetwork(signal);
         await this.#hooks.networkReady(network, signal);
+      } else if (settings.networkMode !== undefined && spec.services.length > 0) {
+        if (["bridge", "default", "host", "none"].includes(settings.networkMode)) {
+          throw new DisallowedRequestError(
+            `services need a user-defined network for their aliases; network_mode "${settings.networkMode}" has none`,
+          );
+        }
+        network = { id: settings.networkMode, name: settings.networkMode };
+      }
+      if (network !== undefined && spec.services.length > 0) {
         const services = await startServices({
           docker: this.#docker,
           spec,

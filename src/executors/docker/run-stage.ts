@@ -34,7 +34,9 @@ export async function runStage(o: {
   hardKill?: AbortSignal;
 }): Promise<StepOutcome> {
   const { docker, containerId: id } = o;
-  const setup = AbortSignal.timeout(60_000);
+  // Aborting the signal of an attach or a wait tears its stream down: these live as long as the
+  // stage, so they get a signal of their own, aborted once the stage is over.
+  const stage = new AbortController();
   let streams: HijackedStreams | undefined;
   let stopReason: "timeout" | "canceled" | undefined;
   let exited = false;
@@ -47,12 +49,12 @@ export async function runStage(o: {
   const onCancel = (): void => stop("canceled");
   try {
     const [attached, pending] = await Promise.all([
-      docker.containers.attach(id, { stdin: true, signal: setup }),
-      docker.containers.beginWait(id, { condition: "next-exit", signal: setup }),
+      docker.containers.attach(id, { stdin: true, signal: stage.signal }),
+      docker.containers.beginWait(id, { condition: "next-exit", signal: stage.signal }),
     ]);
     streams = attached;
     pipeToTrace(streams, o.trace);
-    await docker.containers.start(id, { signal: setup });
+    await docker.containers.start(id, { signal: AbortSignal.timeout(60_000) });
     streams.stdin.end(o.stdin);
     if (o.cancel?.aborted === true || o.hardKill?.aborted === true) onCancel();
     o.cancel?.addEventListener("abort", onCancel, { once: true });
@@ -77,5 +79,6 @@ export async function runStage(o: {
     o.cancel?.removeEventListener("abort", onCancel);
     o.hardKill?.removeEventListener("abort", onCancel);
     streams?.destroy();
+    stage.abort();
   }
 }
