@@ -438,6 +438,48 @@ describe("DockerExecutor", { timeout: 120_000 }, () => {
     expect(second.log).toContain("built-in-container");
   });
 
+  it("saves the cache from the container and restores it into a later job", async () => {
+    const cache = {
+      key: "deps",
+      untracked: false,
+      policy: "pull-push" as const,
+      paths: ["vendor/"],
+      when: "on_success" as const,
+    };
+    const first = await runJob({
+      ...jobSpec({ id: 21, script: ["mkdir -p vendor", "echo cached-42 > vendor/lib.txt"] }),
+      cache: [cache],
+    });
+    expect(first.result.status).toBe("success");
+    expect(first.log).toContain("Saving cache for successful job");
+    const second = await runJob({
+      ...jobSpec({ id: 22, script: ["cat vendor/lib.txt"] }),
+      cache: [cache],
+    });
+    expect(second.result.status).toBe("success");
+    expect(second.log).toContain("cached-42");
+  });
+
+  it("runs two jobs with same-named services at once without a clash", async () => {
+    const job = (id: number) =>
+      jobSpec({
+        id,
+        script: [`nc -w 2 db 5432 -e true && echo job-${id}-reached-db`],
+        services: [
+          {
+            name: "postgres:15",
+            alias: "db",
+            variables: [variable("POSTGRES_HOST_AUTH_METHOD", "trust")],
+          },
+        ],
+      });
+    const [a, b] = await Promise.all([runJob(job(31)), runJob(job(32))]);
+    expect(a.result.status).toBe("success");
+    expect(b.result.status).toBe("success");
+    expect(a.log).toContain("job-31-reached-db");
+    expect(b.log).toContain("job-32-reached-db");
+  });
+
   it("fails a job whose image cannot be had with image_pull_failure", async () => {
     const { result, log } = await runJob(
       jobSpec({ image: "pier-test-no-such-image:1", script: ["true"] }),
