@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { resolveExtends } from "./compose/resolve-extends.ts";
 import { resolveReferences } from "./compose/resolve-references.ts";
 import {
-  readPipelineContext,
+  loadPipelineContext,
   predefinedPipelineVariables,
   type PipelineContext,
 } from "./context/index.ts";
@@ -40,7 +40,7 @@ export async function compileConfig(
     repoDir,
     ...pick(options, ["ref", "branch", "tag", "source", "pipelineId", "registry", "registryImage"]),
   };
-  const context = readPipelineContext(contextOptions);
+  const context = await loadPipelineContext(contextOptions);
   const pipelineVariables: Array<[string, string]> = [
     ...predefinedPipelineVariables(context),
     ...Object.entries(options.variables),
