@@ -30,14 +30,6 @@ function withPipelineOptions<C extends Command>(command: C): C {
   return command;
 }
 
-function notYet(name: string, issue: number): () => never {
-  return () => {
-    throw new PierError(`pier ${name} is not available yet (planned in issue #${issue})`, {
-      exitCode: 2,
-    });
-  };
-}
-
 /** Set by a command's action when it ends with something other than 0. */
 let commandExitCode = 0;
 
@@ -107,14 +99,75 @@ function buildProgram(): Command {
 
   const runner = program
     .command("runner")
-    .description("run pier as a self-hosted GitLab runner (coming: issue #6)");
-  for (const sub of ["register", "verify", "unregister", "list", "run"]) {
-    runner
-      .command(sub)
-      .description(`${sub} (coming: issue #6)`)
-      .allowUnknownOption()
-      .action(notYet(`runner ${sub}`, 6));
-  }
+    .description("run pier as a self-hosted GitLab runner (gitlab-runner compatible config.toml)");
+  const configOption = "config.toml (default: $XDG_CONFIG_HOME/pier/config.toml)";
+  runner
+    .command("register")
+    .description("register a runner with GitLab and add it to config.toml")
+    .option("-u, --url <url>", "GitLab instance URL")
+    .option("-t, --token <token>", "runner authentication token (glrt-…) or registration token")
+    .option("-r, --registration-token <token>", "registration token (legacy flow)")
+    .option("--executor <name>", "shell or docker")
+    .option("--name <name>", "the runner's name in config.toml (default: host name)")
+    .option("--description <text>", "legacy flow: the runner's description in GitLab")
+    .option("--tag-list <tags>", "legacy flow: comma-separated tags")
+    .option("--run-untagged", "legacy flow: also run untagged jobs")
+    .option(
+      "--locked <bool>",
+      "legacy flow: lock to the project (default true)",
+      (v) => v !== "false",
+    )
+    .option("--maximum-timeout <seconds>", "legacy flow: maximum job timeout")
+    .option("--paused", "legacy flow: register paused")
+    .option("--maintenance-note <text>", "legacy flow: maintenance note")
+    .option("--access-level <level>", "legacy flow: not_protected or ref_protected")
+    .option("--limit <n>", "jobs this runner may run at once")
+    .option("-n, --non-interactive", "never prompt")
+    .option("-c, --config <file>", configOption)
+    .action(async (options) => {
+      const { runnerRegisterCommand } = await import("./commands/runner-register.ts");
+      commandExitCode = await runnerRegisterCommand(options);
+    });
+  runner
+    .command("verify")
+    .description("check the runners' tokens with GitLab")
+    .option("--name <name>", "only this runner")
+    .option("--delete", "remove runners GitLab no longer knows from config.toml")
+    .option("-c, --config <file>", configOption)
+    .action(async (options) => {
+      const { runnerVerifyCommand } = await import("./commands/runner-verify.ts");
+      commandExitCode = await runnerVerifyCommand(options);
+    });
+  runner
+    .command("unregister")
+    .description("remove runners from GitLab and from config.toml")
+    .option("--name <name>", "the runner with this name")
+    .option("-u, --url <url>", "with --token: the runner with this URL")
+    .option("-t, --token <token>", "the runner with this token")
+    .option("--all-runners", "every runner in config.toml")
+    .option("-c, --config <file>", configOption)
+    .action(async (options) => {
+      const { runnerUnregisterCommand } = await import("./commands/runner-unregister.ts");
+      commandExitCode = await runnerUnregisterCommand(options);
+    });
+  runner
+    .command("list")
+    .description("list the runners in config.toml")
+    .option("-c, --config <file>", configOption)
+    .action(async (options) => {
+      const { runnerListCommand } = await import("./commands/runner-list.ts");
+      commandExitCode = runnerListCommand(options);
+    });
+  runner
+    .command("run")
+    .description("ask GitLab for jobs and run them (SIGQUIT: finish jobs and stop)")
+    .option("-c, --config <file>", configOption)
+    .option("--log-format <format>", "text or json (default: log_format from config.toml)")
+    .option("--log-level <level>", "debug, info, warn or error (default: log_level)")
+    .action(async (options) => {
+      const { runnerRunCommand } = await import("./commands/runner-run.ts");
+      commandExitCode = await runnerRunCommand(options);
+    });
   program.addOption(new Option("--no-color", "disable colours").hideHelp());
   return program;
 }
