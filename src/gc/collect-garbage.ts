@@ -33,10 +33,16 @@ let background: Promise<void> | undefined;
 
 /**
  * The sweep every Docker-executor start runs in the background: objects and locks of dead
- * pier processes only (no disk policy). At most once per process; never fails the run.
+ * pier processes only (no build folders, no disk policy). At most once per process; never
+ * fails the run.
  */
 export function sweepInBackground(client: DockerClient, stateDir: string): Promise<void> {
-  background ??= Promise.all([sweepDeadOwners(client), sweepStateDir(stateDir)]).then(
+  // Build folders are left to an explicit `pier gc`: a starting pier must not race a neighbour
+  // that is just taking a slot over.
+  background ??= Promise.all([
+    sweepDeadOwners(client),
+    sweepStateDir(stateDir, { buildDirs: false }),
+  ]).then(
     () => undefined,
     () => undefined,
   );

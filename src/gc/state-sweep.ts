@@ -1,6 +1,7 @@
-import { readdir, readFile, rm, stat, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { isRunning, type ProcessIdentity } from "../storage/process-identity.ts";
+import { currentProcess, isRunning, type ProcessIdentity } from "../storage/process-identity.ts";
 import { buildsRoot } from "../storage/state-dir.ts";
 import type { GcAction } from "./dead-owner-sweep.ts";
 
@@ -18,7 +19,7 @@ interface LockFile extends ProcessIdentity {
  */
 export async function sweepStateDir(
   stateDir: string,
-  options: { dryRun?: boolean; now?: number } = {},
+  options: { dryRun?: boolean; now?: number; buildDirs?: boolean } = {},
 ): Promise<GcAction[]> {
   const now = options.now ?? Date.now();
   const actions: GcAction[] = [];
@@ -49,14 +50,12 @@ export async function sweepStateDir(
       if (lock === undefined || (await isRunning(lock))) continue;
       await remove(
         { kind: "file", name: file, reason: `lock owner ${String(lock.pid)} is gone` },
-        async () => {
-          const again = await readLock(file);
-          if (again?.nonce === lock.nonce) await unlink(file);
-        },
+        () => removeStaleLock(file, lock.nonce),
       );
     }
   }
 
+  if (options.buildDirs === false) return actions;
   // builds/<concurrent id>/…: in use exactly while locks/concurrent/<id>.lock has a live owner.
   const builds = buildsRoot(stateDir);
   for (const slot of await entries(builds)) {
@@ -66,10 +65,45 @@ export async function sweepStateDir(
     if (now - (await mtimeOf(dir)) < GRACE_MS) continue;
     await remove(
       { kind: "directory", name: dir, reason: `no pier holds concurrency slot ${slot}` },
-      () => rm(dir, { recursive: true, force: true, maxRetries: 3 }),
+      async () => {
+        const holder = await readLock(join(stateDir, "locks", "concurrent", `${slot}.lock`));
+        if (holder !== undefined && (await isRunning(holder))) return;
+        await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+      },
     );
   }
   return actions;
+}
+
+/**
+ * The slot leases' own takeover protocol: hold `<lock>.takeover` (naming this process, so
+ * others see a live holder) while re-checking and deleting, so a lock another process has just
+ * re-created in the stale one's place is never deleted.
+ */
+async function removeStaleLock(path: string, staleNonce: string): Promise<void> {
+  const guard = `${path}.takeover`;
+  if (path.endsWith(".takeover")) {
+    const again = await readLock(path);
+    if (again?.nonce === staleNonce) await unlink(path);
+    return;
+  }
+  try {
+    await writeFile(
+      guard,
+      JSON.stringify({ ...currentProcess(), nonce: randomBytes(8).toString("hex") }),
+      {
+        flag: "wx",
+      },
+    );
+  } catch {
+    return; // Someone else is taking it over.
+  }
+  try {
+    const again = await readLock(path);
+    if (again?.nonce === staleNonce) await unlink(path);
+  } finally {
+    await unlink(guard).catch(() => undefined);
+  }
 }
 
 async function readLock(path: string): Promise<LockFile | undefined> {
