@@ -1,5 +1,5 @@
 import { createHmac, randomInt } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 const SYSTEM_ID_FILE = ".runner_system_id";
@@ -41,6 +41,7 @@ export function loadSystemId(configFile: string, machineIdFile?: string): string
     // Absent: create it below.
   }
   const id = newSystemId(machineIdFile);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, id, { mode: 0o600 });
   return id;
 }

@@ -86,18 +86,17 @@ export async function runnerRegisterCommand(options: RegisterOptions): Promise<n
   const name = options.name ?? options.description ?? hostname();
   const limit = wholeNumber(options.limit, "--limit");
 
-  const loaded = readRunnerConfig(configFile);
-  const systemId = loadSystemId(configFile);
   const client = new GitLabClient({ url });
   const info = runnerInfo(executor, factory.features);
+  if (token.startsWith("glrt-") && SERVER_OWNED.some((key) => options[key] !== undefined)) {
+    throw new UsageError(
+      "tags, run-untagged, locked, access level, maximum timeout, paused and maintenance note are set in GitLab for runners created there; they cannot be given with a glrt- token",
+    );
+  }
+  const loaded = readRunnerConfig(configFile);
+  const systemId = loadSystemId(configFile);
   let credentials: RunnerCredentials;
   if (token.startsWith("glrt-")) {
-    const serverOwned = SERVER_OWNED.filter((key) => options[key] !== undefined);
-    if (serverOwned.length > 0) {
-      throw new UsageError(
-        "tags, run-untagged, locked, access level, maximum timeout, paused and maintenance note are set in GitLab for runners created there; they cannot be given with a glrt- token",
-      );
-    }
     credentials = await verifyRunner(client, { token, systemId, info });
   } else {
     const accessLevel = options.accessLevel;
