@@ -1,10 +1,69 @@
+import type { VariableLookup } from "../expression/index.ts";
 import type { PlanVariable } from "../plan.ts";
 import type { PipelineVariable } from "../variables/expand.ts";
 import { resolveVariables } from "../variables/expand.ts";
 import type { YamlVariable } from "../model/pipeline-model.ts";
 
+/**
+ * Predefined variables of one job: the pipeline's (shared by every job, indexed once) then the
+ * job's own (CI_JOB_NAME, …), a later entry of a name winning.
+ */
+export class PredefinedVariables {
+  readonly pipeline: ReadonlyArray<readonly [string, string]>;
+  private readonly pipelineIndex: Map<string, number>;
+  private readonly pipelineValues: Map<string, string>;
+
+  constructor(pipeline: ReadonlyArray<readonly [string, string]>) {
+    this.pipeline = pipeline;
+    this.pipelineIndex = new Map();
+    this.pipelineValues = new Map();
+    pipeline.forEach(([key, value], index) => {
+      if (!this.pipelineIndex.has(key)) this.pipelineIndex.set(key, index);
+      this.pipelineValues.set(key, value);
+    });
+  }
+
+  /** A lookup over the pipeline's and then the job's predefined variables. */
+  lookup(job: ReadonlyArray<readonly [string, string]>): VariableLookup {
+    const own = new Map(job);
+    return (key) => own.get(key) ?? this.pipelineValues.get(key);
+  }
+
+  /**
+   * The entries for `names`, in the order of the pipeline's list then the job's list (each
+   * entry of a name, as a list concatenation would give them).
+   */
+  entriesFor(
+    names: ReadonlySet<string>,
+    job: ReadonlyArray<readonly [string, string]>,
+  ): Array<[string, PipelineVariable]> {
+    const entries: Array<[string, PipelineVariable]> = [];
+    if (names.size === 0) return entries;
+    const fromPipeline: number[] = [];
+    for (const name of names) {
+      const index = this.pipelineIndex.get(name);
+      if (index !== undefined) fromPipeline.push(index);
+    }
+    fromPipeline.sort((a, b) => a - b);
+    for (const first of fromPipeline) {
+      const name = this.pipeline[first]?.[0];
+      // Repeated names in the pipeline's list are rare: take every entry, in order.
+      for (let index = first; index < this.pipeline.length; index++) {
+        const entry = this.pipeline[index];
+        if (entry && entry[0] === name) entries.push([entry[0], { value: entry[1], expand: true }]);
+      }
+    }
+    for (const [key, value] of job) {
+      if (names.has(key)) entries.push([key, { value, expand: true }]);
+    }
+    return entries;
+  }
+}
+
 export interface VariableLayers {
-  predefined: Array<[string, string]>;
+  predefined: PredefinedVariables;
+  /** The job's predefined variables (CI_JOB_NAME, CI_NODE_INDEX, …). */
+  jobPredefined: ReadonlyArray<readonly [string, string]>;
   /** Global YAML variables and workflow:rules variables the job inherits. */
   inherited: YamlVariable[];
   job: YamlVariable[];
@@ -17,24 +76,42 @@ export interface VariableLayers {
 const referencePattern =
   /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)|%([A-Za-z_][A-Za-z0-9_]*)%/g;
 
-/** Raw values in precedence order, as rules see them (no nested expansion). */
-export function rawLookupMap(layers: Omit<VariableLayers, "rule">): Map<string, string> {
-  const map = new Map<string, string>(layers.predefined);
-  for (const variable of layers.inherited) map.set(variable.key, variable.value);
-  for (const variable of layers.job) map.set(variable.key, variable.value);
-  for (const [key, value] of Object.entries(layers.matrix)) map.set(key, value);
-  for (const [key, value] of Object.entries(layers.user)) map.set(key, value);
+/** The inherited and job variables as a map, the job's winning: the same for each instance. */
+export function definedVariables(
+  inherited: YamlVariable[],
+  job: YamlVariable[],
+): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const variable of inherited) map.set(variable.key, variable.value);
+  for (const variable of job) map.set(variable.key, variable.value);
   return map;
 }
 
 /**
+ * Raw values in precedence order (user > matrix > job > inherited > predefined), as rules see
+ * them (no nested expansion). `defined` comes from definedVariables.
+ */
+export function rawLookup(
+  predefined: VariableLookup,
+  defined: ReadonlyMap<string, string>,
+  matrix: Record<string, string>,
+  user: Record<string, string>,
+): VariableLookup {
+  return (key) => {
+    if (Object.hasOwn(user, key)) return user[key];
+    if (Object.hasOwn(matrix, key)) return matrix[key];
+    return defined.get(key) ?? predefined(key);
+  };
+}
+
+/**
  * The job's variables after GitLab's precedence (user > rule > matrix > job > inherited >
- * predefined), expanded as at pipeline creation. Returns the non-predefined variables and the
- * full value map for expanding other keywords.
+ * predefined), expanded as at pipeline creation. Returns the non-predefined variables and a
+ * lookup of every value for expanding other keywords.
  */
 export function jobVariables(layers: VariableLayers): {
   variables: PlanVariable[];
-  values: Map<string, string>;
+  lookup: VariableLookup;
   errors: string[];
 } {
   const ordered: Array<[string, PipelineVariable]> = [];
@@ -57,13 +134,12 @@ export function jobVariables(layers: VariableLayers): {
     for (const match of variable.value.matchAll(referencePattern))
       referenced.add(match[1] ?? match[2] ?? match[3] ?? "");
   }
-  const predefined: Array<[string, PipelineVariable]> = [];
-  for (const [key, value] of layers.predefined) {
-    if (referenced.has(key)) predefined.push([key, { value, expand: true }]);
-  }
-  const { values, errors } = resolveVariables([...predefined, ...ordered]);
-  for (const [key, value] of layers.predefined) if (!values.has(key)) values.set(key, value);
+  const predefinedEntries = layers.predefined.entriesFor(referenced, layers.jobPredefined);
+  const { values, errors } = resolveVariables(
+    predefinedEntries.length === 0 ? ordered : [...predefinedEntries, ...ordered],
+  );
+  const predefined = layers.predefined.lookup(layers.jobPredefined);
   const variables: PlanVariable[] = [];
   for (const [key, expand] of own) variables.push({ key, value: values.get(key) ?? "", expand });
-  return { variables, values, errors };
+  return { variables, lookup: (key) => values.get(key) ?? predefined(key), errors };
 }

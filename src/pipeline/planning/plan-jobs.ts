@@ -1,7 +1,6 @@
 import type { PipelineContext } from "../context/index.ts";
 import { predefinedJobVariables } from "../context/index.ts";
 import type { Diagnostics } from "../diagnostics.ts";
-import type { VariableLookup } from "../expression/index.ts";
 import { parseDuration } from "../model/duration.ts";
 import type {
   JobModel,
@@ -14,7 +13,7 @@ import type { PlannedCache, PlannedJob, PlannedService } from "../plan.ts";
 import { matchRules } from "../rules/rule.ts";
 import { onlyExceptAllows } from "../rules/only-except.ts";
 import { expandValue } from "../variables/expand.ts";
-import { jobVariables, rawLookupMap } from "./job-variables.ts";
+import { definedVariables, jobVariables, PredefinedVariables, rawLookup } from "./job-variables.ts";
 import { parallelInstances, type ParallelInstance } from "./parallel-instances.ts";
 
 export interface JobPlanningInput {
@@ -42,9 +41,15 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
   const pending: PendingJob[] = [];
   const hasWorkflowRules = model.workflow?.rules !== undefined;
   let nextId = 1;
+  const pipelinePredefined = new PredefinedVariables(input.predefined);
+  const stageIndexes = new Map<string, number>();
+  model.stages.forEach((stage, index) => {
+    if (!stageIndexes.has(stage)) stageIndexes.set(stage, index);
+  });
   for (const job of model.jobs) {
-    const stageIndex = model.stages.indexOf(job.stage);
+    const stageIndex = stageIndexes.get(job.stage) ?? -1;
     const inherited = inheritedVariables(job, input.globalVariables);
+    const defined = definedVariables(inherited, job.variables);
     const instances: Array<ParallelInstance | undefined> = parallelInstances(job) ?? [undefined];
     for (const instance of instances) {
       const name = instance?.name ?? job.name;
@@ -57,16 +62,13 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
         },
         context,
       );
-      const predefined = [...input.predefined, ...jobPredefined];
       const matrix = instance?.matrix ?? {};
-      const raw = rawLookupMap({
-        predefined,
-        inherited,
-        job: job.variables,
+      const lookup = rawLookup(
+        pipelinePredefined.lookup(jobPredefined),
+        defined,
         matrix,
-        user: input.user,
-      });
-      const lookup: VariableLookup = (key) => raw.get(key);
+        input.user,
+      );
       let rule: RuleSpec | undefined;
       if (job.rules) {
         const match = matchRules(job.rules, { lookup, context });
@@ -82,8 +84,13 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       }
       const when = rule?.when ?? job.when;
       if (when === "never") continue;
-      const { variables, values, errors } = jobVariables({
-        predefined,
+      const {
+        variables,
+        lookup: values,
+        errors,
+      } = jobVariables({
+        predefined: pipelinePredefined,
+        jobPredefined,
         inherited,
         job: job.variables,
         matrix,
@@ -92,9 +99,7 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       });
       for (const error of errors) diagnostics.error(job.position, `${name}: ${error}`);
       const expand = (text: string): string =>
-        text.includes("$") || text.includes("%")
-          ? expandValue(text, (key) => values.get(key))
-          : text;
+        text.includes("$") || text.includes("%") ? expandValue(text, values) : text;
 
       const planned: PlannedJob = {
         name,
