@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ensureRegistryTls } from "../../src/executors/docker/ci-registry-tls.ts";
 import { isDindService, withRegistryCa } from "../../src/executors/docker/dind-service.ts";
 import { layerCacheVolumeName } from "../../src/executors/docker/layer-cache.ts";
 import { needsRegistry } from "../../src/executors/docker/registry-hooks.ts";
@@ -145,5 +146,29 @@ describe("CI registry settings and DinD detection (pure)", () => {
     const name = layerCacheVolumeName("group/sub group/app", 1);
     expect(name).toMatch(/^pier-dind-cache-group-sub-group-app-[0-9a-f]{8}-1$/);
     expect(layerCacheVolumeName("group/sub-group/app", 1)).not.toBe(name);
+  });
+
+  it("makes the CA and server certificate once, and says what to do without openssl", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pier-registry-tls-"));
+    const path = process.env["PATH"];
+    try {
+      const tls = await ensureRegistryTls(dir, "registry.pier.local");
+      const { execFileSync } = await import("node:child_process");
+      const text = execFileSync(
+        "openssl",
+        ["x509", "-in", tls.serverCert, "-noout", "-ext", "subjectAltName"],
+        { encoding: "utf8" },
+      );
+      expect(text).toContain("DNS:registry.pier.local");
+      execFileSync("openssl", ["verify", "-CAfile", tls.caFile, tls.serverCert]);
+      expect(await ensureRegistryTls(dir, "registry.pier.local")).toEqual(tls);
+      process.env["PATH"] = "/nonexistent";
+      await expect(ensureRegistryTls(dir, "other.example")).rejects.toThrow(
+        /needs the openssl command/,
+      );
+    } finally {
+      process.env["PATH"] = path;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
