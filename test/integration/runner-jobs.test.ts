@@ -2,7 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RunnerConfig } from "../../src/runner/config-toml.ts";
+import {
+  parseRunnerConfig,
+  type RunnerConfig,
+  type RunnerEntry,
+} from "../../src/runner/config-toml.ts";
 import type { RunnerJobOutcome } from "../../src/runner/run-job.ts";
 import type { JobPayload } from "../../src/runner/runner-api.ts";
 import type { RunnerLog } from "../../src/runner/runner-log.ts";
@@ -42,11 +46,18 @@ afterEach(async () => {
   rmSync(repo, { recursive: true, force: true });
 });
 
-function startService(config: Partial<RunnerConfig["global"]> = {}): RunnerService {
+function startService(
+  config: Partial<RunnerConfig["global"]> = {},
+  entry: Partial<RunnerEntry> = {},
+  options: { forceSendIntervalMs?: number } = {},
+): RunnerService {
   const service = new RunnerService({
+    ...options,
     config: {
       global: { concurrent: 1, ...config },
-      runners: [{ name: "test runner", url: fake.url, token, executor: "shell", extra: {} }],
+      runners: [
+        { name: "test runner", url: fake.url, token, executor: "shell", extra: {}, ...entry },
+      ],
       extra: {},
     },
     configFile: join(stateDir, "config.toml"),
@@ -153,6 +164,30 @@ describe("pier as a runner, against the GitLab stand-in", () => {
     expect(jobs.map((job) => job.final?.state)).toEqual(Array(5).fill("success"));
   });
 
+  it("runs the seed's config.toml (concurrent = 4) four jobs at once, never a fifth", async () => {
+    const { config } = parseRunnerConfig(`concurrent = 4
+check_interval = 0
+[[runners]]
+  name = "GitLab Runner"
+  url = "${fake.url}"
+  token = "${token}"
+  executor = "shell"
+  [runners.cache]
+    [runners.cache.s3]
+  [runners.docker]
+    image = "docker:19.03"
+    privileged = true
+    volumes = ["/cache", "/certs/client"]
+`);
+    const jobs = Array.from({ length: 7 }, (_, i) =>
+      fake.queueJob({ name: `job ${i}`, script: ["sleep 1"] }),
+    );
+    startService(config.global, config.runners[0]);
+    await fake.waitFor(() => jobs.every((job) => job.final !== undefined));
+    expect(fake.violations).toEqual([]);
+    expect(fake.maxRunning).toBe(4);
+  });
+
   it("waits as long as a 429's Retry-After asks", async () => {
     fake.inject({
       method: "POST",
@@ -187,5 +222,63 @@ describe("pier as a runner, against the GitLab stand-in", () => {
       expect(job.trace.equals(localLog(job))).toBe(true);
       expect(job.trace.toString()).toContain(`line 3000`);
     }
+  });
+
+  it("resends from the server's Range after a 416 (the server lost a chunk it had accepted)", async () => {
+    fake.inject({
+      method: "PATCH",
+      path: /\/trace$/,
+      status: 202,
+      headers: { Range: "0-0", "Job-Status": "running", "X-GitLab-Trace-Update-Interval": "0.2" },
+    });
+    const job = fake.queueJob({
+      script: ["echo one", "sleep 0.6", "echo two", "sleep 0.6", "echo three"],
+    });
+    startService();
+    await finalOf(job);
+    expect(fake.violations).toEqual([]);
+    expect(fake.requests.some((r) => r.status === 416)).toBe(true);
+    expect(job.final?.state).toBe("success");
+    expect(job.trace.equals(localLog(job))).toBe(true);
+  });
+
+  it("sends the whole trace again when the final update answers 412", async () => {
+    fake.inject({ method: "PUT", path: /\/jobs\/\d+$/, status: 412 });
+    const job = fake.queueJob({ script: ["echo hello"] });
+    startService();
+    await finalOf(job);
+    expect(fake.violations).toEqual([]);
+    const puts = fake.requests.filter((r) => r.method === "PUT");
+    expect(puts.map((r) => r.status)).toEqual([412, 200]);
+    expect(job.trace.equals(localLog(job))).toBe(true);
+  });
+
+  it("learns about a cancel through the keep-alive update while the job prints nothing", async () => {
+    const job = fake.queueJob({
+      script: ["echo start", "sleep 60"],
+      afterScript: ["echo cleanup"],
+    });
+    startService({}, {}, { forceSendIntervalMs: 500 });
+    await fake.waitFor(() => job.trace.toString().includes("start"));
+    fake.cancelJob(job.id, "canceling");
+    await finalOf(job);
+    expect(job.state).toBe("canceled");
+    expect(job.trace.toString()).toContain("cleanup");
+    expect(fake.requests.some((r) => r.method === "PUT" && r.body.includes('"running"'))).toBe(
+      true,
+    );
+  });
+
+  it("cuts the trace at output_limit and lets the job go on", async () => {
+    const job = fake.queueJob({
+      script: ["for n in $(seq 1 5000); do echo line $n; done", "echo still running"],
+    });
+    startService({}, { outputLimit: 4 });
+    await finalOf(job);
+    expect(fake.violations).toEqual([]);
+    expect(job.final?.state).toBe("success");
+    expect(job.trace.length).toBeLessThan(4 * 1024 + 200);
+    expect(job.trace.toString()).toContain("Job's log exceeded limit of 4096 bytes.");
+    expect(localLog(job).toString()).toContain("still running");
   });
 });
