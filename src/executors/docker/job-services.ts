@@ -195,8 +195,9 @@ async function waitForTcp(o: {
     }
     throw error;
   } finally {
-    void docker.containers
-      .remove(Id, { force: true, ignoreMissing: true, signal: AbortSignal.timeout(30_000) })
+    // Stop a probe still trying; removal is the job cleanup's (one remover, no race with it).
+    await docker.containers
+      .kill(Id, { signal: AbortSignal.timeout(30_000) })
       .catch(() => undefined);
   }
 }
