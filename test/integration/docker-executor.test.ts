@@ -124,6 +124,7 @@ async function runJob(
   options: {
     settings?: Record<string, unknown>;
     signal?: AbortSignal;
+    hardKill?: AbortSignal;
     projectDir?: string;
     runDir?: string;
   } = {},
@@ -142,6 +143,7 @@ async function runJob(
     artifacts: localArtifactTransport({ runDir: options.runDir ?? join(root, "run") }),
     cacheDir: join(root, "cache"),
     ...(options.projectDir !== undefined && { projectDir: options.projectDir }),
+    ...(options.hardKill !== undefined && { hardKill: options.hardKill }),
   };
   const result = await executor.run(spec, ctx);
   await trace.close();
@@ -397,6 +399,27 @@ describe("DockerExecutor", { timeout: 120_000 }, () => {
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(log).toContain("started");
     expect(log).toContain("after=canceled");
+  });
+
+  it("kills the job at once on a hard kill and skips after_script", async () => {
+    const cancel = new AbortController();
+    const hardKill = new AbortController();
+    setTimeout(() => {
+      cancel.abort();
+      hardKill.abort();
+    }, 2500);
+    const started = Date.now();
+    const { result, log } = await runJob(
+      jobSpec({
+        script: ["echo started", "sleep 60"],
+        afterScript: ["echo after-ran"],
+      }),
+      { signal: cancel.signal, hardKill: hardKill.signal },
+    );
+    expect(result.status).toBe("canceled");
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(log).toContain("started");
+    expect(log).not.toContain("after-ran");
   });
 
   it("uploads artifacts from the container and gives them to a later job", async () => {
