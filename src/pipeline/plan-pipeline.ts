@@ -1,8 +1,8 @@
-import { compileConfig } from "./compile-config.ts";
+import { compileConfig, type CompiledConfig } from "./compile-config.ts";
 import { Diagnostics } from "./diagnostics.ts";
 import type { VariableLookup } from "./expression/index.ts";
 import { normaliseConfig } from "./model/normalise-config.ts";
-import type { YamlVariable } from "./model/pipeline-model.ts";
+import type { PipelineModel, YamlVariable } from "./model/pipeline-model.ts";
 import { NoPipelineError } from "./pipeline-error.ts";
 import type { Plan, PlanOptions, PlanVariable } from "./plan.ts";
 import { checkStructure } from "./planning/check-structure.ts";
@@ -18,16 +18,9 @@ import { expandValue, resolveVariables, type PipelineVariable } from "./variable
  */
 export async function planPipeline(options: PlanOptions): Promise<Plan> {
   const diagnostics = new Diagnostics();
-  const compiled = await compileConfig(options, diagnostics);
-  diagnostics.throwIfErrors();
-  if (!compiled) throw new Error("compileConfig returned nothing without reporting an error");
-  const model = normaliseConfig(compiled.config, options.file, diagnostics);
-  checkStructure(model, diagnostics);
-  diagnostics.throwIfErrors();
+  const { model, context, pipelineVariables } = await loadModel(options, diagnostics);
 
-  const predefined = compiled.pipelineVariables.filter(
-    ([key]) => !Object.hasOwn(options.variables, key),
-  );
+  const predefined = pipelineVariables.filter(([key]) => !Object.hasOwn(options.variables, key));
   const rawGlobal = new Map<string, string>(predefined);
   for (const variable of model.variables) rawGlobal.set(variable.key, variable.value);
   for (const [key, value] of Object.entries(options.variables)) rawGlobal.set(key, value);
@@ -35,7 +28,7 @@ export async function planPipeline(options: PlanOptions): Promise<Plan> {
 
   let globalVariables: YamlVariable[] = model.variables;
   if (model.workflow?.rules) {
-    const match = matchRules(model.workflow.rules, { lookup, context: compiled.context });
+    const match = matchRules(model.workflow.rules, { lookup, context });
     if (!match || match.rule.when === "never")
       throw new NoPipelineError("Pipeline filtered out by workflow rules.");
     const ruleVariables = Object.entries(match.rule.variables ?? {}).map(([key, value]) => ({
@@ -54,7 +47,7 @@ export async function planPipeline(options: PlanOptions): Promise<Plan> {
 
   const pending = planJobs({
     model,
-    context: compiled.context,
+    context,
     predefined,
     globalVariables,
     user: options.variables,
@@ -95,4 +88,22 @@ export async function planPipeline(options: PlanOptions): Promise<Plan> {
     plan.name = expandValue(model.workflow.name, (key) => resolved.values.get(key));
   }
   return plan;
+}
+
+/** The normalised model; the merged configuration it came from is left for the collector. */
+async function loadModel(
+  options: PlanOptions,
+  diagnostics: Diagnostics,
+): Promise<{
+  model: PipelineModel;
+  context: CompiledConfig["context"];
+  pipelineVariables: CompiledConfig["pipelineVariables"];
+}> {
+  const compiled = await compileConfig(options, diagnostics);
+  diagnostics.throwIfErrors();
+  if (!compiled) throw new Error("compileConfig returned nothing without reporting an error");
+  const model = normaliseConfig(compiled.config, options.file, diagnostics);
+  checkStructure(model, diagnostics);
+  diagnostics.throwIfErrors();
+  return { model, context: compiled.context, pipelineVariables: compiled.pipelineVariables };
 }

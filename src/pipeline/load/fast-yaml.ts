@@ -1,10 +1,5 @@
 import { isScalar, Schema } from "yaml";
-import {
-  copyNodePositions,
-  recordKeyPosition,
-  recordPosition,
-  type SourceFile,
-} from "./source-map.ts";
+import { copyNodePositions, recordKeyOffset, recordOffset, type SourceFile } from "./source-map.ts";
 import { ReferenceTag } from "./reference-tag.ts";
 
 /**
@@ -32,8 +27,6 @@ const maxDepth = 60;
 const maxAliasNodes = 100_000;
 
 const schemaTags = new Schema({ schema: "yaml-1.1" }).tags;
-const plainCache = new Map<string, unknown>();
-const keyCache = new Map<string, unknown>();
 const mergeKey = Symbol("<<");
 
 function resolveWith(text: string, atKey: boolean): unknown {
@@ -62,12 +55,10 @@ function resolveWith(text: string, atKey: boolean): unknown {
 }
 
 /** A plain scalar's value under the YAML 1.1 schema, as the `yaml` library resolves it. */
-function resolvePlain(text: string, atKey: boolean): unknown {
-  const cache = atKey ? keyCache : plainCache;
+function resolvePlain(text: string, atKey: boolean, cache: Map<string, unknown>): unknown {
   let value = cache.get(text);
   if (value === undefined && !cache.has(text)) {
     value = resolveWith(text, atKey);
-    if (cache.size > 50_000) cache.clear();
     cache.set(text, value);
   }
   return value;
@@ -92,6 +83,9 @@ class FastReader {
   /** Spaces before each line's first character; -1 for blank and comment-only lines. */
   private readonly indents: Int32Array;
   private readonly anchors = new Map<string, Anchored>();
+  /** Resolved plain scalars: values repeat (for this file only, so nothing outlives it). */
+  private readonly plainCache = new Map<string, unknown>();
+  private readonly keyCache = new Map<string, unknown>();
   /** Anchors whose node is being read: an alias to one of them is left to the full path. */
   private readonly pendingAnchors = new Set<string>();
   private aliasNodes = 0;
@@ -161,10 +155,6 @@ class FastReader {
   private restIsEmpty(at: number, end: number): boolean {
     const next = this.skipSpaces(at, end);
     return next === end || (this.text.charCodeAt(next) === HASH && next > at);
-  }
-
-  private position(offset: number): { source: SourceFile; offset: number } {
-    return { source: this.source, offset };
   }
 
   /**
@@ -324,7 +314,7 @@ class FastReader {
     depth: number,
   ): { value: unknown; next: number } {
     const list: unknown[] = [];
-    recordPosition(list, this.position((this.starts[line] as number) + indent));
+    recordOffset(list, this.source, (this.starts[line] as number) + indent);
     this.nodes++;
     const text = this.text;
     for (;;) {
@@ -374,7 +364,7 @@ class FastReader {
   ): { value: unknown; next: number } {
     const result: Record<string, unknown> = {};
     let offset = (this.starts[line] as number) + indent;
-    recordPosition(result, this.position(offset));
+    recordOffset(result, this.source, offset);
     this.nodes++;
     const text = this.text;
     for (;;) {
@@ -423,7 +413,7 @@ class FastReader {
         const name = keyName(key.value);
         if (name in result && name !== "__proto__") delete result[name];
         setOwn(result, name, value);
-        recordKeyPosition(result, name, this.position(offset));
+        recordKeyOffset(result, name, this.source, offset);
       }
       if (next >= this.starts.length) return { value: result, next };
       const nextIndent = this.indents[next] as number;
@@ -450,7 +440,7 @@ class FastReader {
     }
     for (const [key, item] of Object.entries(merged)) {
       setOwn(result, key, item);
-      recordKeyPosition(result, key, this.position(keyOffset));
+      recordKeyOffset(result, key, this.source, keyOffset);
     }
   }
 
@@ -503,9 +493,9 @@ class FastReader {
       const isKey = stop < end && text.charCodeAt(stop) === COLON;
       if (isKey) {
         if (trimmed !== stop) throw giveUp;
-        return { value: resolvePlain(raw, true), after: stop, isKey };
+        return { value: resolvePlain(raw, true, this.keyCache), after: stop, isKey };
       }
-      return { value: resolvePlain(raw, false), after, isKey: false };
+      return { value: resolvePlain(raw, false, this.plainCache), after, isKey: false };
     }
     // A quoted scalar: a key when `:` follows.
     const colon = this.skipSpaces(after, end);
@@ -584,7 +574,7 @@ class FastReader {
     const list: unknown[] = [];
     const map: Record<string, unknown> = {};
     const node = isSequence ? list : map;
-    if (positioned) recordPosition(node, this.position(offset));
+    if (positioned) recordOffset(node, this.source, offset);
     this.nodes++;
     let at = this.skipSpaces(offset + 1, end);
     let expectItem = true;
@@ -651,7 +641,7 @@ class FastReader {
       const name = keyName(item);
       if (name in map && name !== "__proto__") delete map[name];
       setOwn(map, name, value);
-      recordKeyPosition(map, name, this.position(keyOffset));
+      recordKeyOffset(map, name, this.source, keyOffset);
     }
   }
 

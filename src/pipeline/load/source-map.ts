@@ -14,9 +14,16 @@ export interface SourceFile {
  */
 type Location = SourcePosition | { source: SourceFile; offset: number };
 
+/**
+ * A node's position and its keys'. A key's position is a bare offset when it is in the node's
+ * own file (the usual case: no object per key), else a Location.
+ */
 interface NodeSource {
-  at: Location;
-  keys?: Map<string, Location>;
+  file: SourceFile | undefined;
+  offset: number;
+  /** Set instead of file/offset when the position is already resolved. */
+  position: SourcePosition | undefined;
+  keys: Map<string, number | Location> | undefined;
 }
 
 const sources = new WeakMap<object, NodeSource>();
@@ -27,24 +34,79 @@ function toPosition(location: Location): SourcePosition {
   return { file: location.source.name, line, column: col };
 }
 
+function locationOf(source: NodeSource): Location | undefined {
+  if (source.position) return source.position;
+  return source.file ? { source: source.file, offset: source.offset } : undefined;
+}
+
+function keyLocation(source: NodeSource, key: string): Location | undefined {
+  const at = source.keys?.get(key);
+  if (at === undefined) return undefined;
+  if (typeof at !== "number") return at;
+  return source.file ? { source: source.file, offset: at } : undefined;
+}
+
+function setAt(source: NodeSource, at: Location): void {
+  if ("source" in at) {
+    source.file = at.source;
+    source.offset = at.offset;
+    source.position = undefined;
+  } else {
+    source.file = undefined;
+    source.position = at;
+  }
+}
+
 export function recordPosition(node: object, at: Location): void {
   const existing = sources.get(node);
-  if (existing) existing.at = at;
-  else sources.set(node, { at });
+  if (existing) {
+    // Keys stored as offsets of the old file keep their file.
+    const keys = existing.keys;
+    const oldFile = existing.file;
+    setAt(existing, at);
+    if (keys && oldFile && oldFile !== existing.file) {
+      for (const [key, value] of keys)
+        if (typeof value === "number") keys.set(key, { source: oldFile, offset: value });
+    }
+  } else {
+    const source: NodeSource = { file: undefined, offset: 0, position: undefined, keys: undefined };
+    setAt(source, at);
+    sources.set(node, source);
+  }
+}
+
+/** recordPosition for an offset in `file`, without a Location object. */
+export function recordOffset(node: object, file: SourceFile, offset: number): void {
+  if (sources.has(node)) recordPosition(node, { source: file, offset });
+  else sources.set(node, { file, offset, position: undefined, keys: undefined });
+}
+
+function storeKey(source: NodeSource, key: string, at: number | Location): void {
+  (source.keys ??= new Map()).set(key, at);
 }
 
 export function recordKeyPosition(node: object, key: string, at: Location): void {
   let source = sources.get(node);
   if (!source) {
-    source = { at };
+    source = { file: undefined, offset: 0, position: undefined, keys: undefined };
+    setAt(source, at);
     sources.set(node, source);
   }
-  (source.keys ??= new Map()).set(key, at);
+  if ("source" in at && at.source === source.file) storeKey(source, key, at.offset);
+  else storeKey(source, key, at);
+}
+
+/** recordKeyPosition for an offset in `file`, without a Location object when it can. */
+export function recordKeyOffset(node: object, key: string, file: SourceFile, offset: number): void {
+  const source = sources.get(node);
+  if (source && source.file === file) storeKey(source, key, offset);
+  else recordKeyPosition(node, key, { source: file, offset });
 }
 
 export function positionOf(node: unknown): SourcePosition | undefined {
   if (typeof node !== "object" || node === null) return undefined;
-  const at = sources.get(node)?.at;
+  const source = sources.get(node);
+  const at = source && locationOf(source);
   return at ? toPosition(at) : undefined;
 }
 
@@ -52,19 +114,22 @@ export function positionOf(node: unknown): SourcePosition | undefined {
 export function keyPositionOf(node: unknown, key: string): SourcePosition | undefined {
   if (typeof node !== "object" || node === null) return undefined;
   const source = sources.get(node);
-  const at = source?.keys?.get(key) ?? source?.at;
+  if (!source) return undefined;
+  const at = keyLocation(source, key) ?? locationOf(source);
   return at ? toPosition(at) : undefined;
 }
 
 /** Copies the position of `from`'s key `key` to `to`. */
 export function copyKeyPosition(from: object, to: object, key: string): void {
-  const at = sources.get(from)?.keys?.get(key);
+  const source = sources.get(from);
+  const at = source && keyLocation(source, key);
   if (at) recordKeyPosition(to, key, at);
 }
 
 /** Copies the node's own position (not its keys'). */
 export function copyPosition(from: object, to: object): void {
-  const at = sources.get(from)?.at;
+  const source = sources.get(from);
+  const at = source && locationOf(source);
   if (at) recordPosition(to, at);
 }
 
@@ -72,5 +137,10 @@ export function copyPosition(from: object, to: object): void {
 export function copyNodePositions(from: object, to: object): void {
   const source = sources.get(from);
   if (!source) return;
-  sources.set(to, source.keys ? { at: source.at, keys: new Map(source.keys) } : { at: source.at });
+  sources.set(to, {
+    file: source.file,
+    offset: source.offset,
+    position: source.position,
+    keys: source.keys ? new Map(source.keys) : undefined,
+  });
 }
