@@ -88,6 +88,8 @@ export class TraceUploader {
       return;
     }
     this.#store(chunk);
+    // A full PATCH waiting: send now, so a chatty job's log keeps up instead of piling up.
+    if (this.#length - this.#sent >= PATCH_LIMIT_BYTES) this.#wake?.();
   }
 
   start(): void {
@@ -109,7 +111,11 @@ export class TraceUploader {
 
   /** Sends everything appended so far (one PATCH per MiB); stops at the first failure. */
   flush(): Promise<void> {
-    this.#sending = this.#sending.then(() => this.#sendPending());
+    return this.#send(false);
+  }
+
+  #send(fullPatchesOnly: boolean): Promise<void> {
+    this.#sending = this.#sending.then(() => this.#sendPending(fullPatchesOnly));
     return this.#sending;
   }
 
@@ -131,17 +137,22 @@ export class TraceUploader {
 
   async #run(): Promise<void> {
     while (!this.#stopped && !this.#closedByServer) {
+      let early = true;
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);
           this.#wake = undefined;
           resolve();
         };
-        const timer = setTimeout(done, this.#intervalMs);
+        const timer = setTimeout(() => {
+          early = false;
+          done();
+        }, this.#intervalMs);
         this.#wake = done;
       });
       if (this.#stopped) return;
-      await this.flush();
+      // Woken by a backlog: whole patches only, the tail waits for the interval.
+      await this.#send(early);
       const forceAfter = this.#o.forceSendIntervalMs ?? 30_000;
       if (!this.#closedByServer && Date.now() - this.#lastContact >= forceAfter) {
         await this.#keepAlive();
@@ -149,8 +160,9 @@ export class TraceUploader {
     }
   }
 
-  async #sendPending(): Promise<void> {
-    while (this.#sent < this.#length && !this.#closedByServer) {
+  async #sendPending(fullPatchesOnly: boolean): Promise<void> {
+    const minimum = fullPatchesOnly ? PATCH_LIMIT_BYTES : 1;
+    while (this.#length - this.#sent >= minimum && !this.#closedByServer) {
       const offset = this.#sent;
       const bytes = this.content.subarray(
         offset,
