@@ -4,20 +4,25 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pierVersion } from "../../cli/version.ts";
-import type { JobCache, JobSpec, JobStep } from "../../job/spec.ts";
+import type { JobSpec, JobStep } from "../../job/spec.ts";
 import { whenAllows, type JobOutcome } from "../../storage/artifacts.ts";
 import { restoreCache, saveCache } from "../../storage/cache.ts";
 import { leaseSlots, type SlotLease } from "../../storage/concurrency-slots.ts";
-import { prepareSources, type GitStrategy } from "../../storage/sources.ts";
-import {
-  formatGoDuration,
-  writeJobFailed,
-  writeJobHeader,
-  writeJobSucceeded,
-} from "../../trace/job-messages.ts";
+import { prepareSources } from "../../storage/sources.ts";
+import { formatGoDuration, writeJobHeader } from "../../trace/job-messages.ts";
 import { phrasesFor } from "../../trace/mask-phrases.ts";
 import type { TraceWriter } from "../../trace/trace-writer.ts";
-import type { ExecutionContext, Executor, FailureReason, JobResult } from "../executor.ts";
+import type { ExecutionContext, Executor, JobResult } from "../executor.ts";
+import {
+  cacheWhenMatches,
+  errorMessage,
+  gitStrategy,
+  isAbort,
+  logStorageLine,
+  writeVerdict,
+  type JobStatus,
+  type Verdict,
+} from "../job-stage-helpers.ts";
 import { buildPathsFor, projectKeyFor, type BuildPaths } from "./build-paths.ts";
 import { findHostShell, type HostShell } from "./find-shell.ts";
 import { parseGoDuration } from "./go-duration.ts";
@@ -44,18 +49,6 @@ const DEFAULT_AFTER_SCRIPT_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_KILL_GRACE_MS = 5_000;
 const MARKER_NAME = "PIER_JOB_MARKER";
 
-type JobStatus = "success" | "failed" | "canceled";
-
-interface Verdict {
-  status: JobStatus;
-  reason?: FailureReason;
-  exitCode?: number;
-  /** For runner_system_failure: what went wrong, for the log's last line. */
-  systemMessage?: string;
-  /** For job_execution_timeout: the limit that was hit, when not the job's timeout. */
-  timeoutSeconds?: number;
-}
-
 interface JobState {
   spec: JobSpec;
   ctx: ExecutionContext;
@@ -68,14 +61,6 @@ interface JobState {
   /** Aborts when the job is canceled or its deadline passes: handed to storage calls. */
   jobSignal: AbortSignal;
   timedOut: () => boolean;
-}
-
-function isAbort(error: unknown): boolean {
-  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -164,7 +149,7 @@ export class ShellExecutor implements Executor {
         result = {
           status: "failed",
           reason: "runner_system_failure",
-          systemMessage: message(error),
+          systemMessage: errorMessage(error),
         };
       }
     } finally {
@@ -174,7 +159,7 @@ export class ShellExecutor implements Executor {
 
     if (paths !== undefined) await this.#cleanup(trace, paths);
     if (lease !== undefined) await lease.release().catch(() => undefined);
-    this.#writeVerdict(trace, result, spec.runner_info.timeout);
+    writeVerdict(trace, result, spec.runner_info.timeout);
 
     return {
       status: result.status,
@@ -317,7 +302,7 @@ export class ShellExecutor implements Executor {
           });
         } catch (error) {
           if (isAbort(error)) throw error;
-          trace.warning(`Failed to extract cache: ${message(error)}`);
+          trace.warning(`Failed to extract cache: ${errorMessage(error)}`);
         }
       }
     });
@@ -475,7 +460,7 @@ export class ShellExecutor implements Executor {
           });
         } catch (error) {
           if (isAbort(error)) throw error;
-          trace.warning(`Failed to create cache: ${message(error)}`);
+          trace.warning(`Failed to create cache: ${errorMessage(error)}`);
         }
       }
     });
@@ -516,7 +501,7 @@ export class ShellExecutor implements Executor {
           if (uploaded.dotenv !== undefined) dotenv = { ...dotenv, ...uploaded.dotenv };
         } catch (error) {
           if (isAbort(error)) throw error;
-          const text = `Uploading artifacts as "${type}" failed: ${message(error)}`;
+          const text = `Uploading artifacts as "${type}" failed: ${errorMessage(error)}`;
           trace.error(text);
           return { ...(dotenv !== undefined && { dotenv }), error: text };
         }
@@ -536,41 +521,4 @@ export class ShellExecutor implements Executor {
     );
     trace.sectionEnd("cleanup_file_variables");
   }
-
-  #writeVerdict(trace: TraceWriter, result: Verdict, timeoutSeconds: number): void {
-    if (result.status === "success") {
-      writeJobSucceeded(trace);
-    } else if (result.status === "canceled") {
-      writeJobFailed(trace, { kind: "canceled" });
-    } else if (result.reason === "job_execution_timeout") {
-      writeJobFailed(trace, {
-        kind: "timeout",
-        timeoutSeconds: result.timeoutSeconds ?? timeoutSeconds,
-      });
-    } else if (result.exitCode !== undefined) {
-      writeJobFailed(trace, { kind: "exit_code", exitCode: result.exitCode });
-    } else if (result.reason === "runner_system_failure") {
-      writeJobFailed(trace, { kind: "system", message: result.systemMessage ?? "unknown error" });
-    } else {
-      writeJobFailed(trace, { kind: "other", message: result.systemMessage ?? "unknown error" });
-    }
-  }
-}
-
-const GIT_STRATEGIES: readonly GitStrategy[] = ["clone", "fetch", "none", "empty"];
-
-function gitStrategy(value: string | undefined, allowFetch: boolean): GitStrategy {
-  const wanted = GIT_STRATEGIES.find((strategy) => strategy === value?.trim());
-  return wanted ?? (allowFetch ? "fetch" : "clone");
-}
-
-function cacheWhenMatches(cache: JobCache, succeeded: boolean): boolean {
-  return whenAllows(cache.when, succeeded ? "success" : "failed");
-}
-
-/** Storage reports in gitlab-runner's words; its warnings go out in yellow, the rest in green. */
-function logStorageLine(trace: TraceWriter, line: string): void {
-  if (line.startsWith("WARNING: ")) trace.warning(line.slice("WARNING: ".length));
-  else if (line === "Failed to extract cache") trace.warning(line);
-  else trace.notice(line);
 }
