@@ -1,5 +1,6 @@
 import type { BenchCase } from "../lib/bench-case.ts";
 import { listThousandJobsCase, listTenThousandJobsCase, listThreeJobsCase } from "./list-jobs.ts";
+import { dockerJobCase, dockerJobsTwentyCase } from "./docker-jobs.ts";
 import { shellJobCase, shellJobsTwentyCase } from "./shell-jobs.ts";
 import { startupCase } from "./startup.ts";
 
@@ -15,4 +16,6 @@ export const benchCases: readonly BenchCase[] = [
   listTenThousandJobsCase,
   shellJobCase,
   shellJobsTwentyCase,
+  dockerJobCase,
+  dockerJobsTwentyCase,
 ];
