@@ -20,7 +20,7 @@ function newestMtime(dir: string): number {
 /** Builds dist/ when it is missing or older than src/ (tests run the real CLI). */
 export function ensureBuilt(): void {
   if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(join(repoRoot, "src"))) {
-    spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: repoRoot, stdio: "ignore" });
+    spawnSync("npm", ["run", "--silent", "build"], { cwd: repoRoot, stdio: "ignore" });
   }
   if (!existsSync(built)) throw new Error("dist/cli/main.js is missing: run npm run build");
 }

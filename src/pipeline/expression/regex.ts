@@ -1,4 +1,13 @@
-import { RE2JS } from "re2js";
+import { createRequire } from "node:module";
+import type { RE2JS } from "re2js";
+
+// re2js is large: loaded on the first regular expression, not with every pipeline.
+const loadModule = createRequire(import.meta.url);
+let engine: typeof RE2JS | undefined;
+function regexEngine(): typeof RE2JS {
+  engine ??= (loadModule("re2js") as { RE2JS: typeof RE2JS }).RE2JS;
+  return engine;
+}
 
 // Gitlab::UntrustedRegexp::RubySyntax: `/regexp/flags`; Ruby's `^`/`$` are line anchors.
 const RUBY_SYNTAX = /^\/(.*)\/([ismU]*)$/m;
@@ -11,7 +20,7 @@ export function compileRegex(source: string, flags: string): RE2JS | null {
   let regex = compiled.get(key);
   if (regex === undefined) {
     try {
-      regex = RE2JS.compile(flags === "" ? source : `(?${flags})${source}`);
+      regex = regexEngine().compile(flags === "" ? source : `(?${flags})${source}`);
     } catch {
       regex = null;
     }
