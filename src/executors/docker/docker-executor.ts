@@ -1,3 +1,4 @@
+import { deadlineSignal } from "../../deadline-signal.ts";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -672,13 +673,14 @@ export class DockerExecutor implements Executor {
       state.spec.artifacts.some((a) => whenAllows(a.when, outcome));
     if (!wanted || state.containerId === undefined) return undefined;
     const target = join(state.staging, "collected");
+    const deadline = deadlineSignal(state.ctx.signal, 30 * 60_000);
     const found = await getContainerTree({
       docker: this.#docker,
       containerId: state.containerId,
       containerPath: state.projectDir,
       hostDir: target,
-      signal: AbortSignal.any([state.ctx.signal, AbortSignal.timeout(30 * 60_000)]),
-    });
+      signal: deadline.signal,
+    }).finally(() => deadline.dispose());
     if (!found) await mkdir(target, { recursive: true });
     return target;
   }

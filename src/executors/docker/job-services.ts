@@ -1,3 +1,4 @@
+import { deadlineSignal } from "../../deadline-signal.ts";
 import type { ContainerCreateConfig, ContainerHostConfig } from "../../docker/container-types.ts";
 import type { DockerClient } from "../../docker/docker-client.ts";
 import type { ImageInspect } from "../../docker/images.ts";
@@ -242,7 +243,7 @@ export async function waitForServices(o: {
   if (o.services.length === 0 || timeoutSeconds <= 0) return;
   const { trace, docker } = o;
   trace.println(`Waiting for services to be up and running (timeout ${timeoutSeconds} seconds)...`);
-  const deadline = AbortSignal.any([o.signal, AbortSignal.timeout(timeoutSeconds * 1000)]);
+  const { signal: deadline, dispose } = deadlineSignal(o.signal, timeoutSeconds * 1000);
   const results = await Promise.all(
     o.services.map(async (started): Promise<Readiness> => {
       try {
@@ -269,7 +270,7 @@ export async function waitForServices(o: {
         };
       }
     }),
-  );
+  ).finally(dispose);
   const failed: string[] = [];
   for (const [index, result] of results.entries()) {
     const started = o.services[index];
