@@ -3,23 +3,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt } from "../support/pier-cli.ts";
 import { docker, requireDocker, waitUntil } from "./docker-helpers.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 
 function pier(args: string[], cwd: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "-e",
-      `import { main } from ${JSON.stringify(join(repoRoot, "src/cli/main.ts"))}; process.exitCode = await main(process.argv.slice(1));`,
-      ...args,
-    ],
-    { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  return spawn(process.execPath, [join(repoRoot, "bin/pier.js"), ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 function finished(child: ChildProcess): Promise<{ code: number | null; output: string }> {
@@ -53,6 +47,7 @@ describe("pier gc after kill -9 of pier run --executor docker", () => {
 
   beforeAll(async () => {
     await requireDocker();
+    ensureBuilt();
     work = mkdtempSync(join(tmpdir(), "pier-gc-crash-"));
   });
 

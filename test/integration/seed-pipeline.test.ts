@@ -3,6 +3,7 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync }
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt } from "../support/pier-cli.ts";
 import { docker, dockerOk, requireDocker } from "./docker-helpers.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
@@ -18,18 +19,11 @@ function runPier(
   cwd: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number; pid: number; output: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "-e",
-      `import { main } from ${JSON.stringify(join(repoRoot, "src/cli/main.ts"))}; process.exitCode = await main(process.argv.slice(1));`,
-      ...args,
-    ],
-    { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, [join(repoRoot, "bin/pier.js"), ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -43,6 +37,7 @@ describe("the seed pipeline (examples/seed)", () => {
 
   beforeAll(async () => {
     await requireDocker();
+    ensureBuilt();
     work = mkdtempSync(join(tmpdir(), "pier-seed-"));
   });
 
