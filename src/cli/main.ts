@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import { Command, CommanderError } from "@commander-js/extra-typings";
 import { PierError } from "../errors.ts";
 import type { RunOptions } from "./commands/run.ts";
 import { pierVersion } from "./version.ts";
@@ -168,7 +168,6 @@ function buildProgram(): Command {
       const { runnerRunCommand } = await import("./commands/runner-run.ts");
       commandExitCode = await runnerRunCommand(options);
     });
-  program.addOption(new Option("--no-color", "disable colours").hideHelp());
   return program;
 }
 
