@@ -1,30 +1,14 @@
 import { join } from "node:path";
-import type { BenchCase, FinishedRun, Variant } from "../lib/bench-case.ts";
+import type { BenchCase, Variant } from "../lib/bench-case.ts";
 import { createRepository } from "../lib/temp-repo.ts";
 import { benchBranch } from "../generate-pipeline.ts";
-import { pierVariant } from "./variants.ts";
+import { isolated, pierVariant, succeeded } from "./variants.ts";
 
 function trivialJobs(count: number): string {
   return (
     "image: busybox:latest\n" +
     Array.from({ length: count }, (_, i) => `job-${i + 1}:\n  script: ["true"]\n`).join("")
   );
-}
-
-function isolated(variant: Variant, scratchDir: string): Variant {
-  variant.command.env = {
-    ...process.env,
-    XDG_STATE_HOME: join(scratchDir, "state"),
-    XDG_CONFIG_HOME: join(scratchDir, "config"),
-  };
-  return variant;
-}
-
-function succeeded(jobs: number): (run: FinishedRun) => string | undefined {
-  return (run) => {
-    const successes = run.stdout.match(/ success /g)?.length ?? 0;
-    return successes >= jobs ? undefined : `expected ${jobs} successful jobs in the summary`;
-  };
 }
 
 const dockerRun = ["docker", "run", "--rm", "--label", "pier.bench=1", "busybox:latest", "true"];

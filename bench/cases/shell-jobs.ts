@@ -1,28 +1,11 @@
 import { join } from "node:path";
-import type { BenchCase, FinishedRun, Variant } from "../lib/bench-case.ts";
+import type { BenchCase, Variant } from "../lib/bench-case.ts";
 import { createRepository } from "../lib/temp-repo.ts";
 import { benchBranch } from "../generate-pipeline.ts";
-import { gitlabCiLocalVariant, pierVariant } from "./variants.ts";
+import { gitlabCiLocalVariant, isolated, pierVariant, succeeded } from "./variants.ts";
 
 function trivialJobs(count: number): string {
   return Array.from({ length: count }, (_, i) => `job-${i + 1}:\n  script: ["true"]\n`).join("");
-}
-
-/** pier's state and config in the scratch folder, so runs neither share nor leave anything. */
-function isolated(variant: Variant, scratchDir: string): Variant {
-  variant.command.env = {
-    ...process.env,
-    XDG_STATE_HOME: join(scratchDir, "state"),
-    XDG_CONFIG_HOME: join(scratchDir, "config"),
-  };
-  return variant;
-}
-
-function succeeded(jobs: number): (run: FinishedRun) => string | undefined {
-  return (run) => {
-    const successes = run.stdout.match(/ success /g)?.length ?? 0;
-    return successes >= jobs ? undefined : `expected ${jobs} successful jobs in the summary`;
-  };
 }
 
 export const shellJobCase: BenchCase = {

@@ -68,3 +68,21 @@ export function mentionsJobs(names: readonly string[]): (run: FinishedRun) => st
     return missing.length === 0 ? undefined : `output does not list ${missing.join(", ")}`;
   };
 }
+
+/** pier's state and config in the case's scratch folder, so runs neither share nor leave anything. */
+export function isolated(variant: Variant, scratchDir: string): Variant {
+  variant.command.env = {
+    ...process.env,
+    XDG_STATE_HOME: join(scratchDir, "state"),
+    XDG_CONFIG_HOME: join(scratchDir, "config"),
+  };
+  return variant;
+}
+
+/** A check that `pier run`'s summary shows at least this many successful jobs. */
+export function succeeded(jobs: number): (run: FinishedRun) => string | undefined {
+  return (run) => {
+    const successes = run.stdout.match(/ success /g)?.length ?? 0;
+    return successes >= jobs ? undefined : `expected ${jobs} successful jobs in the summary`;
+  };
+}

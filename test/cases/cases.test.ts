@@ -4,19 +4,12 @@
  * first when missing or older than src/.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import {
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt } from "../support/pier-cli.ts";
 
 interface CaseRun {
   args: string[];
@@ -38,25 +31,8 @@ interface CaseFile {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const casesDir = join(root, "test/cases");
-const entry = join(root, "dist/cli/main.js");
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const item of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, item.name);
-    newest = Math.max(newest, item.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-beforeAll(() => {
-  if (!existsSync(entry) || statSync(entry).mtimeMs < newestMtime(join(root, "src"))) {
-    // Bundles dist/pier.js (which bin/pier.js loads), then tsc emits dist/cli even with type
-    // errors elsewhere in the tree.
-    spawnSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "ignore" });
-  }
-  expect(existsSync(entry), "dist/cli/main.js must exist (npm run build)").toBe(true);
-}, 300_000);
+beforeAll(() => ensureBuilt(), 300_000);
 
 const cases = readdirSync(casesDir, { withFileTypes: true })
   .filter((item) => item.isDirectory() && existsSync(join(casesDir, item.name, "case.json")))
