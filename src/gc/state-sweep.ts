@@ -1,16 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { currentProcess, isRunning, type ProcessIdentity } from "../storage/process-identity.ts";
+import { readLock } from "../storage/concurrency-slots.ts";
+import { currentProcess, isRunning } from "../storage/process-identity.ts";
 import { buildsRoot } from "../storage/state-dir.ts";
 import type { GcAction } from "./dead-owner-sweep.ts";
 
 /** Drafts and build dirs younger than this may belong to a pier that is just starting. */
 const GRACE_MS = 60_000;
-
-interface LockFile extends ProcessIdentity {
-  nonce: string;
-}
 
 /**
  * Under the state dir: lock files (slot leases, layer-cache leases) whose owner is gone, lock
@@ -103,25 +100,6 @@ async function removeStaleLock(path: string, staleNonce: string): Promise<void> 
     if (again?.nonce === staleNonce) await unlink(path);
   } finally {
     await unlink(guard).catch(() => undefined);
-  }
-}
-
-async function readLock(path: string): Promise<LockFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch {
-    return undefined;
-  }
-  try {
-    const parsed = JSON.parse(text) as Partial<LockFile>;
-    return {
-      pid: Number(parsed.pid),
-      start: String(parsed.start ?? ""),
-      nonce: String(parsed.nonce ?? ""),
-    };
-  } catch {
-    return { pid: 0, start: "", nonce: "" };
   }
 }
 

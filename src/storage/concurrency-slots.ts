@@ -153,7 +153,8 @@ async function removeStaleLock(path: string, stale: LockContent, draft: string):
   }
 }
 
-async function readLock(path: string): Promise<LockContent | undefined> {
+/** A lock file's owner and nonce; undefined when there is no such file. Shared with `pier gc`. */
+export async function readLock(path: string): Promise<LockContent | undefined> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
