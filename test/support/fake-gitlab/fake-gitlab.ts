@@ -63,6 +63,17 @@ interface RegisteredRunner {
   systemIds: Set<string>;
 }
 
+/** What an extra route sees: the recorded request and ways to answer it. */
+export interface RouteContext {
+  record: RecordedRequest;
+  url: URL;
+  send: (status: number, headers?: Record<string, string>, text?: string) => void;
+  json: (status: number, value: unknown, headers?: Record<string, string>) => void;
+}
+
+/** Answers a request it knows and returns true, or returns false to let others look. */
+export type ExtraRoute = (context: RouteContext) => boolean | Promise<boolean>;
+
 /** Features pier must advertise in `info.features` because it implements them. */
 const REQUIRED_FEATURES = [
   "variables",
@@ -110,6 +121,7 @@ export class FakeGitLab {
   /** Most jobs assigned and not finished at one time. */
   maxRunning = 0;
   readonly #injected: InjectedResponse[] = [];
+  readonly #routes: ExtraRoute[] = [];
   readonly #queue: FakeJob[] = [];
   readonly #queueWaiters = new Set<() => void>();
   readonly #changeWaiters = new Set<() => void>();
@@ -306,8 +318,16 @@ export class FakeGitLab {
     if (update !== null && record.method === "PUT") {
       return this.#updateJob(record, Number(update[1]), json);
     }
+    for (const extra of this.#routes) {
+      if (await extra({ record, url, send, json })) return;
+    }
     this.violations.push(`unexpected request ${route}`);
     send(404);
+  }
+
+  /** Serves more of GitLab's API (artifacts, token reset, …) from modules of their own. */
+  addRoute(route: ExtraRoute): void {
+    this.#routes.push(route);
   }
 
   #checkCommonHeaders(record: RecordedRequest): void {
