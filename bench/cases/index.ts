@@ -2,6 +2,7 @@ import type { BenchCase } from "../lib/bench-case.ts";
 import { listThousandJobsCase, listTenThousandJobsCase, listThreeJobsCase } from "./list-jobs.ts";
 import { dockerJobCase, dockerJobsTwentyCase } from "./docker-jobs.ts";
 import { shellJobCase, shellJobsTwentyCase } from "./shell-jobs.ts";
+import { runnerJobStartCase, runnerTraceFiftyMbCase } from "./runner-jobs.ts";
 import { startupCase } from "./startup.ts";
 
 /**
@@ -18,4 +19,6 @@ export const benchCases: readonly BenchCase[] = [
   shellJobsTwentyCase,
   dockerJobCase,
   dockerJobsTwentyCase,
+  runnerJobStartCase,
+  runnerTraceFiftyMbCase,
 ];
