@@ -26,6 +26,8 @@ export interface GitLabClientOptions {
   maxAttempts?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** Every answer (status 0: no answer), for the runner's request metrics. */
+  onResponse?: (method: string, path: string, status: number) => void;
 }
 
 /** GitLab could not be reached at all (network error on every attempt). */
@@ -71,6 +73,7 @@ export class GitLabClient {
   readonly #maxAttempts: number;
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
+  readonly #onResponse: GitLabClientOptions["onResponse"];
   readonly #userAgent = `pier ${pierVersion()} (${process.platform}; ${process.arch})`;
 
   constructor(options: GitLabClientOptions) {
@@ -78,6 +81,7 @@ export class GitLabClient {
     this.#maxAttempts = options.maxAttempts ?? 5;
     this.#baseDelayMs = options.baseDelayMs ?? 500;
     this.#maxDelayMs = options.maxDelayMs ?? 30_000;
+    this.#onResponse = options.onResponse;
   }
 
   async request(method: string, path: string, o: ApiRequest = {}): Promise<ApiResponse> {
@@ -105,6 +109,7 @@ export class GitLabClient {
         });
       } catch (error) {
         if (o.signal?.aborted === true) throw error;
+        this.#onResponse?.(method, url.pathname, 0);
         if (attempt + 1 >= attempts) {
           const cause = (error as { cause?: { message?: string } }).cause?.message;
           throw new GitLabUnreachableError(
@@ -120,6 +125,7 @@ export class GitLabClient {
         headers: response.headers,
         body: Buffer.from(await response.arrayBuffer()),
       };
+      this.#onResponse?.(method, url.pathname, result.status);
       if (!RETRIED_STATUSES.has(result.status) || attempt + 1 >= attempts) return result;
       const delay = serverDelayMs(result.headers) ?? this.#delay(attempt);
       await sleep(Math.min(delay, this.#maxDelayMs * 4), undefined, optionalSignal(o.signal));
