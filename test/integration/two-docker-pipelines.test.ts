@@ -1,0 +1,131 @@
+import { execFileSync } from "node:child_process";
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt, finished, repoRoot, startPier } from "../support/pier-cli.ts";
+import { docker, dockerOk, requireDocker } from "./docker-helpers.ts";
+
+const storageVolume = `pier-test-two-runs-registry-${String(process.pid)}`;
+
+interface Report {
+  status: string;
+  jobs: Array<{ name: string; status: string; log?: string }>;
+}
+
+/** Jobs added to the seed pipeline: short ones at once, and one with a PostgreSQL service. */
+const extraJobs = `
+quick:
+    stage: test
+    image: busybox:latest
+    services: []
+    parallel: 3
+    script:
+        - echo "quick $CI_NODE_INDEX in $CI_PROJECT_DIR"
+        - sleep 1
+
+with-db:
+    stage: test
+    image: postgres:15
+    services:
+        -   name: postgres:15
+            alias: db
+    variables:
+        POSTGRES_PASSWORD: secret
+    script:
+        - until pg_isready -q -h db; do sleep 1; done
+        - PGPASSWORD=secret psql -h db -U postgres -tAc 'select 40 + 2'
+`;
+
+/** What a finished pier process left behind that it does not keep on purpose. */
+async function leftBy(pid: number): Promise<string[]> {
+  const filter = ["--filter", `label=pier.pid=${String(pid)}`];
+  const lines = [
+    await dockerOk(["ps", "-a", ...filter, "--format", '{{.Names}} {{.Label "pier.keep"}}']),
+    await dockerOk(["network", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
+    await dockerOk(["volume", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
+  ].join("\n");
+  return lines.split("\n").filter((line) => line.trim() !== "" && !line.trim().includes(" "));
+}
+
+describe("two docker pipelines of one repository at once", () => {
+  let work: string;
+
+  beforeAll(async () => {
+    await requireDocker();
+    ensureBuilt();
+    work = mkdtempSync(join(tmpdir(), "pier-two-runs-"));
+  });
+
+  afterAll(async () => {
+    await docker(["volume", "rm", "-f", storageVolume]);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("both finish green at concurrency 4, each with a DinD build, without a clash, and leave nothing", async () => {
+    const repo = join(work, "repo");
+    cpSync(join(repoRoot, "examples/seed"), repo, { recursive: true });
+    appendFileSync(join(repo, "config.toml"), `    pier_registry_volume = "${storageVolume}"\n`);
+    appendFileSync(join(repo, ".gitlab-ci.yml"), extraJobs);
+    const gitEnv = {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@e",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@e",
+    };
+    for (const args of [
+      ["init", "-q", "-b", "main"],
+      ["add", "-A"],
+      ["commit", "-qm", "seed"],
+    ]) {
+      execFileSync("git", args, { cwd: repo, env: gitEnv });
+    }
+
+    const env = { XDG_STATE_HOME: join(work, "state"), XDG_CONFIG_HOME: join(work, "config") };
+    const reports = [join(work, "first.json"), join(work, "second.json")];
+    const children = reports.map((report) =>
+      startPier(
+        [
+          "run",
+          "-C",
+          repo,
+          "--executor",
+          "docker",
+          "--config",
+          join(repo, "config.toml"),
+          "--concurrency",
+          "4",
+          "--plain",
+          "--report",
+          report,
+        ],
+        env,
+      ),
+    );
+    const runs = await Promise.all(children.map((child) => finished(child)));
+
+    for (const [index, reportFile] of reports.entries()) {
+      const run = runs[index]!;
+      if (!existsSync(reportFile)) {
+        throw new Error(`pier run wrote no report:\n${run.stdout}${run.stderr}`);
+      }
+      const report = JSON.parse(readFileSync(reportFile, "utf8")) as Report;
+      const logs = report.jobs
+        .map((job) => (job.log === undefined ? "" : readFileSync(job.log, "utf8")))
+        .join("\n");
+      expect(run.code, `${run.stdout}${run.stderr}\n${logs}`).toBe(0);
+      expect(report.jobs.map((job) => [job.name, job.status]).sort()).toEqual([
+        ["docker-build", "success"],
+        ["quick 1/3", "success"],
+        ["quick 2/3", "success"],
+        ["quick 3/3", "success"],
+        ["test-suite", "success"],
+        ["with-db", "success"],
+      ]);
+      expect(logs).toContain("all tests passed");
+      expect(logs).toMatch(/^42$/m);
+    }
+    for (const child of children) expect(await leftBy(child.pid!)).toEqual([]);
+  }, 900_000);
+});
