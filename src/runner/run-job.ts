@@ -1,14 +1,13 @@
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Executor, JobResult } from "../executors/executor.ts";
-import { projectKeyFor } from "../executors/shell/build-paths.ts";
-import { cacheDirFor } from "../storage/cache.ts";
 import { maskPhrases, phrasesFor } from "../trace/mask-phrases.ts";
 import { TraceWriter } from "../trace/trace-writer.ts";
 import type { RunnerEntry } from "./config-toml.ts";
 import { failureReasonFor } from "./failure-reasons.ts";
 import { backoffDelayMs, type GitLabClient } from "./gitlab-client.ts";
 import { runnerArtifactTransport } from "./runner-artifacts.ts";
+import { runnerCacheDir } from "./runner-cache-dir.ts";
 import { updateJob, type JobPayload, type JobUpdate } from "./runner-api.ts";
 import { jobSpecForRunner } from "./runner-job-spec.ts";
 import { TraceUploader } from "./trace-uploader.ts";
@@ -85,17 +84,22 @@ export async function runRunnerJob(o: RunnerJobOptions): Promise<RunnerJobOutcom
     onData: (chunk) => uploader.append(chunk),
   });
   uploader.start();
+  const artifacts = runnerArtifactTransport({
+    client: o.client,
+    job,
+    log: trace,
+    stateDir: o.stateDir,
+  });
 
   let result: JobResult;
   try {
-    const projectKey = projectKeyFor(spec, undefined);
     result = await o.executor.run(spec, {
       trace,
       signal: cancel.signal,
       hardKill: hardKill.signal,
       stateDir: o.stateDir,
-      cacheDir: entry.cacheDir ?? cacheDirFor(o.stateDir, projectKey),
-      artifacts: runnerArtifactTransport(),
+      cacheDir: runnerCacheDir(entry, o.stateDir, spec),
+      artifacts,
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -104,6 +108,7 @@ export async function runRunnerJob(o: RunnerJobOptions): Promise<RunnerJobOutcom
   } finally {
     o.shutdown.removeEventListener("abort", onShutdown);
   }
+  result = artifacts.settle(result);
   if (shutdownAbort && !abortedByServer) {
     trace.error("Job failed (system failure): aborted: the runner is shutting down");
   }
