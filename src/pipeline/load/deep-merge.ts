@@ -1,4 +1,4 @@
-import { isPlainObject, setKey } from "./parse-yaml.ts";
+import { isPlainObject, setKey } from "./plain-object.ts";
 import { copyKeyPosition, copyPosition } from "./source-map.ts";
 
 /**

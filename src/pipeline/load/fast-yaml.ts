@@ -1,6 +1,7 @@
-import { isScalar, Schema } from "yaml";
 import { copyNodePositions, recordKeyOffset, recordOffset, type SourceFile } from "./source-map.ts";
+import type { LineRecorder } from "./line-index.ts";
 import { ReferenceTag } from "./reference-tag.ts";
+import { mergeKey, resolveYaml11Plain } from "./yaml-scalars.ts";
 
 /**
  * A direct reader for the YAML that pipelines are made of: block mappings and sequences, flow
@@ -11,7 +12,10 @@ import { ReferenceTag } from "./reference-tag.ts";
  * several documents, every error) gives up with `undefined`, and the caller reads the file
  * with the `yaml` library, which then decides and words the errors.
  */
-export function readPipelineYaml(text: string, source: SourceFile): { body: unknown } | undefined {
+export function readPipelineYaml(
+  text: string,
+  source: { name: string; lines: LineRecorder },
+): { body: unknown } | undefined {
   try {
     return { body: new FastReader(text, source).document() };
   } catch (error) {
@@ -26,39 +30,13 @@ const giveUp = new Error("fast YAML reader gives up");
 const maxDepth = 60;
 const maxAliasNodes = 100_000;
 
-const schemaTags = new Schema({ schema: "yaml-1.1" }).tags;
-const mergeKey = Symbol("<<");
-
-function resolveWith(text: string, atKey: boolean): unknown {
-  for (const tag of schemaTags) {
-    if (tag.default !== true && !(atKey && tag.default === "key")) continue;
-    if (!tag.test?.test(text)) continue;
-    if (tag.tag === "tag:yaml.org,2002:merge") return mergeKey;
-    let failed = false;
-    const resolved: unknown = tag.resolve(
-      text,
-      () => {
-        failed = true;
-      },
-      { intAsBigInt: false },
-    );
-    if (failed) throw giveUp;
-    const value: unknown = isScalar(resolved) ? resolved.value : resolved;
-    // Dates are refused and big integers converted by the full path: let it.
-    if (typeof value === "object" && value !== null) throw giveUp;
-    if (typeof value === "bigint") throw giveUp;
-    // Psych reads only yes/no/true/false/on/off as booleans, not YAML 1.1's y/n.
-    if (typeof value === "boolean" && /^[yYnN]$/.test(text)) return text;
-    return value ?? null;
-  }
-  return text;
-}
-
 /** A plain scalar's value under the YAML 1.1 schema, as the `yaml` library resolves it. */
 function resolvePlain(text: string, atKey: boolean, cache: Map<string, unknown>): unknown {
   let value = cache.get(text);
   if (value === undefined && !cache.has(text)) {
-    value = resolveWith(text, atKey);
+    value = resolveYaml11Plain(text, atKey);
+    // Timestamps: the full path refuses them with its own message.
+    if (value === undefined) throw giveUp;
     cache.set(text, value);
   }
   return value;
@@ -92,7 +70,7 @@ class FastReader {
   /** Nodes made by the value being read, for anchors' sizes. */
   private nodes = 0;
 
-  constructor(text: string, source: SourceFile) {
+  constructor(text: string, source: { name: string; lines: LineRecorder }) {
     if (text.includes("\t") || text.includes("\r") || text.charCodeAt(0) === 0xfeff) throw giveUp;
     this.text = text;
     this.source = source;

@@ -1,7 +1,7 @@
-import { RE2JS } from "re2js";
 import type { SourcePosition } from "../plan.ts";
-import { isPlainObject, setKey } from "./parse-yaml.ts";
+import { isPlainObject, setKey } from "./plain-object.ts";
 import { copyKeyPosition, copyPosition, keyPositionOf, positionOf } from "./source-map.ts";
+import { compileRegex } from "../expression/regex.ts";
 
 export interface InputProblem {
   message: string;
@@ -106,13 +106,9 @@ function checkInputValue(
   }
   const regex = declaration["regex"];
   if (typeof regex === "string" && typeof value === "string") {
-    let matches: boolean;
-    try {
-      matches = RE2JS.compile(regex).matcher(value).find();
-    } catch {
-      return `\`${name}\` input: invalid regular expression`;
-    }
-    if (!matches)
+    const compiled = compileRegex(regex, "");
+    if (!compiled) return `\`${name}\` input: invalid regular expression`;
+    if (!compiled.matcher(value).find())
       return `\`${name}\` input: provided value does not match required RE2 regular expression`;
   }
   return undefined;

@@ -5,7 +5,8 @@ import type { SourcePosition } from "../plan.ts";
 import { deepMerge } from "./deep-merge.ts";
 import { interpolateInputs, resolveInputs, type InputProblem } from "./inputs.ts";
 import { globLocalFiles } from "./local-files.ts";
-import { isPlainObject, parseYaml, YamlProblem } from "./parse-yaml.ts";
+import { isPlainObject } from "./plain-object.ts";
+import { readYaml, YamlProblem } from "./read-yaml.ts";
 import { fetchRemoteInclude } from "./remote-include.ts";
 import { keyPositionOf, positionOf } from "./source-map.ts";
 
@@ -96,7 +97,7 @@ class IncludeLoader {
     }
     let parsed;
     try {
-      parsed = parseYaml(text, name);
+      parsed = await readYaml(text, name);
     } catch (error) {
       if (error instanceof YamlProblem) {
         const prefix = main ? "" : `Included file \`${label}\` does not have valid YAML syntax! `;

@@ -12,9 +12,13 @@ import type { SourcePosition } from "../plan.ts";
 import { recordKeyPosition, recordPosition, type SourceFile } from "./source-map.ts";
 import { ReferenceTag } from "./reference-tag.ts";
 import { readPipelineYaml } from "./fast-yaml.ts";
+import { LineIndex } from "./line-index.ts";
+import { isPlainObject, setKey } from "./plain-object.ts";
+import { checkYamlText, YamlProblem, type ParsedYaml } from "./read-yaml.ts";
 
-/** Larger files are refused before parsing (GitLab limits the parsed size; see README). */
-export const maxYamlFileBytes = 20 * 1024 * 1024;
+export { isPlainObject, setKey } from "./plain-object.ts";
+export { maxYamlFileBytes, YamlProblem, type ParsedYaml } from "./read-yaml.ts";
+
 /** GitLab's MAX_YAML_DEPTH. */
 const maxDepth = 100;
 /** Extra nodes that aliases may add: stops alias bombs (billion laughs) before any work. */
@@ -26,40 +30,15 @@ const referenceTags = [
   { tag: "!reference", resolve: (value: string) => value },
 ];
 
-export class YamlProblem extends Error {
-  readonly position: SourcePosition;
-
-  constructor(message: string, position: SourcePosition) {
-    super(message);
-    this.position = position;
-  }
-}
-
-export interface ParsedYaml {
-  /** The `spec:` header document when the file has two documents. */
-  header?: Record<string, unknown>;
-  /** The configuration document; null when the file is empty. */
-  body: unknown;
-}
-
 /**
  * Reads YAML the way GitLab's Psych `safe_load` does: YAML 1.1 scalars (yes/no/on/off,
  * octal, sexagesimal), anchors and `<<` merge keys resolved in order, duplicate keys keep
  * the last, dates refused, `!reference` kept as a tag for later.
  */
 export function parseYaml(text: string, file: string): ParsedYaml {
-  const start: SourcePosition = { file, line: 1, column: 1 };
-  if (text.length > maxYamlFileBytes) {
-    throw new YamlProblem(
-      `The parsed YAML is too big (${text.length} bytes; pier reads at most ${maxYamlFileBytes})`,
-      start,
-    );
-  }
-  if (text.includes("\0")) {
-    throw new YamlProblem("Invalid configuration format: the file is binary, not YAML", start);
-  }
+  checkYamlText(text, file);
   return (
-    readPipelineYaml(text, { name: file, lines: new LineCounter() }) ?? parseYamlFully(text, file)
+    readPipelineYaml(text, { name: file, lines: new LineIndex() }) ?? parseYamlFully(text, file)
   );
 }
 
@@ -102,29 +81,6 @@ export function parseYamlFully(text: string, file: string): ParsedYaml {
 
 function firstLine(message: string): string {
   return message.split("\n")[0] ?? message;
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    !Array.isArray(value) &&
-    !(value instanceof ReferenceTag)
-  );
-}
-
-/** Sets a key without letting `__proto__` change the prototype. */
-export function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") {
-    Object.defineProperty(target, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else {
-    target[key] = value;
-  }
 }
 
 class Converter {

@@ -1,10 +1,10 @@
-import type { LineCounter } from "yaml";
+import type { LinePositions } from "./line-index.ts";
 import type { SourcePosition } from "../plan.ts";
 
 /** A loaded file's name and line index, shared by every position in it. */
 export interface SourceFile {
   name: string;
-  lines: LineCounter;
+  lines: LinePositions;
 }
 
 /**
