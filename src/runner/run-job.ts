@@ -30,7 +30,10 @@ export interface RunnerJobOptions {
 }
 
 export interface RunnerJobOutcome {
-  /** What GitLab was told; "aborted" when GitLab ended the job itself (canceled, 403). */
+  /**
+   * What GitLab was told; "aborted" when GitLab ended the job itself (canceled, 403);
+   * "unreported" when GitLab could not be reached: the crash journal keeps the job then.
+   */
   reported: "success" | "failed" | "aborted" | "unreported";
   update?: JobUpdate;
   result: JobResult;
@@ -73,7 +76,7 @@ export async function runRunnerJob(o: RunnerJobOptions): Promise<RunnerJobOutcom
     jobId: job.id,
     jobToken: job.token,
     systemId: o.systemId,
-    outputLimitBytes: (entry.outputLimit ?? DEFAULT_OUTPUT_LIMIT_KIB) * 1024,
+    outputLimitBytes: outputLimitBytesFor(entry),
     ...(o.traceUpdateIntervalMs !== undefined && { updateIntervalMs: o.traceUpdateIntervalMs }),
     ...(o.forceSendIntervalMs !== undefined && { forceSendIntervalMs: o.forceSendIntervalMs }),
     onJobStatus,
@@ -119,8 +122,20 @@ export async function runRunnerJob(o: RunnerJobOptions): Promise<RunnerJobOutcom
     return { reported: "aborted", result };
   }
   const update = finalUpdate(result, job, shutdownAbort, uploader);
-  const reported = await sendFinalUpdate(o, uploader, update);
-  return { reported: reported ? update.state : "unreported", update, result };
+  const answer = await sendFinalUpdate(
+    {
+      client: o.client,
+      jobId: job.id,
+      jobToken: job.token,
+      systemId: o.systemId,
+      ...(o.finalUpdateAttempts !== undefined && { attempts: o.finalUpdateAttempts }),
+    },
+    uploader,
+    update,
+  );
+  const reported =
+    answer === "accepted" ? update.state : answer === "refused" ? "aborted" : "unreported";
+  return { reported, update, result };
 }
 
 function finalUpdate(
@@ -145,26 +160,39 @@ function finalUpdate(
   };
 }
 
-/** The final `PUT`: 202 means "trace still being stored, ask again"; 412 asks for the whole trace. */
-async function sendFinalUpdate(
-  o: RunnerJobOptions,
+export interface FinalUpdateTarget {
+  client: GitLabClient;
+  jobId: number;
+  jobToken: string;
+  systemId: string;
+  /** Retries of the final update (gitlab-runner: job_status_final_update_retry_limit = 10). */
+  attempts?: number;
+}
+
+/**
+ * The final `PUT`: 202 means "trace still being stored, ask again"; 412 asks for the whole
+ * trace. "refused" when GitLab no longer takes updates for the job (it ended it itself);
+ * "unreported" when it could not be told.
+ */
+export async function sendFinalUpdate(
+  target: FinalUpdateTarget,
   uploader: TraceUploader,
   update: JobUpdate,
-): Promise<boolean> {
-  const attempts = o.finalUpdateAttempts ?? 10;
+): Promise<"accepted" | "refused" | "unreported"> {
+  const attempts = target.attempts ?? 10;
   for (let attempt = 0; attempt < attempts; attempt += 1) {
     let waitMs = backoffDelayMs(attempt, 500, MAX_FINAL_WAIT_MS);
     try {
-      const response = await updateJob(o.client, {
-        jobId: o.job.id,
-        jobToken: o.job.token,
-        systemId: o.systemId,
+      const response = await updateJob(target.client, {
+        jobId: target.jobId,
+        jobToken: target.jobToken,
+        systemId: target.systemId,
         update,
       });
       const { status } = response;
-      if (status === 200) return true;
-      if (status === 403 || status === 404) return false;
-      if (response.jobStatus === "canceled" || response.jobStatus === "failed") return false;
+      if (status === 200) return "accepted";
+      if (status === 403 || status === 404) return "refused";
+      if (response.jobStatus === "canceled" || response.jobStatus === "failed") return "refused";
       if (status === 202 && response.updateIntervalSeconds !== undefined) {
         waitMs = Math.min(response.updateIntervalSeconds * 1000, MAX_FINAL_WAIT_MS);
       }
@@ -176,7 +204,12 @@ async function sendFinalUpdate(
     // Whatever the answer, make sure GitLab has the whole log before asking again.
     await uploader.flush();
   }
-  return false;
+  return "unreported";
+}
+
+/** `output_limit` in bytes (gitlab-runner's default: 4 MiB). */
+export function outputLimitBytesFor(entry: Pick<RunnerEntry, "outputLimit">): number {
+  return (entry.outputLimit ?? DEFAULT_OUTPUT_LIMIT_KIB) * 1024;
 }
 
 /** `<state>/runner/jobs/<id>.log`. */

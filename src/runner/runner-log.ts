@@ -28,19 +28,35 @@ export function logLevelFrom(text: string | undefined): LogLevel {
   }
 }
 
-/** The service's own log on stderr: `text` (and gitlab-runner's `runner`) or `json` lines. */
+/** A log whose level can change while it runs (a reloaded config.toml). */
+export interface AdjustableRunnerLog extends RunnerLog {
+  setLevel(level: string | undefined): void;
+}
+
+/**
+ * The service's own log on stderr: `text` (and gitlab-runner's `runner`) or `json` lines, one
+ * object per line with logrus's fields as gitlab-runner writes them (`level` with `warning`,
+ * `msg`, `time`) plus the event's own (`runner`, `job`, …). `onLogged` sees every warning and
+ * error (the errors metric), whatever the level.
+ */
 export function createRunnerLog(
-  o: { format?: string | undefined; level?: string | undefined },
+  o: {
+    format?: string | undefined;
+    level?: string | undefined;
+    onLogged?: (level: "warning" | "error") => void;
+  },
   write: (line: string) => void = (line) => process.stderr.write(line),
-): RunnerLog {
-  const threshold = ORDER[logLevelFrom(o.level)];
+): AdjustableRunnerLog {
+  let threshold = ORDER[logLevelFrom(o.level)];
   const json = o.format === "json";
   const emit = (level: LogLevel, message: string, fields: LogFields = {}): void => {
+    if (level === "warn" || level === "error") o.onLogged?.(level === "warn" ? "warning" : level);
     if (ORDER[level] < threshold) return;
     const defined = Object.entries(fields).filter(([, value]) => value !== undefined);
     if (json) {
+      const name = level === "warn" ? "warning" : level;
       write(
-        `${JSON.stringify({ level, msg: message, time: new Date().toISOString(), ...Object.fromEntries(defined) })}\n`,
+        `${JSON.stringify({ level: name, msg: message, time: new Date().toISOString(), ...Object.fromEntries(defined) })}\n`,
       );
       return;
     }
@@ -48,6 +64,9 @@ export function createRunnerLog(
     write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}${tail}\n`);
   };
   return {
+    setLevel: (level) => {
+      threshold = ORDER[logLevelFrom(level)];
+    },
     debug: (message, fields) => emit("debug", message, fields),
     info: (message, fields) => emit("info", message, fields),
     warn: (message, fields) => emit("warn", message, fields),

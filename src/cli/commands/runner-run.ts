@@ -1,8 +1,17 @@
 import { existsSync } from "node:fs";
+import { connectDocker } from "../../docker/docker-client.ts";
 import { UsageError } from "../../errors.ts";
 import { readRunnerConfig } from "../../runner/config-toml.ts";
 import { defaultRunnerConfigFile } from "../../runner/config-path.ts";
-import { createRunnerLog, type RunnerLog } from "../../runner/runner-log.ts";
+import { watchConfigFile } from "../../runner/config-watch.ts";
+import { recoverLostJobs } from "../../runner/journal-recovery.ts";
+import { startMetricsServer, type MetricsServer } from "../../runner/metrics-server.ts";
+import { RunnerMetrics } from "../../runner/metrics.ts";
+import {
+  createRunnerLog,
+  type AdjustableRunnerLog,
+  type RunnerLog,
+} from "../../runner/runner-log.ts";
 import { RunnerService } from "../../runner/runner-service.ts";
 import { loadSystemId } from "../../runner/system-id.ts";
 import type { RunnerConfig } from "../../runner/config-toml.ts";
@@ -18,9 +27,6 @@ const DEFAULT_SHUTDOWN_TIMEOUT_S = 30;
 
 /** Settings pier reads but does not act on yet: said once at start, not silently ignored. */
 function warnAboutUnappliedSettings(config: RunnerConfig, log: RunnerLog): void {
-  if (config.global.listenAddress !== undefined) {
-    log.warn("listen_address: pier does not serve metrics yet");
-  }
   for (const entry of config.runners) {
     const runner = entry.name;
     if (entry.tlsCaFile !== undefined) {
@@ -40,10 +46,61 @@ function warnAboutUnappliedSettings(config: RunnerConfig, log: RunnerLog): void 
   }
 }
 
+function checkedConfig(configFile: string, config: RunnerConfig): RunnerConfig {
+  if (config.runners.length === 0) throw new UsageError(`${configFile}: no [[runners]] to run`);
+  if (config.global.concurrent !== undefined && config.global.concurrent < 1) {
+    throw new UsageError(`${configFile}: concurrent must be at least 1`);
+  }
+  return config;
+}
+
+/**
+ * Reloads config.toml when it changes (and on SIGHUP, as gitlab-runner does); a file that
+ * does not load is reported and the running configuration kept.
+ */
+function reloadOnChange(
+  configFile: string,
+  service: RunnerService,
+  log: AdjustableRunnerLog,
+  running: RunnerConfig,
+): () => void {
+  let current = running;
+  let queue = Promise.resolve();
+  const reload = (): void => {
+    queue = queue.then(async () => {
+      let next: RunnerConfig;
+      try {
+        const loaded = readRunnerConfig(configFile);
+        next = checkedConfig(configFile, loaded.config);
+        for (const warning of loaded.warnings) log.warn(warning);
+      } catch (error) {
+        log.error("config.toml not reloaded; keeping the running configuration", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        return;
+      }
+      if (next.global.listenAddress !== current.global.listenAddress) {
+        log.warn("listen_address changes take effect when pier restarts");
+      }
+      log.setLevel(next.global.logLevel);
+      current = next;
+      await service.applyConfig(next);
+      log.info("configuration loaded", { config: configFile, concurrent: service.concurrent });
+    });
+  };
+  const watcher = watchConfigFile({ file: configFile, onChange: reload });
+  process.on("SIGHUP", reload);
+  return () => {
+    watcher.close();
+    process.off("SIGHUP", reload);
+  };
+}
+
 /**
  * `pier runner run`: the long-lived service. SIGQUIT stops asking for jobs and lets running
  * ones finish; SIGTERM/SIGINT abort running jobs and report them as runner system failures,
- * waiting up to `shutdown_timeout`; a second signal exits at once.
+ * waiting up to `shutdown_timeout`; a second signal exits at once. At start, jobs a dead pier
+ * left behind (the crash journal) are reported failed and cleaned up.
  */
 export async function runnerRunCommand(options: RunnerRunOptions): Promise<number> {
   const configFile = options.config ?? defaultRunnerConfigFile();
@@ -53,23 +110,45 @@ export async function runnerRunCommand(options: RunnerRunOptions): Promise<numbe
     );
   }
   const { config, warnings } = readRunnerConfig(configFile);
+  const metrics = new RunnerMetrics();
   const log = createRunnerLog({
     format: options.logFormat ?? config.global.logFormat,
     level: options.logLevel ?? config.global.logLevel,
+    onLogged: (level) => metrics.logged(level),
   });
   for (const warning of warnings) log.warn(warning);
-  if (config.runners.length === 0) throw new UsageError(`${configFile}: no [[runners]] to run`);
-  if (config.global.concurrent !== undefined && config.global.concurrent < 1) {
-    throw new UsageError(`${configFile}: concurrent must be at least 1`);
-  }
+  checkedConfig(configFile, config);
   warnAboutUnappliedSettings(config, log);
   const systemId = loadSystemId(configFile);
-  const service = new RunnerService({ config, configFile, systemId, stateDir: stateRoot(), log });
+  const stateDir = stateRoot();
+  const service = new RunnerService({ config, configFile, systemId, stateDir, log, metrics });
   await service.start();
+  let server: MetricsServer | undefined;
+  if (config.global.listenAddress !== undefined && config.global.listenAddress !== "") {
+    server = await startMetricsServer(config.global.listenAddress, {
+      metrics: () => metrics.render(),
+      jobs: () => service.jobsList(),
+    });
+    log.info("metrics server listening", { address: server.address });
+  }
+  const stopWatching = reloadOnChange(
+    configFile,
+    service,
+    options.logLevel === undefined ? log : { ...log, setLevel: () => undefined },
+    config,
+  );
   log.info("pier runner is running", {
     config: configFile,
     concurrent: service.concurrent,
     system_id: systemId,
+  });
+  // In the background: GitLab may be slow to answer, new jobs need not wait for old ones.
+  const recovery = recoverLostJobs({
+    stateDir,
+    log,
+    connectDocker: () => connectDocker({ signal: AbortSignal.timeout(15_000) }),
+  }).catch((error: unknown) => {
+    log.error("recovering lost jobs failed", { error: String(error) });
   });
 
   const shutdownSeconds = config.global.shutdownTimeout ?? 0;
@@ -80,7 +159,8 @@ export async function runnerRunCommand(options: RunnerRunOptions): Promise<numbe
       process.off("SIGQUIT", graceful);
       process.off("SIGTERM", forceful);
       process.off("SIGINT", forceful);
-      resolve(code);
+      stopWatching();
+      void Promise.all([recovery, server?.close()]).then(() => resolve(code));
     };
     const graceful = (): void => {
       if (stopping !== undefined) return forceful("SIGQUIT");

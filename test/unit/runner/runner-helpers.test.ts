@@ -67,7 +67,7 @@ describe("runner log", () => {
     json.info("hidden");
     json.warn("shown", { job: 3 });
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: "warn", msg: "shown", job: 3 });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: "warning", msg: "shown", job: 3 });
     const text = createRunnerLog({}, (line) => lines.push(line));
     text.info("hello", { runner: "abc" });
     expect(lines[1]).toMatch(/^\S+Z INFO {2}hello runner="abc"\n$/);
