@@ -1,0 +1,211 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ownerLabelValue } from "../../src/gc/owner-labels.ts";
+import { parseRunnerConfig, type RunnerConfig } from "../../src/runner/config-toml.ts";
+import type { RunnerLog } from "../../src/runner/runner-log.ts";
+import { RunnerService } from "../../src/runner/runner-service.ts";
+import { shortToken } from "../../src/runner/short-token.ts";
+import { FakeGitLab, type FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
+import { makeRepository } from "../support/pier-cli.ts";
+import { dockerOk, requireDocker } from "./docker-helpers.ts";
+
+const quiet: RunnerLog = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+let fake: FakeGitLab;
+let token: string;
+let stateDir: string;
+let repo: string;
+const services: RunnerService[] = [];
+
+beforeAll(async () => {
+  await requireDocker();
+});
+
+beforeEach(async () => {
+  fake = await FakeGitLab.start();
+  fake.traceUpdateInterval = 0.2;
+  repo = makeRepository({ "hello.txt": "hello from the repository\n" });
+  fake.addProject("group/project", repo);
+  token = fake.createRunner();
+  stateDir = mkdtempSync(join(tmpdir(), "pier-runner-docker-"));
+});
+
+afterEach(async () => {
+  for (const service of services.splice(0)) await service.stopForcefully(30_000);
+  await fake.close();
+  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(repo, { recursive: true, force: true });
+});
+
+/** Docker objects this test process's pier created that are still there (pier.keep aside). */
+async function leftovers(): Promise<string[]> {
+  const filter = ["--filter", `label=pier.owner=${ownerLabelValue()}`];
+  const lines = [
+    await dockerOk(["ps", "-a", ...filter, "--format", '{{.Names}} {{.Label "pier.keep"}}']),
+    await dockerOk(["network", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
+    await dockerOk(["volume", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
+  ]
+    .join("\n")
+    .split("\n");
+  return lines.filter((line) => line.trim() !== "" && line.trim().split(" ").length === 1);
+}
+
+function startService(config: RunnerConfig): RunnerService {
+  const service = new RunnerService({
+    config,
+    configFile: join(stateDir, "config.toml"),
+    systemId: "s_0123456789ab",
+    stateDir,
+    log: quiet,
+    checkIntervalMs: 100,
+    traceUpdateIntervalMs: 200,
+    client: { baseDelayMs: 20, maxDelayMs: 200 },
+  });
+  services.push(service);
+  void service.start();
+  return service;
+}
+
+function dockerConfig(docker = "", global = "concurrent = 1"): RunnerConfig {
+  return parseRunnerConfig(`${global}
+[[runners]]
+  name = "docker runner"
+  url = "${fake.url}"
+  token = "${token}"
+  executor = "docker"
+  [runners.docker]
+    image = "busybox:latest"
+    pull_policy = ["never"]
+${docker}
+`).config;
+}
+
+function localLog(job: FakeJob): Buffer {
+  return readFileSync(join(stateDir, "runner", shortToken(token), "jobs", `${job.id}.log`));
+}
+
+describe("pier as a runner with the Docker executor, against the GitLab stand-in", () => {
+  it("clones over HTTP on the host, runs the payload's image and sends the log byte for byte", async () => {
+    const job = fake.queueJob({
+      script: ["cat hello.txt", "cat /etc/debian_version", "echo $MODE"],
+      variables: [{ key: "MODE", value: "from-the-payload", public: true }],
+    });
+    job.payload.image = {
+      name: "debian:bookworm",
+      entrypoint: [""],
+      pull_policy: ["if-not-present"],
+    };
+    startService(dockerConfig());
+    await fake.waitFor(() => job.final !== undefined, 120_000);
+    expect(fake.violations).toEqual([]);
+    expect(job.final).toMatchObject({ state: "success" });
+    const trace = job.trace.toString("utf8");
+    expect(trace).toContain("Using Docker executor with image debian:bookworm");
+    expect(trace).toContain("hello from the repository");
+    expect(trace).toMatch(/\n12\.\d+\n/);
+    expect(trace).toContain("from-the-payload");
+    expect(trace).not.toContain(job.token);
+    expect(job.trace.equals(localLog(job))).toBe(true);
+    await services[0]?.stopGracefully();
+    expect(await leftovers()).toEqual([]);
+  }, 180_000);
+
+  it("runs a busybox job from [runners.docker] image and reports a failing script's exit code", async () => {
+    const job = fake.queueJob({ script: ["busybox | head -1", "exit 7"] });
+    startService(dockerConfig());
+    await fake.waitFor(() => job.final !== undefined, 120_000);
+    expect(fake.violations).toEqual([]);
+    expect(job.final).toMatchObject({
+      state: "failed",
+      failure_reason: "script_failure",
+      exit_code: 7,
+    });
+    expect(job.trace.toString()).toContain("BusyBox v");
+    expect(job.trace.equals(localLog(job))).toBe(true);
+  }, 180_000);
+
+  it("starts the payload's postgres service, reachable by its alias, with its variables", async () => {
+    const job = fake.queueJob({
+      script: ["until nc -w 2 db 5432 -e true; do sleep 1; done", "echo db-reachable"],
+    });
+    job.payload.services = [
+      {
+        name: "postgres:15",
+        alias: "db",
+        variables: [
+          {
+            key: "POSTGRES_HOST_AUTH_METHOD",
+            value: "trust",
+            public: true,
+            masked: false,
+            file: false,
+            raw: false,
+          },
+        ],
+      },
+    ];
+    startService(dockerConfig());
+    await fake.waitFor(() => job.final !== undefined, 180_000);
+    expect(fake.violations).toEqual([]);
+    expect(job.final).toMatchObject({ state: "success" });
+    const trace = job.trace.toString();
+    expect(trace).toContain("Starting service postgres:15");
+    expect(trace).toContain("db-reachable");
+    expect(job.trace.equals(localLog(job))).toBe(true);
+    await services[0]?.stopGracefully();
+    expect(await leftovers()).toEqual([]);
+  }, 240_000);
+
+  it("runs the seed's config.toml (docker:19.03, privileged, /cache and /certs/client) four jobs at once, never a fifth", async () => {
+    const { config } = parseRunnerConfig(`concurrent = 4
+check_interval = 0
+
+[session_server]
+  session_timeout = 1800
+
+[[runners]]
+  name = "GitLab Runner"
+  url = "${fake.url}"
+  token = "${token}"
+  executor = "docker"
+  [runners.custom_build_dir]
+  [runners.cache]
+    [runners.cache.s3]
+    [runners.cache.gcs]
+    [runners.cache.azure]
+  [runners.docker]
+    tls_verify = false
+    image = "docker:19.03"
+    privileged = true
+    disable_entrypoint_overwrite = false
+    oom_kill_disable = false
+    disable_cache = false
+    volumes = ["/cache", "/certs/client"]
+    shm_size = 0
+`);
+    const jobs = Array.from({ length: 6 }, (_, i) =>
+      fake.queueJob({
+        name: `job ${i}`,
+        script: ["test -d /cache && test -d /certs/client", "docker --version", "sleep 2"],
+      }),
+    );
+    startService(config);
+    await fake.waitFor(() => jobs.every((job) => job.final !== undefined), 240_000);
+    expect(fake.violations).toEqual([]);
+    expect(jobs.map((job) => job.final?.state)).toEqual(Array(6).fill("success"));
+    expect(fake.maxRunning).toBe(4);
+    for (const job of jobs) {
+      expect(job.trace.toString()).toContain("Using Docker executor with image docker:19.03");
+      expect(job.trace.toString()).toMatch(/Docker version \d/);
+    }
+    await services[0]?.stopGracefully();
+    expect(await leftovers()).toEqual([]);
+  }, 300_000);
+});
