@@ -6,6 +6,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
+import type { JobDependency } from "../../../src/job/spec.ts";
+import { artifactRoutes, type StoredArtifact } from "./artifact-routes.ts";
 import { serveGit } from "./git-http-backend.ts";
 import { jobPayload, type JobRequestOptions } from "./job-payload.ts";
 
@@ -44,6 +46,8 @@ export interface FakeJob {
   finalAcceptsPending: number;
   assignedAt?: number;
   finishedAt?: number;
+  /** What the runner uploaded with `POST /jobs/:id/artifacts`, by artifact type. */
+  artifacts: StoredArtifact[];
 }
 
 /** A one-shot answer for the next request that matches. */
@@ -67,7 +71,7 @@ interface RegisteredRunner {
 export interface RouteContext {
   record: RecordedRequest;
   url: URL;
-  send: (status: number, headers?: Record<string, string>, text?: string) => void;
+  send: (status: number, headers?: Record<string, string>, text?: string | Buffer) => void;
   json: (status: number, value: unknown, headers?: Record<string, string>) => void;
 }
 
@@ -147,6 +151,7 @@ export class FakeGitLab {
 
   static async start(): Promise<FakeGitLab> {
     const fake = new FakeGitLab();
+    fake.addRoute(artifactRoutes(fake));
     await new Promise<void>((resolve) => fake.#server.listen(0, "127.0.0.1", resolve));
     const { port } = fake.#server.address() as AddressInfo;
     fake.#url = `http://127.0.0.1:${port}/`;
@@ -205,12 +210,29 @@ export class FakeGitLab {
       state: "pending",
       trace: Buffer.alloc(0),
       finalAcceptsPending: this.finalAcceptsPendingPerJob,
+      artifacts: [],
     };
     this.jobs.set(id, job);
     this.#queue.push(job);
     this.#queueVersion += 1;
     for (const wake of this.#queueWaiters) wake();
     return job;
+  }
+
+  /**
+   * How a later job's payload names `job` in `dependencies`: its id, name and token, and its
+   * archive (`artifacts_file`) when it uploaded one.
+   */
+  dependencyOn(job: FakeJob): JobDependency {
+    const archive = job.artifacts.find((artifact) => artifact.type === "archive");
+    return {
+      id: job.id,
+      name: String(job.payload.job_info["name"]),
+      token: job.token,
+      ...(archive !== undefined && {
+        artifacts_file: { filename: archive.filename, size: archive.bytes.length },
+      }),
+    };
   }
 
   /** `canceling`: GitLab asks the runner to stop the script and run after_script; `canceled`: abort. */
@@ -281,7 +303,11 @@ export class FakeGitLab {
       status: 0,
     };
     this.requests.push(record);
-    const send = (status: number, headers: Record<string, string> = {}, text = ""): void => {
+    const send = (
+      status: number,
+      headers: Record<string, string> = {},
+      text: string | Buffer = "",
+    ): void => {
       record.status = status;
       response.writeHead(status, headers);
       response.end(text);

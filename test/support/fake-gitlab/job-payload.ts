@@ -1,5 +1,11 @@
 import { randomBytes } from "node:crypto";
-import type { JobSpec, JobVariable } from "../../../src/job/spec.ts";
+import type {
+  JobArtifact,
+  JobCache,
+  JobDependency,
+  JobSpec,
+  JobVariable,
+} from "../../../src/job/spec.ts";
 
 export interface JobRequestOptions {
   name?: string;
@@ -7,6 +13,10 @@ export interface JobRequestOptions {
   afterScript?: string[];
   variables?: Partial<JobVariable>[];
   timeoutSeconds?: number;
+  artifacts?: JobArtifact[];
+  cache?: JobCache[];
+  /** Earlier jobs whose artifacts this one receives (see FakeGitLab.dependencyOn). */
+  dependencies?: JobDependency[];
 }
 
 /** The failure reasons a current GitLab lists in `features.failure_reasons`. */
@@ -132,9 +142,9 @@ export function jobPayload(
           ]),
     ],
     services: [],
-    artifacts: [],
-    cache: [],
-    dependencies: [],
+    artifacts: o.artifacts ?? [],
+    cache: o.cache ?? [],
+    dependencies: o.dependencies ?? [],
     credentials: [],
     features: {
       trace_sections: true,

@@ -1,0 +1,441 @@
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import yauzl from "yauzl";
+import type { JobArtifact } from "../../src/job/spec.ts";
+import type { RunnerEntry } from "../../src/runner/config-toml.ts";
+import type { RunnerLog } from "../../src/runner/runner-log.ts";
+import { writeGzipMembers } from "../../src/runner/artifacts-gzip.ts";
+import { uploadArtifactFile } from "../../src/runner/artifacts-upload.ts";
+import { RunnerService } from "../../src/runner/runner-service.ts";
+import { shortToken } from "../../src/runner/short-token.ts";
+import { matchProjectPaths } from "../../src/storage/path-match.ts";
+import { FakeGitLab, type FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
+import type { JobRequestOptions } from "../support/fake-gitlab/job-payload.ts";
+import { makeRepository } from "../support/pier-cli.ts";
+
+const quiet: RunnerLog = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+let fake: FakeGitLab;
+let token: string;
+let stateDir: string;
+let repo: string;
+const services: RunnerService[] = [];
+const cleanups: string[] = [];
+
+beforeEach(async () => {
+  fake = await FakeGitLab.start();
+  fake.traceUpdateInterval = 0.2;
+  repo = makeRepository({ "hello.txt": "tracked\n" });
+  fake.addProject("group/project", repo);
+  token = fake.createRunner();
+  stateDir = mkdtempSync(join(tmpdir(), "pier-runner-artifacts-"));
+});
+
+afterEach(async () => {
+  for (const service of services.splice(0)) await service.stopForcefully(10_000);
+  await fake.close();
+  for (const path of [stateDir, repo, ...cleanups.splice(0)]) {
+    rmSync(path, { recursive: true, force: true });
+  }
+});
+
+function startService(entry: Partial<RunnerEntry> = {}): RunnerService {
+  const service = new RunnerService({
+    config: {
+      global: { concurrent: 1 },
+      runners: [
+        { name: "artifacts runner", url: fake.url, token, executor: "shell", extra: {}, ...entry },
+      ],
+      extra: {},
+    },
+    configFile: join(stateDir, "config.toml"),
+    systemId: "s_0123456789ab",
+    stateDir,
+    log: quiet,
+    checkIntervalMs: 100,
+    traceUpdateIntervalMs: 200,
+    client: { baseDelayMs: 20, maxDelayMs: 200 },
+  });
+  services.push(service);
+  void service.start();
+  return service;
+}
+
+async function finished(job: FakeJob): Promise<string> {
+  await fake.waitFor(() => job.final !== undefined, 90_000);
+  return job.trace.toString("utf8");
+}
+
+function artifact(o: Partial<JobArtifact> & { paths: string[] }): JobArtifact {
+  return {
+    untracked: false,
+    when: "on_success",
+    artifact_type: "archive",
+    artifact_format: "zip",
+    ...o,
+  };
+}
+
+const archiveOnly = [artifact({ name: "artifacts", paths: ["out/"] })];
+
+/** A job that writes out/a.txt and uploads it as its archive. */
+function producer(extra: Partial<JobRequestOptions> = {}): FakeJob {
+  return fake.queueJob({
+    name: "build",
+    script: ["mkdir -p out", "echo built-by-producer > out/a.txt"],
+    artifacts: archiveOnly,
+    ...extra,
+  });
+}
+
+function stored(job: FakeJob, type: string): Buffer {
+  const found = job.artifacts.find((a) => a.type === type);
+  if (found === undefined) throw new Error(`job ${job.id} uploaded no ${type}`);
+  return found.bytes;
+}
+
+async function zipNames(bytes: Buffer): Promise<string[]> {
+  const zip = await yauzl.fromBufferPromise(bytes, { decodeStrings: true });
+  const names: string[] = [];
+  try {
+    for await (const entry of zip.eachEntry()) names.push(entry.fileName);
+  } finally {
+    zip.close();
+  }
+  return names.sort();
+}
+
+/** The file name in each gzip member's header (FNAME), in order. */
+function gzipMemberNames(bytes: Buffer): string {
+  const end = bytes.indexOf(0, 10);
+  return bytes.subarray(10, end).toString("utf8");
+}
+
+describe("runner artifacts through the GitLab stand-in", () => {
+  it("uploads the archive and the junit and dotenv reports; a later job downloads the archive with the dependency's token", async () => {
+    const build = fake.queueJob({
+      name: "build",
+      script: [
+        "mkdir -p out/sub out/tmp",
+        "echo a > out/a.txt",
+        "echo b > out/sub/b.txt",
+        "echo scratch > out/tmp/x.txt",
+        "echo untracked-note > notes.txt",
+        "echo '<testsuites/>' > report.xml",
+        "echo VERSION=1.2.3 > build.env",
+      ],
+      artifacts: [
+        artifact({
+          name: "build-output",
+          paths: ["out/"],
+          exclude: ["out/tmp/**"],
+          untracked: true,
+          expire_in: "1 week",
+        }),
+        artifact({
+          name: "junit.xml",
+          paths: ["report.xml"],
+          when: "always",
+          artifact_type: "junit",
+          artifact_format: "gzip",
+        }),
+        artifact({
+          name: "dotenv",
+          paths: ["build.env"],
+          artifact_type: "dotenv",
+          artifact_format: "gzip",
+        }),
+      ],
+    });
+    startService();
+    const trace = await finished(build);
+    expect(fake.violations).toEqual([]);
+    expect(build.final).toMatchObject({ state: "success" });
+
+    const archive = build.artifacts.find((a) => a.type === "archive");
+    expect(archive).toMatchObject({
+      format: "zip",
+      filename: "build-output.zip",
+      expireIn: "1 week",
+    });
+    const names = await zipNames(stored(build, "archive"));
+    expect(names).toEqual(
+      expect.arrayContaining(["out/", "out/a.txt", "out/sub/", "out/sub/b.txt", "notes.txt"]),
+    );
+    expect(names.some((name) => name.startsWith("out/tmp/x"))).toBe(false);
+    expect(names).not.toContain("hello.txt");
+
+    const junit = build.artifacts.find((a) => a.type === "junit");
+    expect(junit).toMatchObject({ format: "gzip", filename: "junit.xml.gz" });
+    expect(gunzipSync(junit!.bytes).toString()).toBe("<testsuites/>\n");
+    expect(gzipMemberNames(junit!.bytes)).toBe("report.xml");
+    expect(gunzipSync(stored(build, "dotenv")).toString()).toBe("VERSION=1.2.3\n");
+
+    const short = shortToken(build.token);
+    expect(trace).toContain("Uploading artifacts for successful job");
+    expect(trace).toContain("out: found 4 matching artifact files and directories");
+    expect(trace).toContain(
+      `Uploading artifacts as "archive" to coordinator... 201 Created  id=${build.id} responseStatus=201 Created token=${short}`,
+    );
+    expect(trace).toContain('Uploading artifacts as "junit" to coordinator... 201 Created');
+    expect(trace).toContain('Uploading artifacts as "dotenv" to coordinator... 201 Created');
+    expect(trace).not.toContain("run's folder");
+
+    const test = fake.queueJob({
+      name: "test",
+      script: ["cat out/a.txt out/sub/b.txt notes.txt", "test ! -e out/tmp/x.txt && echo no-tmp"],
+      dependencies: [fake.dependencyOn(build)],
+    });
+    const testTrace = await finished(test);
+    expect(fake.violations).toEqual([]);
+    expect(test.final).toMatchObject({ state: "success" });
+    expect(testTrace).toContain(`Downloading artifacts for build (${build.id})...`);
+    expect(testTrace).toMatch(
+      new RegExp(
+        `Downloading artifacts from coordinator\\.\\.\\. ok  host=\\S+ id=${build.id} responseStatus=200 OK token=${short}`,
+      ),
+    );
+    expect(testTrace).toContain("a\nb\nuntracked-note\n");
+    expect(testTrace).toContain("no-tmp");
+    const download = fake.requests.find(
+      (r) => r.method === "GET" && r.path === `/api/v4/jobs/${build.id}/artifacts`,
+    );
+    expect(download?.headers["job-token"]).toBe(build.token);
+    // direct_download: GitLab redirected to storage and the runner followed.
+    expect(download?.status).toBe(302);
+    expect(fake.requests.some((r) => r.path.startsWith("/_storage/") && r.status === 200)).toBe(
+      true,
+    );
+  }, 120_000);
+
+  it("fails the job with a clear message when GitLab answers 413 (too large)", async () => {
+    fake.inject({ method: "POST", path: /\/artifacts$/, status: 413 });
+    const build = producer();
+    startService();
+    const trace = await finished(build);
+    expect(fake.violations).toEqual([]);
+    expect(build.final?.state).toBe("failed");
+    expect(build.artifacts).toEqual([]);
+    expect(trace).toContain(
+      'ERROR: Uploading artifacts as "archive" to coordinator... too large archive',
+    );
+    expect(trace).toMatch(/responseStatus=413 (Request Entity|Payload) Too Large/);
+    expect(trace).toContain("raise the maximum artifacts size in GitLab");
+    // 413 is final: one attempt only.
+    expect(fake.requests.filter((r) => r.path.endsWith("/artifacts"))).toHaveLength(1);
+  }, 60_000);
+
+  it("retries an upload GitLab answered 500 and succeeds", async () => {
+    fake.inject({ method: "POST", path: /\/artifacts$/, status: 500 });
+    const build = producer();
+    startService();
+    const trace = await finished(build);
+    expect(fake.violations).toEqual([]);
+    expect(build.final?.state).toBe("success");
+    expect(await zipNames(stored(build, "archive"))).toEqual(["out/", "out/a.txt"]);
+    expect(trace).toContain('Uploading artifacts as "archive" to coordinator... failed');
+    expect(trace).toContain("Retrying...  context=artifacts-uploader");
+    expect(trace).toContain('Uploading artifacts as "archive" to coordinator... 201 Created');
+    expect(fake.requests.filter((r) => r.path.endsWith("/artifacts"))).toHaveLength(2);
+  }, 60_000);
+
+  it("fails a job whose dependency's artifacts GitLab refuses (403) as a dependency failure", async () => {
+    const build = producer();
+    startService();
+    await finished(build);
+    fake.inject({ method: "GET", path: /\/artifacts$/, status: 403 });
+    const test = fake.queueJob({
+      name: "test",
+      script: ["echo should-not-run"],
+      dependencies: [fake.dependencyOn(build)],
+    });
+    const trace = await finished(test);
+    expect(fake.violations).toEqual([]);
+    expect(test.final).toMatchObject({
+      state: "failed",
+      failure_reason: "missing_dependency_failure",
+    });
+    expect(trace).toContain("ERROR: Downloading artifacts from coordinator... forbidden");
+    expect(trace).not.toContain("should-not-run");
+    // 403 is final: no second attempt.
+    expect(
+      fake.requests.filter((r) => r.method === "GET" && r.path.endsWith("/artifacts")),
+    ).toHaveLength(1);
+  }, 60_000);
+
+  it("shares a cache key between two jobs of the project (local cache under the state dir)", async () => {
+    const cache = [
+      {
+        key: "deps",
+        untracked: false,
+        policy: "pull-push" as const,
+        paths: ["vendor/"],
+        when: "on_success" as const,
+      },
+    ];
+    const first = fake.queueJob({
+      name: "first",
+      script: ["mkdir -p vendor", "echo cached-by-first > vendor/dep.txt"],
+      cache,
+    });
+    startService();
+    expect(await finished(first)).toContain("Created cache");
+    const second = fake.queueJob({ name: "second", script: ["cat vendor/dep.txt"], cache });
+    const trace = await finished(second);
+    expect(fake.violations).toEqual([]);
+    expect(second.final?.state).toBe("success");
+    expect(trace).toContain("Successfully extracted cache");
+    expect(trace).toContain("cached-by-first");
+  }, 90_000);
+
+  it("lays the cache out under cache_dir per project as gitlab-runner does", async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), "pier-runner-cache-dir-"));
+    cleanups.push(cacheDir);
+    const cache = [
+      {
+        key: "deps",
+        untracked: false,
+        policy: "pull-push" as const,
+        paths: ["vendor/"],
+        when: "on_success" as const,
+      },
+    ];
+    const first = fake.queueJob({
+      name: "first",
+      script: ["mkdir -p vendor", "echo from-cache-dir > vendor/dep.txt"],
+      cache,
+    });
+    startService({ cacheDir });
+    await finished(first);
+    expect(existsSync(join(cacheDir, "group", "project", "deps", "cache.zip"))).toBe(true);
+    const second = fake.queueJob({ name: "second", script: ["cat vendor/dep.txt"], cache });
+    expect(await finished(second)).toContain("from-cache-dir");
+    expect(second.final?.state).toBe("success");
+  }, 90_000);
+
+  it("still ends every job with its artifacts when every fifth request fails", async () => {
+    fake.failEveryNth = 5;
+    const build = fake.queueJob({
+      name: "build",
+      script: ["mkdir -p out", "echo faulty-network > out/a.txt", "echo '<x/>' > report.xml"],
+      artifacts: [
+        ...archiveOnly,
+        artifact({
+          name: "junit",
+          paths: ["report.xml"],
+          artifact_type: "junit",
+          artifact_format: "gzip",
+        }),
+      ],
+    });
+    startService();
+    await finished(build);
+    expect(build.final?.state).toBe("success");
+    expect(build.artifacts.map((a) => a.type).sort()).toEqual(["archive", "junit"]);
+    const test = fake.queueJob({
+      name: "test",
+      script: ["cat out/a.txt"],
+      dependencies: [fake.dependencyOn(build)],
+    });
+    const trace = await finished(test);
+    expect(fake.violations).toEqual([]);
+    expect(test.final?.state).toBe("success");
+    expect(trace).toContain("faulty-network");
+  }, 120_000);
+});
+
+describe("runner artifact transfer", () => {
+  it("streams a 100 MB archive to GitLab without holding it in memory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pier-artifact-stream-"));
+    cleanups.push(dir);
+    const file = join(dir, "big.zip");
+    const size = 100 * 1024 * 1024;
+    truncateSync(openAndClose(file), size);
+    let received = 0;
+    const server = createServer((request, response) => {
+      request.on("data", (chunk: Buffer) => (received += chunk.length));
+      request.on("end", () => {
+        response.writeHead(201, { "Content-Type": "application/json" });
+        response.end("{}");
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const baseline = process.memoryUsage().arrayBuffers;
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+    }, 5);
+    const lines: string[] = [];
+    try {
+      await uploadArtifactFile({
+        apiBase: `http://127.0.0.1:${port}/api/v4/`,
+        jobId: 7,
+        jobToken: "glcbt-64_streamtesttoken",
+        file,
+        size,
+        filename: "artifacts.zip",
+        type: "archive",
+        format: "zip",
+        retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1, idleTimeoutMs: 30_000 },
+        log: {
+          println: (l) => lines.push(l),
+          warning: (l) => lines.push(l),
+          error: (l) => lines.push(l),
+        },
+      });
+    } finally {
+      clearInterval(sampler);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    expect(lines.join("\n")).toContain("201 Created");
+    // The multipart head and tail add a few hundred bytes to the file.
+    expect(received).toBeGreaterThan(size);
+    expect(received).toBeLessThan(size + 1024);
+    // Buffered whole, the archive alone would add 100 MB; streamed, only chunks in flight and
+    // garbage the collector has not reclaimed yet (the fake server runs in this process too).
+    expect(peak - baseline).toBeLessThan(64 * 1024 * 1024);
+  }, 60_000);
+
+  it("writes one gzip member per report file, each named after its path", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pier-artifact-gzip-"));
+    cleanups.push(dir);
+    writeFileSync(join(dir, "a.xml"), "<a/>\n");
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "sub", "b.xml"), "<b/>\n");
+    const matched = await matchProjectPaths({ projectDir: dir, paths: ["a.xml", "sub/b.xml"] });
+    const out = join(dir, "out.gz");
+    const { files } = await writeGzipMembers(dir, matched.entries, out);
+    expect(files).toBe(2);
+    const bytes = readFileSync(out);
+    expect(gunzipSync(bytes).toString()).toBe("<a/>\n<b/>\n");
+    expect(gzipMemberNames(bytes)).toBe("a.xml");
+    expect(bytes.includes(Buffer.from("sub/b.xml\0"))).toBe(true);
+  });
+});
+
+function openAndClose(path: string): string {
+  closeSync(openSync(path, "w"));
+  return path;
+}
