@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
+import { performance } from "node:perf_hooks";
 import type { Readable } from "node:stream";
 
 import type { DockerEndpoint } from "./docker-endpoint.ts";
@@ -137,6 +138,7 @@ export class EngineTransport {
       if (payload === undefined) headers["Content-Length"] = "0";
     }
 
+    const timing = engineTiming(request.method, request.path);
     return new Promise((resolve, reject) => {
       let settled = false;
       let response: http.IncomingMessage | undefined;
@@ -158,6 +160,10 @@ export class EngineTransport {
           | { kind: "upgrade"; socket: Socket },
       ): void => {
         settled = true;
+        if (timing !== undefined) {
+          const stream = value.kind === "upgrade" ? value.socket : value.response;
+          timing(value.kind === "upgrade" ? "101" : String(value.response.statusCode), stream);
+        }
         resolve(value);
       };
 
@@ -269,6 +275,27 @@ export class EngineTransport {
       { status, method: request.method, endpoint: request.path, engineMessage },
     );
   }
+}
+
+/**
+ * With PIER_DOCKER_TIMING=1, each engine call is logged on stderr as it gets its answer (ms
+ * since the call began) and when its stream ends: where a job's time goes, call by call.
+ */
+function engineTiming(
+  method: string,
+  path: string,
+): ((status: string, stream: Readable | Socket) => void) | undefined {
+  if (process.env["PIER_DOCKER_TIMING"] !== "1") return undefined;
+  const began = performance.now();
+  const at = (): string => (performance.now() - began).toFixed(1);
+  return (status, stream) => {
+    const headers = at();
+    stream.once("close", () => {
+      process.stderr.write(
+        `[docker] @${began.toFixed(0)} ${method} ${path} ${status} ${headers} ms, closed ${at()} ms\n`,
+      );
+    });
+  };
 }
 
 export function abortReason(signal: AbortSignal): Error {

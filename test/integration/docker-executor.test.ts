@@ -1,12 +1,15 @@
 /* eslint-disable no-control-regex -- GitLab's log format is made of ANSI escapes */
 import { execFileSync } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connectDocker, type DockerClient } from "../../src/docker/docker-client.ts";
+import { cacheVolumeName } from "../../src/executors/docker/cache-volumes.ts";
 import { DockerExecutor } from "../../src/executors/docker/docker-executor.ts";
+import { projectKeyFor } from "../../src/executors/shell/build-paths.ts";
+import { keptUseMark } from "../../src/gc/kept-use.ts";
 import type { ExecutionContext, JobResult } from "../../src/executors/executor.ts";
 import type { JobService, JobSpec, JobVariable } from "../../src/job/spec.ts";
 import { dockerSettingsFrom } from "../../src/runner/runner-config.ts";
@@ -127,6 +130,7 @@ async function runJob(
     hardKill?: AbortSignal;
     projectDir?: string;
     runDir?: string;
+    disableCache?: boolean;
   } = {},
 ): Promise<JobRun> {
   const logFile = join(root, `job-${spec.id}.log`);
@@ -135,6 +139,7 @@ async function runJob(
     docker,
     settings: dockerSettingsFrom(options.settings ?? {}),
     runnerName: "test-runner",
+    ...(options.disableCache !== undefined && { disableCache: options.disableCache }),
   });
   const ctx: ExecutionContext = {
     trace,
@@ -306,12 +311,78 @@ describe("DockerExecutor", { timeout: 120_000 }, () => {
           },
         ],
       }),
-      { settings: { volumes: ["/shared"] } },
+      { settings: { volumes: ["/shared"] }, disableCache: true },
     );
     expect(result.status).toBe("success");
     expect(log).toContain("OWN_VAR=own-visible");
     expect(log).toContain("PUBLIC_VAR=visible");
     expect(log).not.toContain("SECRET_VAR=");
+  });
+
+  it('keeps a volumes = ["/cache"] volume per project for the next job, labelled for pier gc', async () => {
+    const spec = (id: number, script: string[]) => ({
+      ...jobSpec({ id, script }),
+      job_info: { ...jobSpec({ script }).job_info, project_full_path: `group/cache-${pipelineId}` },
+    });
+    const projectKey = projectKeyFor(spec(1, []), undefined);
+    const volume = cacheVolumeName({
+      projectPath: `group/cache-${pipelineId}`,
+      projectKey,
+      slot: 0,
+      path: "/cache",
+    });
+    try {
+      const first = await runJob(spec(31, ["echo kept-by-the-first-job > /cache/note"]), {
+        settings: { volumes: ["/cache"] },
+      });
+      expect(first.result.status).toBe("success");
+      const second = await runJob(spec(32, ["cat /cache/note"]), {
+        settings: { volumes: ["/cache"] },
+      });
+      expect(second.result.status).toBe("success");
+      expect(second.log).toContain("kept-by-the-first-job");
+      const kept = await docker.volumes.inspect(volume);
+      expect(kept.Labels?.["pier.keep"]).toBe("cache");
+      expect(kept.Labels?.["pier.project"]).toBe(projectKey);
+      expect(existsSync(keptUseMark(join(root, "state"), volume))).toBe(true);
+    } finally {
+      await docker.volumes.remove(volume, { force: true, ignoreMissing: true });
+    }
+  });
+
+  it("lets a job image whose USER is not root write in its project directory (umask 0000)", async () => {
+    const repo = gitRepo({ "tracked.txt": "from git\n" });
+    const image = `pier-test/nonroot:${pipelineId}`;
+    const base = execFileSync(
+      "docker",
+      ["create", "--label", "pier.managed=true", "pier-test/debian:bookworm-minbase", "true"],
+      { encoding: "utf8" },
+    ).trim();
+    try {
+      execFileSync("docker", ["commit", "--change", "USER 1000", base, image]);
+      const { result, log } = await runJob(
+        jobSpec({
+          image,
+          script: [
+            "id -u",
+            "echo changed >> tracked.txt && mkdir -p made/sub && echo new > made/sub/file",
+            "cat tracked.txt made/sub/file",
+            "stat -c '%a %n' made made/sub/file",
+          ],
+          variables: [],
+          sha: repo.sha,
+        }),
+        { projectDir: repo.dir },
+      );
+      expect(result.status).toBe("success");
+      expect(log).toMatch(/^1000$/m);
+      expect(log).toContain("from git\nchanged\nnew");
+      expect(log).toContain("777 made");
+      expect(log).toContain("666 made/sub/file");
+    } finally {
+      execFileSync("docker", ["rm", "-f", base]);
+      execFileSync("docker", ["rmi", "-f", image]);
+    }
   });
 
   it("warns with the logs of a service that never gets ready, or fails when configured", async () => {

@@ -15,6 +15,12 @@ export async function createDockerExecutor(o: {
   hooks?: DockerJobHooks;
 }): Promise<DockerExecutor> {
   const settings = dockerSettingsFrom(o.docker, o.configFile);
+  const disableCache = o.docker?.["disable_cache"];
+  if (disableCache !== undefined && typeof disableCache !== "boolean") {
+    throw new UsageError(
+      `${o.configFile ?? "config.toml"}: [runners.docker] disable_cache must be true or false`,
+    );
+  }
   let docker;
   try {
     docker = await connectDocker({ signal: AbortSignal.timeout(15_000) });
@@ -29,6 +35,7 @@ export async function createDockerExecutor(o: {
   return new DockerExecutor({
     docker,
     settings,
+    disableCache: disableCache === true,
     ...(o.hooks !== undefined && { hooks: o.hooks }),
   });
 }

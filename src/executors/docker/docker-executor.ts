@@ -1,5 +1,4 @@
 import { deadlineSignal } from "../../deadline-signal.ts";
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -39,6 +38,7 @@ import { resolveJobVariables } from "../shell/job-environment.ts";
 import type { StepOutcome } from "../shell/run-step.ts";
 import { shellQuote, stepScript } from "../shell/step-script.ts";
 import { getContainerTree, putHostTree } from "./archive-transfer.ts";
+import { cacheVolumePaths, pathDigest, persistentCacheMounts } from "./cache-volumes.ts";
 import { ensureImage, ImagePullError } from "./ensure-image.ts";
 import {
   checkAllowedImage,
@@ -49,7 +49,7 @@ import {
 import { noJobHooks, type DockerJobHooks } from "./job-hooks.ts";
 import { JobObjects } from "./job-objects.ts";
 import { ServiceNotReadyError, startServices, waitForServices } from "./job-services.ts";
-import { runStage } from "./run-stage.ts";
+import { beginStage, runStage, type BegunStage } from "./run-stage.ts";
 import { shellDetectionCommand } from "./shell-detection.ts";
 
 export interface DockerExecutorOptions {
@@ -59,6 +59,8 @@ export interface DockerExecutorOptions {
   hooks?: DockerJobHooks;
   /** Shown in the log header ("on <name>"). */
   runnerName?: string;
+  /** `disable_cache`: `"/path"` volumes live for one job instead of persisting per project. */
+  disableCache?: boolean;
 }
 
 const DEFAULT_AFTER_SCRIPT_TIMEOUT_MS = 5 * 60_000;
@@ -73,6 +75,19 @@ async function selfContainedRepository(projectDir: string, signal: AbortSignal):
   if (!existsSync(alternates)) return;
   await runGit(["repack", "-a", "-d", "-q"], { cwd: projectDir, signal });
   await rm(alternates, { force: true });
+}
+
+/**
+ * A job with no after_script and nothing to copy out afterwards (artifacts, a cache to save)
+ * runs one stage: its container can be removed by the engine as it exits, as `docker run --rm`.
+ */
+function runsOnce(spec: JobSpec): boolean {
+  const afterScript = spec.steps.find((step) => step.name === "after_script");
+  return (
+    (afterScript === undefined || afterScript.script.every((line) => line.trim() === "")) &&
+    spec.artifacts.length === 0 &&
+    spec.cache.every((cache) => cache.policy === "pull")
+  );
 }
 
 /** Where the job's files live in the container: `/builds/<namespace>/<project>`. */
@@ -107,6 +122,10 @@ interface JobState {
   deadline: number;
   jobSignal: AbortSignal;
   containerId?: string;
+  /** The script stage, started while the sources were put in place. */
+  begun?: Promise<BegunStage>;
+  /** The job runs one stage only: the engine removes its container when it exits. */
+  autoRemove: boolean;
 }
 
 /**
@@ -121,8 +140,10 @@ export class DockerExecutor implements Executor {
   readonly #settings: DockerSettings;
   readonly #hooks: DockerJobHooks;
   readonly #runnerName: string;
+  readonly #disableCache: boolean;
 
   constructor(options: DockerExecutorOptions) {
+    this.#disableCache = options.disableCache ?? false;
     this.#docker = options.docker;
     this.#settings = options.settings;
     this.#hooks = options.hooks ?? noJobHooks;
@@ -265,6 +286,7 @@ export class DockerExecutor implements Executor {
       env: {},
       deadline: o.deadline,
       jobSignal: signal,
+      autoRemove: runsOnce(spec),
     };
 
     let sourcePlan: SourcePlan | undefined;
@@ -285,7 +307,7 @@ export class DockerExecutor implements Executor {
       o.background.push(fetched);
       fetched.catch(() => undefined);
 
-      const mounts = await this.#userVolumes(o.objects, signal);
+      const mounts = await this.#userVolumes(state);
       const binds = settings.volumes.filter((entry) => entry.includes(":"));
       const wantsNetwork =
         settings.networkMode === undefined &&
@@ -366,6 +388,7 @@ export class DockerExecutor implements Executor {
           ...shared,
           Privileged: privileged,
           NetworkMode: network?.name ?? settings.networkMode ?? "bridge",
+          ...(state.autoRemove && { AutoRemove: true }),
         },
         ...(network !== undefined && {
           NetworkingConfig: { EndpointsConfig: { [network.name]: { Aliases: ["build"] } } },
@@ -380,6 +403,13 @@ export class DockerExecutor implements Executor {
       });
       o.objects.trackContainer(Id);
       state.containerId = Id;
+      // The shell waits for its script on stdin: starting overlaps the sources work below.
+      state.begun = beginStage({
+        docker: this.#docker,
+        containerId: Id,
+        condition: state.autoRemove ? "removed" : "next-exit",
+      });
+      state.begun.catch(() => undefined);
     });
 
     trace.sectionStart("prepare_script", "Preparing environment");
@@ -389,27 +419,55 @@ export class DockerExecutor implements Executor {
     await this.#restoreCaches(state);
     await this.#downloadArtifacts(state);
     await this.#writeStepScripts(state);
-    await putHostTree({
-      docker: this.#docker,
-      containerId: state.containerId ?? "",
-      hostDir: o.staging,
-      entries: [BUILDS_DIR.slice(1)],
-      containerPath: "/",
-      signal,
-    });
+    const begun = state.begun;
+    try {
+      await putHostTree({
+        docker: this.#docker,
+        containerId: state.containerId ?? "",
+        hostDir: o.staging,
+        entries: [BUILDS_DIR.slice(1)],
+        containerPath: "/",
+        signal,
+      });
+    } catch (error) {
+      // A container whose entrypoint exited at once: the script stage reports its exit code.
+      const stage = await begun?.catch(() => undefined);
+      if (stage?.exited !== true) throw error;
+    }
     return state;
   }
 
-  /** `"/path"` entries of `volumes`: one volume per job per path, shared with the services. */
-  async #userVolumes(objects: JobObjects, signal: AbortSignal): Promise<ContainerMount[]> {
-    const paths = this.#settings.volumes.filter((entry) => !entry.includes(":"));
-    return Promise.all(
-      paths.map(async (path) => {
-        const digest = createHash("md5").update(path).digest("hex").slice(0, 12);
-        const name = await objects.createVolume(`volume-${digest}`, signal);
-        return { Type: "volume" as const, Source: name, Target: path };
+  /**
+   * `"/path"` entries of `volumes`, shared with the services: persistent volumes per project
+   * and slot (as gitlab-runner's cache volumes), or one volume per job with `disable_cache` and
+   * for the DinD certificates (`$DOCKER_TLS_CERTDIR`, `/certs/client`).
+   */
+  async #userVolumes(state: JobState): Promise<ContainerMount[]> {
+    const paths = cacheVolumePaths(this.#settings.volumes);
+    if (paths.length === 0) return [];
+    const signal = state.jobSignal;
+    // Each DinD daemon makes a new CA: client certificates kept from the last one would not match.
+    const certDir = state.env["DOCKER_TLS_CERTDIR"] || "/certs";
+    const perJob = (path: string): boolean =>
+      this.#disableCache || path === certDir || path.startsWith(`${certDir}/`);
+    const [persistent, fresh] = await Promise.all([
+      persistentCacheMounts({
+        docker: this.#docker,
+        paths: paths.filter((path) => !perJob(path)),
+        stateDir: state.ctx.stateDir,
+        projectPath: state.spec.job_info.project_full_path,
+        projectKey: state.projectKey,
+        slot: state.lease.projectConcurrentId,
+        signal,
       }),
-    );
+      Promise.all(
+        paths.filter(perJob).map(async (path) => {
+          const name = await state.objects.createVolume(`volume-${pathDigest(path)}`, signal);
+          return { Type: "volume" as const, Source: name, Target: path };
+        }),
+      ),
+    ]);
+    return [...persistent, ...fresh];
   }
 
   #resourceLimits(): ContainerHostConfig {
@@ -582,7 +640,14 @@ export class DockerExecutor implements Executor {
       outcome = await this.#runStep(state, "script", {
         timeoutMs: byScriptLimit ? scriptLimit : remaining,
         cancel: ctx.signal,
+        ...(state.begun !== undefined && { begun: state.begun }),
       });
+      // The engine removed the container on its way out (AutoRemove, waited for).
+      if (state.autoRemove && outcome.kind === "exited" && state.containerId !== undefined) {
+        state.objects.forgetContainer(state.containerId);
+      }
+    } else {
+      state.begun?.then((stage) => stage.release()).catch(() => undefined);
     }
     trace.sectionEnd("step_script");
 
@@ -645,7 +710,12 @@ export class DockerExecutor implements Executor {
   #runStep(
     state: JobState,
     step: "script" | "after_script",
-    options: { timeoutMs: number; cancel?: AbortSignal; jobStatus?: JobStatus | "timedout" },
+    options: {
+      timeoutMs: number;
+      cancel?: AbortSignal;
+      jobStatus?: JobStatus | "timedout";
+      begun?: Promise<BegunStage>;
+    },
   ): Promise<StepOutcome> {
     const path = posix.join(state.tmpDir, `${step}.sh`);
     // The shell reads this line from stdin; `$0` is the shell the detection picked.
@@ -654,7 +724,10 @@ export class DockerExecutor implements Executor {
     return runStage({
       docker: this.#docker,
       containerId: state.containerId ?? "",
-      stdin: `${status}exec "$0" ${shellQuote(path)} </dev/null\n`,
+      // umask 0000 as gitlab-runner's (FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR off): what the job
+      // writes stays writable for a later step or a service running as another user.
+      stdin: `umask 0000; ${status}exec "$0" ${shellQuote(path)} </dev/null\n`,
+      ...(options.begun !== undefined && { begun: options.begun }),
       trace: state.trace,
       timeoutMs: options.timeoutMs,
       ...(options.cancel !== undefined && { cancel: options.cancel }),

@@ -48,6 +48,11 @@ export class JobObjects {
     this.#containers.add(id);
   }
 
+  /** A container the engine removed itself (AutoRemove): nothing left to remove. */
+  forgetContainer(id: string): void {
+    this.#containers.delete(id);
+  }
+
   async createNetwork(signal: AbortSignal): Promise<{ id: string; name: string }> {
     const name = `${this.base}-network`;
     const id = await this.#docker.networks.create(

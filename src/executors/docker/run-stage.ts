@@ -1,3 +1,5 @@
+import type { ContainerExit } from "../../docker/container-types.ts";
+import type { WaitCondition } from "../../docker/containers.ts";
 import type { DockerClient } from "../../docker/docker-client.ts";
 import type { HijackedStreams } from "../../docker/hijacked-streams.ts";
 import type { TraceWriter } from "../../trace/trace-writer.ts";
@@ -5,6 +7,69 @@ import type { StepOutcome } from "../shell/run-step.ts";
 
 /** After the container exited, how long its output may take to arrive. */
 const OUTPUT_DRAIN_MS = 2000;
+
+/**
+ * A stage whose container is attached, watched and started, its shell waiting for the script
+ * on stdin. Nothing is read from its output until the stage is run, so what the container
+ * prints lands in the right section of the log.
+ */
+export interface BegunStage {
+  streams: HijackedStreams;
+  exit: Promise<ContainerExit>;
+  /** Set once `exit` has settled (the container stopped, or the wait broke off). */
+  readonly exited: boolean;
+  /** Tears the streams and the wait down (the container is left to the caller). */
+  release(): void;
+}
+
+/**
+ * Attach (stdin included), register the wait, start: the container's shell then waits for its
+ * script, so starting can overlap the work that must finish before the script runs (sources
+ * put into the container, cache and artifacts). `removed` waits through an AutoRemove.
+ */
+export async function beginStage(o: {
+  docker: DockerClient;
+  containerId: string;
+  condition?: WaitCondition;
+}): Promise<BegunStage> {
+  const { docker, containerId: id } = o;
+  // Aborting the signal of an attach or a wait tears its stream down: these live as long as the
+  // stage, so they get a signal of their own, aborted once the stage is over.
+  const stage = new AbortController();
+  let streams: HijackedStreams | undefined;
+  try {
+    const [attached, pending] = await Promise.all([
+      docker.containers.attach(id, { stdin: true, signal: stage.signal }),
+      docker.containers.beginWait(id, {
+        condition: o.condition ?? "next-exit",
+        signal: stage.signal,
+      }),
+    ]);
+    streams = attached;
+    let exited = false;
+    const exit = pending.exit.finally(() => {
+      exited = true;
+    });
+    exit.catch(() => undefined);
+    await docker.containers.start(id, { signal: AbortSignal.timeout(60_000) });
+    const held = streams;
+    return {
+      streams: held,
+      exit,
+      get exited() {
+        return exited;
+      },
+      release: () => {
+        held.destroy();
+        stage.abort();
+      },
+    };
+  } catch (error) {
+    streams?.destroy();
+    stage.abort();
+    throw error;
+  }
+}
 
 function pipeToTrace(streams: HijackedStreams, trace: TraceWriter): void {
   for (const stream of [streams.stdout, streams.stderr]) {
@@ -22,7 +87,8 @@ function pipeToTrace(streams: HijackedStreams, trace: TraceWriter): void {
  * Runs one stage in the job container, the way gitlab-runner does: attach (stdin included),
  * start, write `stdin` and close it, stream the output into the trace, wait for the exit. The
  * container is killed on timeout, cancel or hard kill. Works for a created container and for
- * one that ran a stage before (it is started again).
+ * one that ran a stage before (it is started again); `begun` is a stage started ahead
+ * (beginStage), whose script is written now.
  */
 export async function runStage(o: {
   docker: DockerClient;
@@ -32,12 +98,10 @@ export async function runStage(o: {
   timeoutMs: number;
   cancel?: AbortSignal;
   hardKill?: AbortSignal;
+  begun?: Promise<BegunStage>;
 }): Promise<StepOutcome> {
   const { docker, containerId: id } = o;
-  // Aborting the signal of an attach or a wait tears its stream down: these live as long as the
-  // stage, so they get a signal of their own, aborted once the stage is over.
-  const stage = new AbortController();
-  let streams: HijackedStreams | undefined;
+  let stage: BegunStage | undefined;
   let stopReason: "timeout" | "canceled" | undefined;
   let exited = false;
   const stop = (reason: "timeout" | "canceled"): void => {
@@ -48,18 +112,14 @@ export async function runStage(o: {
   const timer = setTimeout(() => stop("timeout"), Math.min(Math.max(0, o.timeoutMs), 2 ** 31 - 1));
   const onCancel = (): void => stop("canceled");
   try {
-    const [attached, pending] = await Promise.all([
-      docker.containers.attach(id, { stdin: true, signal: stage.signal }),
-      docker.containers.beginWait(id, { condition: "next-exit", signal: stage.signal }),
-    ]);
-    streams = attached;
+    stage = await (o.begun ?? beginStage({ docker, containerId: id }));
+    const { streams } = stage;
     pipeToTrace(streams, o.trace);
-    await docker.containers.start(id, { signal: AbortSignal.timeout(60_000) });
     streams.stdin.end(o.stdin);
     if (o.cancel?.aborted === true || o.hardKill?.aborted === true) onCancel();
     o.cancel?.addEventListener("abort", onCancel, { once: true });
     o.hardKill?.addEventListener("abort", onCancel, { once: true });
-    const exit = await pending.exit;
+    const exit = await stage.exit;
     exited = true;
     const drained = await Promise.race([
       streams.outputEnded.then(() => true),
@@ -78,7 +138,6 @@ export async function runStage(o: {
     clearTimeout(timer);
     o.cancel?.removeEventListener("abort", onCancel);
     o.hardKill?.removeEventListener("abort", onCancel);
-    streams?.destroy();
-    stage.abort();
+    stage?.release();
   }
 }
