@@ -47,6 +47,9 @@ export interface RunnerEntry {
   preBuildScript?: string;
   postBuildScript?: string;
   tlsCaFile?: string;
+  /** Client certificate (and its key) presented to GitLab. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
   featureFlags?: Record<string, boolean>;
   /** `[runners.docker]` as written; the Docker executor reads it. */
   docker?: Record<string, unknown>;
@@ -98,6 +101,8 @@ const RUNNER_KEYS = {
   pre_build_script: "preBuildScript",
   post_build_script: "postBuildScript",
   "tls-ca-file": "tlsCaFile",
+  "tls-cert-file": "tlsCertFile",
+  "tls-key-file": "tlsKeyFile",
   feature_flags: "featureFlags",
   docker: "docker",
   cache: "cache",

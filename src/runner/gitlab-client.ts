@@ -1,7 +1,10 @@
 import { randomBytes } from "node:crypto";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pierVersion } from "../cli/version.ts";
 import { PierError } from "../errors.ts";
+import { loadGitLabTls, type GitLabTlsFiles, type GitLabTlsMaterial } from "./gitlab-tls.ts";
 
 export interface ApiResponse {
   status: number;
@@ -28,6 +31,8 @@ export interface GitLabClientOptions {
   maxDelayMs?: number;
   /** Every answer (status 0: no answer), for the runner's request metrics. */
   onResponse?: (method: string, path: string, status: number) => void;
+  /** `tls-ca-file`, `tls-cert-file`, `tls-key-file` of the runner entry. */
+  tls?: GitLabTlsFiles;
 }
 
 /** GitLab could not be reached at all (network error on every attempt). */
@@ -64,12 +69,17 @@ export function backoffDelayMs(attempt: number, baseMs: number, maxMs: number): 
 }
 
 /**
- * GitLab's API over the global fetch: correlation id and user agent on every request,
- * retries with jittered backoff on 408/429/5xx and network errors, honouring the server's
- * Retry-After. Statuses are returned, not thrown: each endpoint gives them its own meaning.
+ * GitLab's API over node:http(s) with one keep-alive agent per client (a chatty job's trace
+ * PATCHes reuse their connection; the runner's CA and client certificate apply to every
+ * request): correlation id and user agent on every request, retries with jittered backoff on
+ * 408/429/5xx and network errors, honouring the server's Retry-After. Statuses are returned,
+ * not thrown: each endpoint gives them its own meaning.
  */
 export class GitLabClient {
   readonly base: string;
+  /** The TLS material of `tls-*-file`, for other HTTPS calls to the same GitLab (artifacts). */
+  readonly tls: GitLabTlsMaterial;
+  readonly #agent: HttpAgent | HttpsAgent;
   readonly #maxAttempts: number;
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
@@ -78,6 +88,10 @@ export class GitLabClient {
 
   constructor(options: GitLabClientOptions) {
     this.base = apiBase(options.url);
+    this.tls = loadGitLabTls(options.tls ?? {});
+    this.#agent = this.base.startsWith("https:")
+      ? new HttpsAgent({ keepAlive: true, ...this.tls })
+      : new HttpAgent({ keepAlive: true });
     this.#maxAttempts = options.maxAttempts ?? 5;
     this.#baseDelayMs = options.baseDelayMs ?? 500;
     this.#maxDelayMs = options.maxDelayMs ?? 30_000;
@@ -99,32 +113,24 @@ export class GitLabClient {
     }
     for (let attempt = 0; ; attempt += 1) {
       o.signal?.throwIfAborted();
-      let response: Response;
+      let result: ApiResponse;
       try {
-        response = await fetch(url, {
-          method,
+        result = await this.#send(url, method, {
           headers: { ...headers, "X-Request-Id": randomBytes(16).toString("hex") },
-          ...(body !== undefined && { body }),
-          ...(o.signal !== undefined && { signal: o.signal }),
+          body,
+          signal: o.signal,
         });
       } catch (error) {
         if (o.signal?.aborted === true) throw error;
         this.#onResponse?.(method, url.pathname, 0);
         if (attempt + 1 >= attempts) {
-          const cause = (error as { cause?: { message?: string } }).cause?.message;
-          throw new GitLabUnreachableError(
-            `${method} ${url.href}: ${cause ?? (error as Error).message}`,
-            { cause: error },
-          );
+          throw new GitLabUnreachableError(`${method} ${url.href}: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
         await sleep(this.#delay(attempt), undefined, optionalSignal(o.signal));
         continue;
       }
-      const result: ApiResponse = {
-        status: response.status,
-        headers: response.headers,
-        body: Buffer.from(await response.arrayBuffer()),
-      };
       this.#onResponse?.(method, url.pathname, result.status);
       if (!RETRIED_STATUSES.has(result.status) || attempt + 1 >= attempts) return result;
       const delay = serverDelayMs(result.headers) ?? this.#delay(attempt);
@@ -132,9 +138,60 @@ export class GitLabClient {
     }
   }
 
+  /** Closes idle keep-alive connections (the client stays usable). */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  #send(
+    url: URL,
+    method: string,
+    o: {
+      headers: Record<string, string>;
+      body: Buffer | string | undefined;
+      signal: AbortSignal | undefined;
+    },
+  ): Promise<ApiResponse> {
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const headers = { ...o.headers };
+    if (o.body !== undefined) headers["Content-Length"] = String(Buffer.byteLength(o.body));
+    return new Promise<ApiResponse>((resolve, reject) => {
+      const request = send(
+        url,
+        { method, headers, agent: this.#agent, ...optionalSignal(o.signal) },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.once("error", reject);
+          response.once("close", () => {
+            if (!response.complete) reject(new Error("the connection closed mid-answer"));
+          });
+          response.once("end", () => {
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: headersOf(response),
+              body: Buffer.concat(chunks),
+            });
+          });
+        },
+      );
+      request.once("error", reject);
+      request.end(o.body);
+    });
+  }
+
   #delay(attempt: number): number {
     return backoffDelayMs(attempt, this.#baseDelayMs, this.#maxDelayMs);
   }
+}
+
+function headersOf(response: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  return headers;
 }
 
 function optionalSignal(signal: AbortSignal | undefined): { signal?: AbortSignal } {
