@@ -9,6 +9,7 @@ import { jobArtifactsDir, localArtifactTransport } from "../storage/artifacts.ts
 import { cacheDirFor, cacheKeyFromFiles } from "../storage/cache.ts";
 import { runDir as runDirOf } from "../storage/state-dir.ts";
 import { maskPhrases } from "../trace/mask-phrases.ts";
+import { markPhase } from "../trace/phase-timing.ts";
 import { TraceWriter } from "../trace/trace-writer.ts";
 import { artifactSources } from "./job-dependencies.ts";
 import type { JobStatus } from "./job-status.ts";
@@ -106,6 +107,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     _attempt: number,
     signal: AbortSignal,
   ): Promise<AttemptResult> => {
+    markPhase(`${job.name}: attempt`);
     const jobId = nextJobId++;
     const token = `pier-${randomBytes(12).toString("hex")}`;
     const dependencies: JobDependency[] = [];
@@ -184,6 +186,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       };
     } finally {
       await trace.close().catch(() => undefined);
+      markPhase(`${job.name}: trace closed`);
     }
   };
 

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { unlinkSync } from "node:fs";
-import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { currentProcess, isRunning, type ProcessIdentity } from "./process-identity.ts";
 import { safeDirComponent } from "./safe-name.ts";
@@ -46,6 +45,8 @@ export function locksRoot(stateDir: string): string {
  * CI_CONCURRENT_PROJECT_ID for the project, with one lock file per slot. Lock files appear
  * complete in one step (written aside, then hard-linked into place, which fails if the slot is
  * taken) and name their owner by pid and start time; a lock whose owner is gone is taken over.
+ * The file operations are synchronous: each is a few microseconds on tiny files, where a trip
+ * through libuv's thread pool costs a millisecond on a busy host, and a job leases once.
  */
 export async function leaseSlots(o: {
   stateDir: string;
@@ -56,8 +57,8 @@ export async function leaseSlots(o: {
   const root = locksRoot(o.stateDir);
   const concurrentDir = join(root, "concurrent");
   const projectDir = join(root, "projects", safeDirComponent(o.projectKey));
-  await mkdir(concurrentDir, { recursive: true });
-  await mkdir(projectDir, { recursive: true });
+  mkdirSync(concurrentDir, { recursive: true });
+  mkdirSync(projectDir, { recursive: true });
 
   const content: LockContent = {
     ...currentProcess(),
@@ -65,7 +66,7 @@ export async function leaseSlots(o: {
     created: new Date().toISOString(),
   };
   const draft = join(root, `.draft-${String(process.pid)}-${content.nonce}`);
-  await writeFile(draft, JSON.stringify(content));
+  writeFileSync(draft, JSON.stringify(content));
   const taken: string[] = [];
   try {
     const concurrentId = await acquireLowest(concurrentDir, draft, content, o.signal);
@@ -76,17 +77,19 @@ export async function leaseSlots(o: {
     return {
       concurrentId,
       projectConcurrentId,
-      async release() {
-        if (released) return;
-        released = true;
-        await Promise.all(taken.map((path) => releaseLock(path, content.nonce)));
+      release() {
+        if (!released) {
+          released = true;
+          for (const path of taken) releaseLock(path, content.nonce);
+        }
+        return Promise.resolve();
       },
     };
   } catch (error) {
-    await Promise.all(taken.map((path) => releaseLock(path, content.nonce)));
+    for (const path of taken) releaseLock(path, content.nonce);
     throw error;
   } finally {
-    await unlink(draft).catch(() => undefined);
+    removeQuietly(draft);
   }
 }
 
@@ -113,12 +116,12 @@ async function acquireLowest(
 async function tryAcquire(path: string, draft: string): Promise<boolean> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      await link(draft, path);
+      linkSync(draft, path);
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
-    const owner = await readLock(path);
+    const owner = readLockNow(path);
     if (owner === undefined) continue;
     if (await isRunning(owner)) return false;
     if (!(await removeStaleLock(path, owner, draft))) return false;
@@ -134,30 +137,32 @@ async function tryAcquire(path: string, draft: string): Promise<boolean> {
 async function removeStaleLock(path: string, stale: LockContent, draft: string): Promise<boolean> {
   const guard = `${path}.takeover`;
   try {
-    await link(draft, guard);
+    linkSync(draft, guard);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    const guardOwner = await readLock(guard);
+    const guardOwner = readLockNow(guard);
     // A guard left by a process that died mid-takeover is cleared; the caller retries.
-    if (guardOwner !== undefined && !(await isRunning(guardOwner))) {
-      await unlink(guard).catch(() => undefined);
-    }
+    if (guardOwner !== undefined && !(await isRunning(guardOwner))) removeQuietly(guard);
     return false;
   }
   try {
-    const current = await readLock(path);
-    if (current?.nonce === stale.nonce) await unlink(path).catch(() => undefined);
+    const current = readLockNow(path);
+    if (current?.nonce === stale.nonce) removeQuietly(path);
     return true;
   } finally {
-    await unlink(guard).catch(() => undefined);
+    removeQuietly(guard);
   }
 }
 
 /** A lock file's owner and nonce; undefined when there is no such file. Shared with `pier gc`. */
-export async function readLock(path: string): Promise<LockContent | undefined> {
+export function readLock(path: string): Promise<LockContent | undefined> {
+  return Promise.resolve(readLockNow(path));
+}
+
+function readLockNow(path: string): LockContent | undefined {
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = readFileSync(path, "utf8");
   } catch {
     return undefined;
   }
@@ -175,8 +180,15 @@ export async function readLock(path: string): Promise<LockContent | undefined> {
   }
 }
 
-async function releaseLock(path: string, nonce: string): Promise<void> {
+function releaseLock(path: string, nonce: string): void {
   heldLocks.delete(path);
-  const current = await readLock(path);
-  if (current?.nonce === nonce) await unlink(path).catch(() => undefined);
+  if (readLockNow(path)?.nonce === nonce) removeQuietly(path);
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone.
+  }
 }

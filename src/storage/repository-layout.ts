@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runGit } from "./run-git.ts";
 
@@ -15,35 +15,36 @@ export interface RepositoryLayout {
 
 /**
  * Where a repository keeps its objects and what HEAD is. Read from the files directly for
- * the common layouts (a spawn costs 10-20 ms, a job checkout aims at tens of ms); anything
- * unusual (a subdirectory, reftable, odd refs) is asked of git.
+ * the common layouts (a spawn costs 10-20 ms, a job checkout aims at tens of ms), synchronously
+ * (a handful of tiny files); anything unusual (a subdirectory, reftable, odd refs) is asked of
+ * git.
  */
 export async function repositoryLayout(
   repoDir: string,
   signal?: AbortSignal,
 ): Promise<RepositoryLayout> {
-  return (await readLayoutFromFiles(resolve(repoDir))) ?? (await askGit(repoDir, signal));
+  return readLayoutFromFiles(resolve(repoDir)) ?? (await askGit(repoDir, signal));
 }
 
-async function readLayoutFromFiles(repoDir: string): Promise<RepositoryLayout | undefined> {
+function readLayoutFromFiles(repoDir: string): RepositoryLayout | undefined {
   try {
     const dotGit = join(repoDir, ".git");
-    const dotGitStats = await stat(dotGit);
+    const dotGitStats = statSync(dotGit);
     let gitDir = dotGit;
     if (dotGitStats.isFile()) {
-      const match = /^gitdir: (.+)$/m.exec(await readFile(dotGit, "utf8"));
+      const match = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, "utf8"));
       if (match?.[1] === undefined) return undefined;
       gitDir = resolve(repoDir, match[1].trim());
     }
-    const commonDirText = await readFile(join(gitDir, "commondir"), "utf8").catch(() => undefined);
+    const commonDirText = readOptional(join(gitDir, "commondir"));
     const commonDir = commonDirText === undefined ? gitDir : resolve(gitDir, commonDirText.trim());
-    const config = await readFile(join(commonDir, "config"), "utf8");
+    const config = readFileSync(join(commonDir, "config"), "utf8");
     if (
       /refstorage|worktreeconfig|objectformat/i.test(config) ||
       /^\s*bare\s*=\s*true/im.test(config)
     )
       return undefined;
-    const head = await resolveHead(gitDir, commonDir);
+    const head = resolveHead(gitDir, commonDir);
     if (head === undefined) return undefined;
     return {
       topLevel: repoDir,
@@ -58,21 +59,27 @@ async function readLayoutFromFiles(repoDir: string): Promise<RepositoryLayout | 
 
 const objectId = /^[0-9a-f]{40}$/;
 
-async function resolveHead(gitDir: string, commonDir: string): Promise<string | undefined> {
-  let content = (await readFile(join(gitDir, "HEAD"), "utf8")).trim();
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function resolveHead(gitDir: string, commonDir: string): string | undefined {
+  let content = readFileSync(join(gitDir, "HEAD"), "utf8").trim();
   for (let hops = 0; hops < 5; hops++) {
     if (objectId.test(content)) return content;
     const symbolic = /^ref: (refs\/\S+)$/.exec(content);
     if (symbolic?.[1] === undefined) return undefined;
     const ref = symbolic[1];
-    const loose =
-      (await readFile(join(gitDir, ref), "utf8").catch(() => undefined)) ??
-      (await readFile(join(commonDir, ref), "utf8").catch(() => undefined));
+    const loose = readOptional(join(gitDir, ref)) ?? readOptional(join(commonDir, ref));
     if (loose !== undefined) {
       content = loose.trim();
       continue;
     }
-    const packed = await readFile(join(commonDir, "packed-refs"), "utf8").catch(() => "");
+    const packed = readOptional(join(commonDir, "packed-refs")) ?? "";
     const line = packed.split("\n").find((l) => l.endsWith(` ${ref}`));
     // An unborn branch (fresh `git init`) has no commit yet.
     return line === undefined ? "" : line.slice(0, 40);

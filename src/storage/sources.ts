@@ -1,23 +1,23 @@
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import {
   chmod,
   copyFile,
   lstat,
   mkdir,
   readdir,
-  readFile,
   readlink,
-  realpath,
   rm,
   stat,
   symlink,
-  writeFile,
 } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { JobGitInfo } from "../job/spec.ts";
 import { PierError } from "../errors.ts";
+import { removeAside } from "./remove-aside.ts";
 import { repositoryLayout } from "./repository-layout.ts";
 import { runGit } from "./run-git.ts";
 import { shallowBoundary } from "./shallow-boundary.ts";
+import { markPhase } from "../trace/phase-timing.ts";
 
 export type GitStrategy = "clone" | "fetch" | "none" | "empty";
 
@@ -67,7 +67,9 @@ async function prepareFromLocal(
 ): Promise<void> {
   const signalOption = o.signal === undefined ? {} : { signal: o.signal };
   const layout = await repositoryLayout(o.repoDir, o.signal);
-  await refuseInside(o.target, layout.topLevel);
+  markPhase("src layout");
+  refuseInside(o.target, layout.topLevel);
+  markPhase("src refuse");
   const changes =
     o.includeWorkingTreeChanges && layout.head === o.gitInfo.sha
       ? changedTrackedFilesOnce(layout.topLevel, layout.head, o.signal)
@@ -78,16 +80,16 @@ async function prepareFromLocal(
   const gitDir = join(o.target, ".git");
   const reuse = o.strategy === "fetch" && (await isRepository(gitDir));
   if (!reuse) {
-    await rm(o.target, { recursive: true, force: true });
-    await writeSkeleton(gitDir, o.repoDir);
+    await removeAside(o.target);
+    writeSkeleton(gitDir, o.repoDir);
   }
-  await writeFile(join(gitDir, "objects", "info", "alternates"), `${layout.objectsDir}\n`);
-  await Promise.all([
-    writeShallow(gitDir, { ...o, repoDir: layout.topLevel }, layout.shallowFile),
-    writeRefs(gitDir, o.gitInfo),
-    writeFile(join(gitDir, "HEAD"), `${o.gitInfo.sha}\n`),
-  ]);
+  markPhase("src skeleton");
+  writeFileSync(join(gitDir, "objects", "info", "alternates"), `${layout.objectsDir}\n`);
+  await writeShallow(gitDir, { ...o, repoDir: layout.topLevel }, layout.shallowFile);
+  writeRefs(gitDir, o.gitInfo);
+  writeFileSync(join(gitDir, "HEAD"), `${o.gitInfo.sha}\n`);
 
+  markPhase("src refs");
   if (reuse) {
     await runGit(["reset", "-q", "--hard", o.gitInfo.sha], { cwd: o.target, ...signalOption });
     const cleanFlags = o.cleanFlags ?? ["-ffdx"];
@@ -97,16 +99,17 @@ async function prepareFromLocal(
   } else {
     await runGit(["read-tree", "--reset", "-u", o.gitInfo.sha], { cwd: o.target, ...signalOption });
   }
+  markPhase("src read-tree");
   await copyChangedFiles(layout.topLevel, o.target, await changes);
 }
 
 /** CI_PROJECT_DIR inside the user's working tree would write into it; refuse outright. */
-async function refuseInside(target: string, topLevel: string): Promise<void> {
+function refuseInside(target: string, topLevel: string): void {
   if (topLevel === "") return;
-  const realTop = await realpath(topLevel);
+  const realTop = realpathSync(topLevel);
   let existing = target;
-  while (!(await exists(existing)) && dirname(existing) !== existing) existing = dirname(existing);
-  const realTarget = join(await realpath(existing), relative(existing, target));
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  const realTarget = join(realpathSync(existing), relative(existing, target));
   const fromTop = relative(realTop, realTarget);
   if (fromTop === "" || (!fromTop.startsWith("..") && !isAbsolute(fromTop))) {
     throw new PierError(
@@ -115,10 +118,10 @@ async function refuseInside(target: string, topLevel: string): Promise<void> {
   }
 }
 
-async function writeSkeleton(gitDir: string, originUrl: string): Promise<void> {
-  await mkdir(join(gitDir, "objects", "info"), { recursive: true });
-  await mkdir(join(gitDir, "refs", "heads"), { recursive: true });
-  await mkdir(join(gitDir, "refs", "tags"), { recursive: true });
+function writeSkeleton(gitDir: string, originUrl: string): void {
+  mkdirSync(join(gitDir, "objects", "info"), { recursive: true });
+  mkdirSync(join(gitDir, "refs", "heads"), { recursive: true });
+  mkdirSync(join(gitDir, "refs", "tags"), { recursive: true });
   const config = [
     "[core]",
     "\trepositoryformatversion = 0",
@@ -130,8 +133,8 @@ async function writeSkeleton(gitDir: string, originUrl: string): Promise<void> {
     "\tfetch = +refs/heads/*:refs/remotes/origin/*",
     "",
   ].join("\n");
-  await writeFile(join(gitDir, "config"), config);
-  await writeFile(join(gitDir, "description"), "pier job checkout\n");
+  writeFileSync(join(gitDir, "config"), config);
+  writeFileSync(join(gitDir, "description"), "pier job checkout\n");
 }
 
 function quoteConfigValue(value: string): string {
@@ -144,18 +147,26 @@ async function writeShallow(
   sourceShallow: string,
 ): Promise<void> {
   // The source may be shallow itself; its boundary must stay, or git looks for missing parents.
-  const inherited = (await readFile(sourceShallow, "utf8").catch(() => ""))
+  const inherited = readIfExists(sourceShallow)
     .split("\n")
     .filter((l) => l !== "");
   const boundary = o.depth > 0 ? await shallowBoundary(o.repoDir, o.gitInfo.sha, o.depth) : [];
   const all = [...new Set([...inherited, ...boundary])].sort();
   const path = join(gitDir, "shallow");
-  if (all.length === 0) await rm(path, { force: true });
-  else await writeFile(path, `${all.join("\n")}\n`);
+  if (all.length === 0) rmSync(path, { force: true });
+  else writeFileSync(path, `${all.join("\n")}\n`);
+}
+
+function readIfExists(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 /** The refs gitlab-runner's refspecs create: origin's branch, or the tag. */
-async function writeRefs(gitDir: string, gitInfo: JobGitInfo): Promise<void> {
+function writeRefs(gitDir: string, gitInfo: JobGitInfo): void {
   if (
     !/^[^\0\s~^:?*[\\]+$/.test(gitInfo.ref) ||
     gitInfo.ref.includes("..") ||
@@ -166,8 +177,8 @@ async function writeRefs(gitDir: string, gitInfo: JobGitInfo): Promise<void> {
     gitInfo.ref_type === "tag"
       ? join(gitDir, "refs", "tags", gitInfo.ref)
       : join(gitDir, "refs", "remotes", "origin", gitInfo.ref);
-  await mkdir(dirname(ref), { recursive: true });
-  await writeFile(ref, `${gitInfo.sha}\n`);
+  mkdirSync(dirname(ref), { recursive: true });
+  writeFileSync(ref, `${gitInfo.sha}\n`);
 }
 
 interface TrackedChange {

@@ -11,6 +11,7 @@ import type { HostShell } from "../../src/executors/shell/find-shell.ts";
 import { ShellExecutor } from "../../src/executors/shell/shell-executor.ts";
 import type { JobSpec, JobVariable } from "../../src/job/spec.ts";
 import { localArtifactTransport } from "../../src/storage/artifacts.ts";
+import { removalsSettled } from "../../src/storage/remove-aside.ts";
 import { maskPhrases } from "../../src/trace/mask-phrases.ts";
 import { TraceWriter } from "../../src/trace/trace-writer.ts";
 
@@ -462,7 +463,9 @@ describe("shell executor", () => {
     // Each sees only its own file.
     expect(plain(first?.log ?? "")).toMatch(/\$ touch mine; sleep 0.5; ls\nmine\n/);
     expect(plain(second?.log ?? "")).toMatch(/\$ touch mine; sleep 0.5; ls\nmine\n/);
-    // Build folders are removed once the jobs end.
+    // Build folders are moved aside once the jobs end, and deleted in the background.
+    for (const run of [first, second]) expect(existsSync(dirOf(run) ?? "")).toBe(false);
+    await removalsSettled();
     const builds = join(root, "state", "builds");
     const leftovers = existsSync(builds)
       ? readdirSync(builds, { recursive: true }).map(String)

@@ -13,6 +13,7 @@ import { createTerminalReporter } from "../../report/terminal-reporter.ts";
 import { readRunnerSettings, type RunnerSettings } from "../../runner/runner-config.ts";
 import { copyArtifactsOut } from "../../storage/artifacts.ts";
 import { stateRoot } from "../../storage/state-dir.ts";
+import { markPhase } from "../../trace/phase-timing.ts";
 import type { PipelineOptions } from "../main.ts";
 import { parseVariableFlags } from "../variable-flags.ts";
 
@@ -92,6 +93,8 @@ function exitCodeOf(result: LocalRunResult): number {
 
 /** `pier run [JOB…]`: runs the pipeline on this machine. */
 export async function runCommand(jobNames: string[], options: RunOptions): Promise<number> {
+  markPhase("run command");
+  process.once("exit", () => markPhase("exit"));
   const repoDir = resolve(options.directory);
   const settings = runnerSettings(options);
   const concurrency = concurrencyOf(options, settings);
@@ -99,6 +102,7 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
   // The CI registry, DinD wiring and layer cache of the docker executor, for this run.
   const registryHooks = executorName === "docker" ? await registryHooksFor(settings) : undefined;
   const executor = await executorFor(executorName, settings, options.config, registryHooks);
+  markPhase("executor loaded");
   const pipelineVariables = parseVariableFlags(options.variable);
   const stateDir = stateRoot();
   const pipelineId = allocatePipelineId(stateDir);
@@ -113,6 +117,7 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
     ...(options.source === undefined ? {} : { source: options.source }),
     ...(registryHooks?.registryHost === undefined ? {} : { registry: registryHooks.registryHost }),
   });
+  markPhase("planned");
   const refProtected = plan.variables.some(
     (v) => v.key === "CI_COMMIT_REF_PROTECTED" && v.value === "true",
   );
@@ -161,11 +166,13 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
       hardKill: hardKill.signal,
       listener: reporter,
     });
+    markPhase("pipeline done");
     reporter.finish(result);
     if (options.report !== undefined) writeJsonReport(options.report, result);
     if (options.artifactsTo !== undefined) {
       await copyArtifactsOut({ runDir: result.runDir, to: resolve(options.artifactsTo) });
     }
+    markPhase("reported");
     return interrupts > 0 ? 130 : exitCodeOf(result);
   } finally {
     process.off("SIGINT", onSignal);

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
+import { markPhase } from "../../trace/phase-timing.ts";
 import type { TraceWriter } from "../../trace/trace-writer.ts";
 import { killMarkedProcesses, killProcessGroup, killProcessGroupNow } from "./process-tree.ts";
 
@@ -93,6 +94,7 @@ export async function runStep(step: StepProcess): Promise<StepOutcome> {
   pipeToTrace(child.stderr, step.trace);
 
   const pgid = await spawned;
+  markPhase("step spawned");
   if (pgid === undefined) {
     const error = await exited;
     return { kind: "spawn_failed", message: error instanceof Error ? error.message : "spawn" };
@@ -124,6 +126,7 @@ export async function runStep(step: StepProcess): Promise<StepOutcome> {
   try {
     const exit = await exited;
     shellExited = true;
+    markPhase("step exited");
     clearTimeout(timer);
     // The shell is done; background children it left in the group go now.
     await (stopping ?? Promise.resolve());
@@ -134,6 +137,7 @@ export async function runStep(step: StepProcess): Promise<StepOutcome> {
       step.hardKill?.aborted === true ? 0 : step.killGraceMs,
       pgid,
     );
+    markPhase("step killed");
     const drained = await Promise.race([
       outputClosed.then(() => true),
       new Promise<false>((resolve) => setTimeout(() => resolve(false), OUTPUT_DRAIN_MS).unref()),

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -8,9 +8,12 @@ import type { JobSpec, JobStep } from "../../job/spec.ts";
 import { whenAllows, type JobOutcome } from "../../storage/artifacts.ts";
 import { restoreCache, saveCache } from "../../storage/cache.ts";
 import { leaseSlots, type SlotLease } from "../../storage/concurrency-slots.ts";
+import { removeAside } from "../../storage/remove-aside.ts";
 import { prepareSources } from "../../storage/sources.ts";
+import { buildsRoot } from "../../storage/state-dir.ts";
 import { formatGoDuration, writeJobHeader } from "../../trace/job-messages.ts";
 import { phrasesFor } from "../../trace/mask-phrases.ts";
+import { markPhase } from "../../trace/phase-timing.ts";
 import type { TraceWriter } from "../../trace/trace-writer.ts";
 import type { ExecutionContext, Executor, JobResult } from "../executor.ts";
 import {
@@ -103,6 +106,7 @@ export class ShellExecutor implements Executor {
     let result: Verdict;
     let dotenv: Record<string, string> | undefined;
     try {
+      markPhase(`${spec.job_info.name}: executor start`);
       writeJobHeader(trace, this.#runnerName);
       const shell = this.#shell ?? findHostShell();
       trace.sectionStart("prepare_executor", 'Preparing the "shell" executor');
@@ -115,6 +119,7 @@ export class ShellExecutor implements Executor {
 
       const projectKey = projectKeyFor(spec, ctx.projectDir);
       lease = await leaseSlots({ stateDir: ctx.stateDir, projectKey, signal: jobAbort.signal });
+      markPhase(`${spec.job_info.name}: leased`);
       paths = buildPathsFor({
         stateDir: ctx.stateDir,
         concurrentId: lease.concurrentId,
@@ -128,7 +133,9 @@ export class ShellExecutor implements Executor {
         timedOut: () => timedOut,
       });
 
+      markPhase(`${spec.job_info.name}: prepared`);
       result = await this.#runJob(state);
+      markPhase(`${spec.job_info.name}: script done`);
       if (result.status !== "canceled") {
         await this.#archiveCache(state, result.status === "success");
         const uploaded = await this.#uploadArtifacts(
@@ -157,8 +164,11 @@ export class ShellExecutor implements Executor {
       ctx.signal.removeEventListener("abort", onCancel);
     }
 
-    if (paths !== undefined) await this.#cleanup(trace, paths);
+    markPhase(`${spec.job_info.name}: uploaded`);
+    if (paths !== undefined) await this.#cleanup(trace, paths, ctx.stateDir);
+    markPhase(`${spec.job_info.name}: cleaned`);
     if (lease !== undefined) await lease.release().catch(() => undefined);
+    markPhase(`${spec.job_info.name}: released`);
     writeVerdict(trace, result, spec.runner_info.timeout);
 
     return {
@@ -193,7 +203,9 @@ export class ShellExecutor implements Executor {
       marker: `${MARKER_NAME}=${marker}`,
       ...timing,
     };
+    markPhase(`${spec.job_info.name}: environment`);
     await this.#getSources(state);
+    markPhase(`${spec.job_info.name}: sources`);
     await this.#restoreCaches(state);
     await this.#downloadArtifacts(state);
     return state;
@@ -209,9 +221,9 @@ export class ShellExecutor implements Executor {
   ): Promise<Record<string, string>> {
     const { trace } = ctx;
     trace.println(`Running on ${hostname()}...`);
-    await rm(paths.tmpDir, { recursive: true, force: true });
-    await mkdir(paths.homeDir, { recursive: true });
-    await mkdir(paths.tmpdirDir, { recursive: true });
+    await removeAside(paths.tmpDir, trashDir(ctx.stateDir));
+    mkdirSync(paths.homeDir, { recursive: true });
+    mkdirSync(paths.tmpdirDir, { recursive: true });
     const base: Record<string, string> = {
       ...allowedHostEnv(this.#hostEnv, [
         ...DEFAULT_HOST_ENV_ALLOW_LIST,
@@ -268,7 +280,6 @@ export class ShellExecutor implements Executor {
         const how = strategy === "fetch" ? "Fetching changes" : "Cloning repository";
         trace.notice(depth > 0 ? `${how} with git depth set to ${depth}...` : `${how}...`);
       }
-      await mkdir(paths.projectDir, { recursive: true });
       await prepareSources({
         ...(state.ctx.projectDir !== undefined && { repoDir: state.ctx.projectDir }),
         gitInfo: spec.git_info,
@@ -411,7 +422,7 @@ export class ShellExecutor implements Executor {
     void step;
     const scriptPath = join(state.paths.tmpDir, `${name}.sh`);
     const debugTrace = state.env["CI_DEBUG_TRACE"] === "true";
-    await writeFile(
+    writeFileSync(
       scriptPath,
       stepScript({
         shell: state.shell.kind,
@@ -510,15 +521,23 @@ export class ShellExecutor implements Executor {
     });
   }
 
-  async #cleanup(trace: TraceWriter, paths: BuildPaths): Promise<void> {
+  /** The folders are moved aside at once and deleted in the background (see removeAside). */
+  async #cleanup(trace: TraceWriter, paths: BuildPaths, stateDir: string): Promise<void> {
     trace.sectionStart(
       "cleanup_file_variables",
       "Cleaning up project directory and file based variables",
     );
-    await rm(paths.tmpDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
-    await rm(paths.projectDir, { recursive: true, force: true, maxRetries: 3 }).catch(
-      () => undefined,
-    );
+    const trash = trashDir(stateDir);
+    await removeAside(paths.tmpDir, trash).catch(() => undefined);
+    await removeAside(paths.projectDir, trash).catch(() => undefined);
     trace.sectionEnd("cleanup_file_variables");
   }
+}
+
+/**
+ * Where finished build folders wait for their background deletion: inside builds/, so a
+ * rename gets them there, and `pier gc` removes what a killed pier left (no slot lock names it).
+ */
+function trashDir(stateDir: string): string {
+  return join(buildsRoot(stateDir), ".removing");
 }
