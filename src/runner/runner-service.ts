@@ -7,6 +7,7 @@ import { currentProcess } from "../storage/process-identity.ts";
 import type { RunnerConfig, RunnerEntry } from "./config-toml.ts";
 import { executorFactory } from "./executor-registry.ts";
 import { backoffDelayMs, GitLabClient, type GitLabClientOptions } from "./gitlab-client.ts";
+import { tlsFilesOf } from "./gitlab-tls.ts";
 import { JobJournal, type JournalEntry } from "./journal.ts";
 import { endpointOf, type RunnerMetrics } from "./metrics.ts";
 import { outputLimitBytesFor, runRunnerJob, type RunnerJobOutcome } from "./run-job.ts";
@@ -177,11 +178,12 @@ export class RunnerService {
     return { runner: shortToken(worker.entry.token), system_id: this.#o.systemId };
   }
 
-  #client(url: string, worker: () => Worker | undefined): GitLabClient {
+  #client(entry: RunnerEntry, worker: () => Worker | undefined): GitLabClient {
     const metrics = this.#o.metrics;
     return new GitLabClient({
       ...this.#o.client,
-      url,
+      url: entry.url,
+      tls: tlsFilesOf(entry),
       ...(metrics !== undefined && {
         onResponse: (method: string, path: string, status: number) => {
           const current = worker();
@@ -201,7 +203,7 @@ export class RunnerService {
       const factory = executorFactory(entry.executor, where);
       worker = {
         entry,
-        client: this.#client(entry.url, () => worker),
+        client: this.#client(entry, () => worker),
         executor: await factory.create(entry, this.#o.configFile),
         info: runnerInfo(entry.executor, factory.features),
         used: 0,
@@ -249,7 +251,7 @@ export class RunnerService {
         };
       }
     }
-    if (before.url !== entry.url) worker.client = this.#client(entry.url, () => worker);
+    if (before.url !== entry.url) worker.client = this.#client(entry, () => worker);
     worker.entry = entry;
     this.#o.metrics?.setLimit(this.#labels(worker), entry.limit ?? 0);
     this.#spawnPollers(worker);
