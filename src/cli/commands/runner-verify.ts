@@ -3,6 +3,7 @@ import { readRunnerConfig, writeRunnerConfig } from "../../runner/config-toml.ts
 import { defaultRunnerConfigFile } from "../../runner/config-path.ts";
 import { EXECUTORS } from "../../runner/executor-registry.ts";
 import { GitLabClient } from "../../runner/gitlab-client.ts";
+import { tlsFilesOf } from "../../runner/gitlab-tls.ts";
 import { verifyRunner } from "../../runner/runner-api.ts";
 import { runnerInfo } from "../../runner/runner-info.ts";
 import { shortToken } from "../../runner/short-token.ts";
@@ -33,7 +34,7 @@ export async function runnerVerifyCommand(options: VerifyOptions): Promise<numbe
   for (const entry of selected) {
     const label = `${entry.name} ${shortToken(entry.token)}`;
     try {
-      await verifyRunner(new GitLabClient({ url: entry.url }), {
+      await verifyRunner(new GitLabClient({ url: entry.url, tls: tlsFilesOf(entry) }), {
         token: entry.token,
         systemId,
         info: runnerInfo(entry.executor, EXECUTORS[entry.executor]?.features ?? {}),
