@@ -2,6 +2,7 @@ import { UsageError } from "../../errors.ts";
 import { readRunnerConfig, writeRunnerConfig } from "../../runner/config-toml.ts";
 import { defaultRunnerConfigFile } from "../../runner/config-path.ts";
 import { GitLabClient } from "../../runner/gitlab-client.ts";
+import { tlsFilesOf } from "../../runner/gitlab-tls.ts";
 import { unregisterRunner } from "../../runner/runner-api.ts";
 import { shortToken } from "../../runner/short-token.ts";
 
@@ -38,9 +39,8 @@ export async function runnerUnregisterCommand(options: UnregisterOptions): Promi
   const removed = new Set<string>();
   for (const entry of selected) {
     const label = `${entry.name} ${shortToken(entry.token)}`;
-    const known = await unregisterRunner(new GitLabClient({ url: entry.url }), {
-      token: entry.token,
-    });
+    const client = new GitLabClient({ url: entry.url, tls: tlsFilesOf(entry) });
+    const known = await unregisterRunner(client, { token: entry.token });
     removed.add(entry.token);
     process.stdout.write(
       known
