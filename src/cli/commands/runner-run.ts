@@ -29,11 +29,6 @@ const DEFAULT_SHUTDOWN_TIMEOUT_S = 30;
 function warnAboutUnappliedSettings(config: RunnerConfig, log: RunnerLog): void {
   for (const entry of config.runners) {
     const runner = entry.name;
-    if (entry.tlsCaFile !== undefined) {
-      log.warn("tls-ca-file is not applied yet; start pier with NODE_EXTRA_CA_CERTS=<file>", {
-        runner,
-      });
-    }
     if (entry.preGetSourcesScript !== undefined) {
       log.warn("pre_get_sources_script is not run yet", { runner });
     }
