@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import type { BenchCase, Variant } from "../lib/bench-case.ts";
+import type { BenchCase, FinishedRun, Variant } from "../lib/bench-case.ts";
 import { createRepository } from "../lib/temp-repo.ts";
 import { benchBranch } from "../generate-pipeline.ts";
-import { isolated, pierVariant, succeeded } from "./variants.ts";
+import { gitlabCiLocalVariant, isolated, pierVariant, succeeded } from "./variants.ts";
 
 function trivialJobs(count: number): string {
   return (
@@ -13,11 +13,22 @@ function trivialJobs(count: number): string {
 
 const dockerRun = ["docker", "run", "--rm", "--label", "pier.bench=1", "busybox:latest", "true"];
 
+/**
+ * gitlab-ci-local pulls its helper (firecow/gitlab-ci-local-util) and wait (sumina46/wait-for-it)
+ * images from Docker Hub; offline, busybox stands in: a trivial job without services or
+ * artifacts only needs the helper's sh, chown and chmod, and never starts the wait image.
+ */
+const gitlabCiLocalOffline = ["--helper-image", "busybox:latest", "--wait-image", "busybox:latest"];
+
+function gitlabCiLocalPassed(run: FinishedRun): string | undefined {
+  return /PASS\s+job-1/.test(run.stdout) ? undefined : "gitlab-ci-local did not report PASS job-1";
+}
+
 export const dockerJobCase: BenchCase = {
   name: "docker-job",
   description:
     "`pier run --executor docker` of one trivial job in `busybox` end to end, against `docker run --rm busybox true` (target: at most 1.5×; gitlab-ci-local 4.73.0 was measured at about 5× in shared/reference/gitlab-ci-local.md).",
-  async setup({ root, scratchDir }) {
+  async setup({ root, scratchDir, progress }) {
     const repository = join(scratchDir, "repo");
     await createRepository(repository, {
       files: { ".gitlab-ci.yml": trivialJobs(1) },
@@ -38,8 +49,15 @@ export const dockerJobCase: BenchCase = {
       label: "docker run --rm busybox true",
       command: { argv: dockerRun as [string, ...string[]], cwd: repository },
     };
+    const gcl = gitlabCiLocalVariant(
+      root,
+      ["job-1", ...gitlabCiLocalOffline],
+      repository,
+      progress,
+      gitlabCiLocalPassed,
+    );
     return {
-      variants: [pier, baseline],
+      variants: [pier, baseline, gcl],
       targets: [
         {
           kind: "ratio",
@@ -50,7 +68,7 @@ export const dockerJobCase: BenchCase = {
         },
       ],
       notes: [
-        "gitlab-ci-local is not run here: offline it needs locally built --helper-image/--wait-image stand-ins (not built yet).",
+        "gitlab-ci-local runs with `--helper-image busybox:latest --wait-image busybox:latest`: its Docker Hub helper images cannot be pulled here, and this job needs only the helper's sh, chown and chmod.",
       ],
       teardown: () => Promise.resolve(),
     };

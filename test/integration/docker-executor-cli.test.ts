@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker, type DockerClient } from "../../src/docker/docker-client.ts";
-import { ensureBuilt, finished, makeRepository, runPier, startPier } from "../support/pier-cli.ts";
+import { ensureBuilt, finished, makeRepository, startPier } from "../support/pier-cli.ts";
 import { requireDocker } from "./docker-helpers.ts";
 
 const cleanup: string[] = [];
@@ -91,10 +91,17 @@ test:
       `concurrent = 2\n[[runners]]\nexecutor = "docker"\n[runners.docker]\nvolumes = ["/cache"]\n`,
     );
     const report = join(home, "report.json");
-    const run = await runPier(["run", "-C", repo, "--config", config, "--report", report], {
+    const child = startPier(["run", "-C", repo, "--config", config, "--report", report], {
       XDG_STATE_HOME: join(home, "state"),
       XDG_CONFIG_HOME: join(home, "config"),
     });
+    const run = await finished(child);
+    // volumes = ["/cache"] is a volume per project kept for the next pipeline (pier gc bounds it).
+    const kept = await docker.volumes.list({
+      labels: { "pier.keep": "cache", "pier.pid": String(child.pid) },
+    });
+    await Promise.all(kept.map((volume) => docker.volumes.remove(volume.Name, { force: true })));
+    expect(kept.map((volume) => volume.Labels?.["pier.volume"])).toContain("/cache");
     const result = JSON.parse(readFileSync(report, "utf8")) as Report;
     const logs = result.jobs
       .map((job) => (job.log === null ? "" : readFileSync(job.log, "utf8")))
