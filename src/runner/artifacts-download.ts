@@ -4,7 +4,8 @@ import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PierError } from "../errors.ts";
 import type { JobDependency } from "../job/spec.ts";
-import { drain, sendStreamed, statusLine } from "./artifacts-http.ts";
+import { drain, sendStreamed, statusLine, tlsFor } from "./artifacts-http.ts";
+import type { GitLabTlsMaterial } from "./gitlab-tls.ts";
 import type { ArtifactLog, ArtifactRetry } from "./artifacts-upload.ts";
 import { backoffDelayMs } from "./gitlab-client.ts";
 import { shortToken } from "./short-token.ts";
@@ -28,6 +29,7 @@ const REFUSALS: Record<number, { word: string; fatal: string }> = {
  */
 export async function downloadArtifactsFile(o: {
   apiBase: string;
+  tls?: GitLabTlsMaterial;
   dependency: JobDependency;
   destination: string;
   retry: ArtifactRetry;
@@ -51,6 +53,7 @@ export async function downloadArtifactsFile(o: {
           url,
           headers: sameOrigin ? { "JOB-TOKEN": dependency.token } : {},
           idleTimeoutMs: o.retry.idleTimeoutMs,
+          ...tlsFor(url, o.apiBase, o.tls),
           ...(o.signal !== undefined && { signal: o.signal }),
         });
         const status = response.statusCode ?? 0;

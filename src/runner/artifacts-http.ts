@@ -3,6 +3,7 @@ import { request as httpRequest, STATUS_CODES, type IncomingMessage } from "node
 import { request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
 import { pierVersion } from "../cli/version.ts";
+import type { GitLabTlsMaterial } from "./gitlab-tls.ts";
 
 export interface StreamedRequest {
   method: "GET" | "POST";
@@ -14,6 +15,17 @@ export interface StreamedRequest {
   signal?: AbortSignal;
   /** Gives up when the connection stays silent this long (no bytes either way). */
   idleTimeoutMs: number;
+  /** GitLab's private CA and client certificate: only for GitLab's own origin, not object storage. */
+  tls?: GitLabTlsMaterial;
+}
+
+/** The TLS material to use for `url`: GitLab's for GitLab's origin, the system's elsewhere. */
+export function tlsFor(
+  url: URL,
+  apiBase: string,
+  tls: GitLabTlsMaterial | undefined,
+): { tls?: GitLabTlsMaterial } {
+  return tls !== undefined && url.origin === new URL(apiBase).origin ? { tls } : {};
 }
 
 /** The socket went silent for longer than the idle timeout: retried like a 5xx. */
@@ -45,6 +57,7 @@ export function sendStreamed(o: StreamedRequest): Promise<IncomingMessage> {
     const request = send(o.url, {
       method: o.method,
       headers,
+      ...(o.url.protocol === "https:" && o.tls),
       ...(o.signal !== undefined && { signal: o.signal }),
     });
     request.setTimeout(o.idleTimeoutMs, () => {

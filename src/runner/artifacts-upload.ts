@@ -4,7 +4,8 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PierError } from "../errors.ts";
 import { backoffDelayMs } from "./gitlab-client.ts";
-import { drain, sendStreamed, statusLine } from "./artifacts-http.ts";
+import { drain, sendStreamed, statusLine, tlsFor } from "./artifacts-http.ts";
+import type { GitLabTlsMaterial } from "./gitlab-tls.ts";
 import { shortToken } from "./short-token.ts";
 
 /** Where the job's lines go: gitlab-runner's wording, the trace adds the colours. */
@@ -32,6 +33,7 @@ export const defaultArtifactRetry: ArtifactRetry = {
 export interface ArtifactUpload {
   /** `https://gitlab.example.com/api/v4/` */
   apiBase: string;
+  tls?: GitLabTlsMaterial;
   jobId: number;
   jobToken: string;
   /** The archive on disk, streamed from there on every attempt. */
@@ -100,6 +102,7 @@ export async function uploadArtifactFile(o: ArtifactUpload): Promise<void> {
         body,
         contentLength: head.length + o.size + tail.length,
         idleTimeoutMs: o.retry.idleTimeoutMs,
+        ...tlsFor(url, o.apiBase, o.tls),
         ...(o.signal !== undefined && { signal: o.signal }),
       });
       const status = response.statusCode ?? 0;

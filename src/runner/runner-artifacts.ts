@@ -35,7 +35,7 @@ export interface RunnerArtifactTransport extends ArtifactTransport {
  * so retries show as they happen.
  */
 export function runnerArtifactTransport(o: {
-  client: Pick<GitLabClient, "base">;
+  client: Pick<GitLabClient, "base" | "tls">;
   job: Pick<JobPayload, "id" | "token" | "features">;
   log: ArtifactLog;
   stateDir: string;
@@ -65,6 +65,7 @@ export function runnerArtifactTransport(o: {
         try {
           await downloadArtifactsFile({
             apiBase: o.client.base,
+            tls: o.client.tls,
             dependency,
             destination: archive,
             retry,
@@ -116,6 +117,7 @@ export function runnerArtifactTransport(o: {
         const file = await archiveFor(artifact, projectDir, matched.entries, dir, signal);
         await uploadArtifactFile({
           apiBase: o.client.base,
+          tls: o.client.tls,
           jobId: job.id,
           jobToken: o.job.token,
           file: file.path,
