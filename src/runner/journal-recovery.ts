@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { DockerClient } from "../docker/docker-client.ts";
 import { killMarkedProcesses } from "../executors/shell/process-tree.ts";
 import { sweepDeadOwners } from "../gc/dead-owner-sweep.ts";
@@ -7,7 +8,7 @@ import { sweepStateDir } from "../gc/state-sweep.ts";
 import { currentProcess, isRunning } from "../storage/process-identity.ts";
 import { ANSI_BOLD_RED, ANSI_RESET } from "../trace/ansi.ts";
 import { failureReasonFor } from "./failure-reasons.ts";
-import { GitLabClient, type GitLabClientOptions } from "./gitlab-client.ts";
+import { backoffDelayMs, GitLabClient, type GitLabClientOptions } from "./gitlab-client.ts";
 import { JobJournal, type JournalEntry, type StoredEntry } from "./journal.ts";
 import { sendFinalUpdate } from "./run-job.ts";
 import type { JobUpdate } from "./runner-api.ts";
@@ -32,6 +33,9 @@ export interface RecoveredJob {
   processesKilled: number;
   dockerObjectsRemoved: number;
 }
+
+/** Few: GitLab may be down for a while, the entry then waits for the next start. */
+const SEND_ATTEMPTS = 3;
 
 const LOST_MESSAGE =
   "Job failed (system failure): the pier runner process running this job died; a restarted pier reports it";
@@ -133,7 +137,11 @@ async function reportLostJob(stored: StoredEntry, o: RecoveryOptions): Promise<s
     uploader.append(Buffer.from(`${newline}${ANSI_BOLD_RED}ERROR: ${LOST_MESSAGE}${ANSI_RESET}\n`));
   }
   // GitLab answers 416 with what it has: only the missing tail is sent.
-  await uploader.finish();
+  for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt += 1) {
+    await uploader.flush();
+    if (uploader.sentBytes >= uploader.bytesize || uploader.closedByServer) break;
+    await sleep(backoffDelayMs(attempt, 500, 5000));
+  }
   if (uploader.closedByServer) return "aborted";
   const update: JobUpdate = {
     ...(entry.final ?? lostUpdate(entry)),
