@@ -9,7 +9,9 @@ import {
   truncateSync,
   writeFileSync,
 } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +22,7 @@ import type { JobArtifact } from "../../src/job/spec.ts";
 import type { RunnerEntry } from "../../src/runner/config-toml.ts";
 import type { RunnerLog } from "../../src/runner/runner-log.ts";
 import { writeGzipMembers } from "../../src/runner/artifacts-gzip.ts";
+import { loadGitLabTls, type GitLabTlsMaterial } from "../../src/runner/gitlab-tls.ts";
 import { uploadArtifactFile } from "../../src/runner/artifacts-upload.ts";
 import { RunnerService } from "../../src/runner/runner-service.ts";
 import { shortToken } from "../../src/runner/short-token.ts";
@@ -433,6 +436,100 @@ describe("runner artifact transfer", () => {
     expect(gzipMemberNames(bytes)).toBe("a.xml");
     expect(bytes.includes(Buffer.from("sub/b.xml\0"))).toBe(true);
   });
+
+  it("uploads over HTTPS to a GitLab with a private CA (tls-ca-file), refusing it without", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pier-artifact-tls-"));
+    cleanups.push(dir);
+    const openssl = (args: string[]): void => {
+      execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    };
+    const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl([
+      "req",
+      "-x509",
+      ...ecKey,
+      "-keyout",
+      "ca-key.pem",
+      "-out",
+      "ca.pem",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=pier-artifacts-ca",
+    ]);
+    writeFileSync(join(dir, "server.ext"), "subjectAltName = IP:127.0.0.1\n");
+    openssl([
+      "req",
+      ...ecKey,
+      "-keyout",
+      "server-key.pem",
+      "-out",
+      "server.csr",
+      "-subj",
+      "/CN=127.0.0.1",
+    ]);
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca-key.pem",
+      "-CAcreateserial",
+      "-out",
+      "server.pem",
+      "-days",
+      "1",
+      "-extfile",
+      "server.ext",
+    ]);
+    const file = join(dir, "artifacts.zip");
+    writeFileSync(file, "PK\x05\x06" + "\0".repeat(18));
+    const server = createHttpsServer(
+      {
+        key: readFileSync(join(dir, "server-key.pem")),
+        cert: readFileSync(join(dir, "server.pem")),
+      },
+      (request, response) => {
+        request.resume();
+        request.on("end", () => {
+          response.writeHead(201);
+          response.end("{}");
+        });
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const lines: string[] = [];
+    const upload = (tls: GitLabTlsMaterial | undefined): Promise<void> =>
+      uploadArtifactFile({
+        apiBase: `https://127.0.0.1:${port}/api/v4/`,
+        ...(tls !== undefined && { tls }),
+        jobId: 8,
+        jobToken: "glcbt-64_tlstesttoken",
+        file,
+        size: 22,
+        filename: "artifacts.zip",
+        type: "archive",
+        format: "zip",
+        retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1, idleTimeoutMs: 10_000 },
+        log: {
+          println: (l) => lines.push(l),
+          warning: (l) => lines.push(l),
+          error: (l) => lines.push(l),
+        },
+      });
+    try {
+      await expect(upload(undefined)).rejects.toThrow(/certificate/);
+      await upload(loadGitLabTls({ caFile: join(dir, "ca.pem") }));
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    expect(lines.at(-1)).toContain("201 Created");
+  }, 60_000);
 });
 
 function openAndClose(path: string): string {
