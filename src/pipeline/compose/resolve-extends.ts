@@ -1,6 +1,6 @@
 import type { Diagnostics } from "../diagnostics.ts";
 import { copyMapping, deepMerge } from "../load/deep-merge.ts";
-import { isPlainObject } from "../load/parse-yaml.ts";
+import { isPlainObject } from "../load/plain-object.ts";
 import { keyPositionOf } from "../load/source-map.ts";
 
 /** GitLab allows 10 ancestors ("up to eleven levels" counting the job). */

@@ -1,7 +1,7 @@
 import type { Diagnostics } from "../diagnostics.ts";
-import { isPlainObject, setKey } from "../load/parse-yaml.ts";
+import { isPlainObject, setKey } from "../load/plain-object.ts";
 import { ReferenceTag } from "../load/reference-tag.ts";
-import { copyKeyPosition, copyPosition } from "../load/source-map.ts";
+import { copyPosition, inheritPositions } from "../load/source-map.ts";
 
 const maxReferenceDepth = 10;
 
@@ -48,28 +48,35 @@ export function resolveReferences(
     return result;
   };
 
+  // Extended jobs share their parents' values: each shared value is resolved once.
+  const walked = new WeakMap<object, unknown>();
+
   const walk = (value: unknown, chain: string[]): unknown => {
     if (value instanceof ReferenceTag) return lookup(value, chain);
+    if (typeof value !== "object" || value === null || !containsReference(value)) return value;
+    if (chain.length === 0) {
+      const done = walked.get(value);
+      if (done !== undefined) return done;
+    }
+    let result: unknown;
     if (Array.isArray(value)) {
-      if (!containsReference(value)) return value;
       const list = value.map((item) => walk(item, chain));
       copyPosition(value, list);
-      return list;
+      result = list;
+    } else {
+      const mapping: Record<string, unknown> = {};
+      inheritPositions(mapping, [value]);
+      for (const key in value)
+        if (Object.hasOwn(value, key))
+          setKey(mapping, key, walk((value as Record<string, unknown>)[key], chain));
+      result = mapping;
     }
-    if (isPlainObject(value)) {
-      if (!containsReference(value)) return value;
-      const result: Record<string, unknown> = {};
-      copyPosition(value, result);
-      for (const [key, item] of Object.entries(value)) {
-        setKey(result, key, walk(item, chain));
-        copyKeyPosition(value, result, key);
-      }
-      return result;
-    }
-    return value;
+    if (chain.length === 0) walked.set(value, result);
+    return result;
   };
 
   const result: Record<string, unknown> = {};
+  inheritPositions(result, [config]);
   for (const [key, value] of Object.entries(config)) {
     try {
       setKey(result, key, walk(value, []));
@@ -77,9 +84,7 @@ export function resolveReferences(
       if (!(error instanceof ReferenceFailure)) throw error;
       setKey(result, key, value);
     }
-    copyKeyPosition(config, result, key);
   }
-  copyPosition(config, result);
   return result;
 }
 

@@ -1,4 +1,4 @@
-import type { RE2JS } from "re2js";
+import type { CompiledPattern } from "./simple-regex.ts";
 
 /** Reads one variable: its stored value, or undefined when the variable is not defined. */
 export type VariableLookup = (name: string) => string | undefined;
@@ -8,7 +8,7 @@ export interface PatternLiteral {
   /** As written, between the slashes, with `\/` already turned into `/`. */
   source: string;
   flags: string;
-  regex: RE2JS;
+  regex: CompiledPattern;
 }
 
 export type ComparisonOperator = "==" | "!=" | "=~" | "!~";

@@ -1,4 +1,4 @@
-import type { RE2JS } from "re2js";
+import type { CompiledPattern } from "./simple-regex.ts";
 import type { Expression, VariableLookup } from "./ast.ts";
 import { regexFromString } from "./regex.ts";
 
@@ -10,7 +10,7 @@ export type ExpressionValue = string | null | boolean | RegexValue;
 
 export interface RegexValue {
   source: string;
-  regex: RE2JS;
+  regex: CompiledPattern;
 }
 
 export function evaluateValue(expr: Expression, lookup: VariableLookup): ExpressionValue {

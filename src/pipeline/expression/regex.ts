@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type { RE2JS } from "re2js";
+import { simpleRegex, type CompiledPattern } from "./simple-regex.ts";
 
 // re2js is large: loaded on the first regular expression, not with every pipeline.
 const loadModule = createRequire(import.meta.url);
@@ -12,17 +13,23 @@ function regexEngine(): typeof RE2JS {
 // Gitlab::UntrustedRegexp::RubySyntax: `/regexp/flags`; Ruby's `^`/`$` are line anchors.
 const RUBY_SYNTAX = /^\/(.*)\/([ismU]*)$/m;
 
-const compiled = new Map<string, RE2JS | null>();
+const compiled = new Map<string, CompiledPattern | null>();
 
-/** Compiles an RE2 pattern with GitLab's flag handling (`(?flags)` prefix); null when invalid. */
-export function compileRegex(source: string, flags: string): RE2JS | null {
+/**
+ * Compiles an RE2 pattern with GitLab's flag handling (`(?flags)` prefix); null when invalid.
+ * Simple patterns become a RegExp with the same meaning, so re2js is loaded only for others.
+ */
+export function compileRegex(source: string, flags: string): CompiledPattern | null {
   const key = `${flags}\u0000${source}`;
   let regex = compiled.get(key);
   if (regex === undefined) {
-    try {
-      regex = regexEngine().compile(flags === "" ? source : `(?${flags})${source}`);
-    } catch {
-      regex = null;
+    regex = simpleRegex(source, flags) ?? null;
+    if (!regex) {
+      try {
+        regex = regexEngine().compile(flags === "" ? source : `(?${flags})${source}`);
+      } catch {
+        regex = null;
+      }
     }
     compiled.set(key, regex);
   }
@@ -35,7 +42,7 @@ export function compileRegex(source: string, flags: string): RE2JS | null {
  */
 export function regexFromString(
   value: string,
-): { source: string; flags: string; regex: RE2JS } | null {
+): { source: string; flags: string; regex: CompiledPattern } | null {
   const unescaped = value.includes("\\/") ? value.replaceAll("\\/", "/") : value;
   const match = RUBY_SYNTAX.exec(unescaped);
   if (!match) return null;

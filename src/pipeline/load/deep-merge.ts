@@ -1,5 +1,5 @@
 import { isPlainObject, setKey } from "./plain-object.ts";
-import { copyKeyPosition, copyPosition } from "./source-map.ts";
+import { inheritPositions } from "./source-map.ts";
 
 /**
  * ActiveSupport's `deep_merge`, as GitLab uses it for `include` and `extends`: mappings merge
@@ -11,13 +11,10 @@ export function deepMerge(
   override: Record<string, unknown>,
 ): Record<string, unknown> {
   const result: Record<string, unknown> = {};
-  copyPosition(base, result);
-  copyPosition(override, result);
-  for (const key of Object.keys(base)) {
-    setKey(result, key, base[key]);
-    copyKeyPosition(base, result, key);
-  }
-  for (const key of Object.keys(override)) {
+  inheritPositions(result, [override, base]);
+  for (const key in base) if (Object.hasOwn(base, key)) setKey(result, key, base[key]);
+  for (const key in override) {
+    if (!Object.hasOwn(override, key)) continue;
     const next = override[key];
     const previous = result[key];
     const merged =
@@ -25,7 +22,6 @@ export function deepMerge(
         ? deepMerge(previous, next)
         : next;
     setKey(result, key, merged);
-    copyKeyPosition(override, result, key);
   }
   return result;
 }
@@ -33,10 +29,7 @@ export function deepMerge(
 /** A shallow copy that keeps the source positions of the mapping and its keys. */
 export function copyMapping(source: Record<string, unknown>): Record<string, unknown> {
   const result: Record<string, unknown> = {};
-  copyPosition(source, result);
-  for (const key of Object.keys(source)) {
-    setKey(result, key, source[key]);
-    copyKeyPosition(source, result, key);
-  }
+  inheritPositions(result, [source]);
+  for (const key in source) if (Object.hasOwn(source, key)) setKey(result, key, source[key]);
   return result;
 }

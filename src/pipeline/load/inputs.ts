@@ -108,7 +108,7 @@ function checkInputValue(
   if (typeof regex === "string" && typeof value === "string") {
     const compiled = compileRegex(regex, "");
     if (!compiled) return `\`${name}\` input: invalid regular expression`;
-    if (!compiled.matcher(value).find())
+    if (!compiled.test(value))
       return `\`${name}\` input: provided value does not match required RE2 regular expression`;
   }
   return undefined;

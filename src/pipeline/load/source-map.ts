@@ -1,5 +1,5 @@
-import type { LinePositions } from "./line-index.ts";
 import type { SourcePosition } from "../plan.ts";
+import type { LinePositions } from "./line-index.ts";
 
 /** A loaded file's name and line index, shared by every position in it. */
 export interface SourceFile {
@@ -9,14 +9,17 @@ export interface SourceFile {
 
 /**
  * Where each loaded mapping and sequence, and each key of a mapping, came from. Kept beside the
- * plain values (not inside them) so merged configurations stay ordinary JSON-like data. Offsets
- * are turned into lines only when a position is asked for: most never are.
+ * plain values (in a hidden, non-enumerable property: not a key, not copied, not serialised) so
+ * merged configurations stay ordinary JSON-like data. Offsets are turned into lines only when a
+ * position is asked for: most never are.
  */
 type Location = SourcePosition | { source: SourceFile; offset: number };
 
 /**
  * A node's position and its keys'. A key's position is a bare offset when it is in the node's
- * own file (the usual case: no object per key), else a Location.
+ * own file (the usual case: no object per key), else a Location. A node made from others (a
+ * merge, a copy) does not copy their keys' positions: it looks them up in `inherit`, first
+ * match wins.
  */
 interface NodeSource {
   file: SourceFile | undefined;
@@ -24,9 +27,29 @@ interface NodeSource {
   /** Set instead of file/offset when the position is already resolved. */
   position: SourcePosition | undefined;
   keys: Map<string, number | Location> | undefined;
+  inherit: NodeSource[] | undefined;
 }
 
-const sources = new WeakMap<object, NodeSource>();
+const positionKey = Symbol("pier.sourcePosition");
+
+type Positioned = { [positionKey]?: NodeSource };
+
+function sourceOf(node: object): NodeSource | undefined {
+  return (node as Positioned)[positionKey];
+}
+
+function attach(node: object, source: NodeSource): void {
+  Object.defineProperty(node, positionKey, {
+    value: source,
+    enumerable: false,
+    writable: true,
+    configurable: true,
+  });
+}
+
+function newSource(): NodeSource {
+  return { file: undefined, offset: 0, position: undefined, keys: undefined, inherit: undefined };
+}
 
 function toPosition(location: Location): SourcePosition {
   if (!("source" in location)) return location;
@@ -41,9 +64,17 @@ function locationOf(source: NodeSource): Location | undefined {
 
 function keyLocation(source: NodeSource, key: string): Location | undefined {
   const at = source.keys?.get(key);
-  if (at === undefined) return undefined;
-  if (typeof at !== "number") return at;
-  return source.file ? { source: source.file, offset: at } : undefined;
+  if (at !== undefined) {
+    if (typeof at !== "number") return at;
+    return source.file ? { source: source.file, offset: at } : undefined;
+  }
+  if (source.inherit) {
+    for (const parent of source.inherit) {
+      const found = keyLocation(parent, key);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 function setAt(source: NodeSource, at: Location): void {
@@ -57,8 +88,12 @@ function setAt(source: NodeSource, at: Location): void {
   }
 }
 
+function hasLocation(source: NodeSource): boolean {
+  return source.position !== undefined || source.file !== undefined;
+}
+
 export function recordPosition(node: object, at: Location): void {
-  const existing = sources.get(node);
+  const existing = sourceOf(node);
   if (existing) {
     // Keys stored as offsets of the old file keep their file.
     const keys = existing.keys;
@@ -69,16 +104,16 @@ export function recordPosition(node: object, at: Location): void {
         if (typeof value === "number") keys.set(key, { source: oldFile, offset: value });
     }
   } else {
-    const source: NodeSource = { file: undefined, offset: 0, position: undefined, keys: undefined };
+    const source = newSource();
     setAt(source, at);
-    sources.set(node, source);
+    attach(node, source);
   }
 }
 
 /** recordPosition for an offset in `file`, without a Location object. */
 export function recordOffset(node: object, file: SourceFile, offset: number): void {
-  if (sources.has(node)) recordPosition(node, { source: file, offset });
-  else sources.set(node, { file, offset, position: undefined, keys: undefined });
+  if (sourceOf(node)) recordPosition(node, { source: file, offset });
+  else attach(node, { file, offset, position: undefined, keys: undefined, inherit: undefined });
 }
 
 function storeKey(source: NodeSource, key: string, at: number | Location): void {
@@ -86,11 +121,11 @@ function storeKey(source: NodeSource, key: string, at: number | Location): void 
 }
 
 export function recordKeyPosition(node: object, key: string, at: Location): void {
-  let source = sources.get(node);
+  let source = sourceOf(node);
   if (!source) {
-    source = { file: undefined, offset: 0, position: undefined, keys: undefined };
+    source = newSource();
     setAt(source, at);
-    sources.set(node, source);
+    attach(node, source);
   }
   if ("source" in at && at.source === source.file) storeKey(source, key, at.offset);
   else storeKey(source, key, at);
@@ -98,14 +133,14 @@ export function recordKeyPosition(node: object, key: string, at: Location): void
 
 /** recordKeyPosition for an offset in `file`, without a Location object when it can. */
 export function recordKeyOffset(node: object, key: string, file: SourceFile, offset: number): void {
-  const source = sources.get(node);
+  const source = sourceOf(node);
   if (source && source.file === file) storeKey(source, key, offset);
   else recordKeyPosition(node, key, { source: file, offset });
 }
 
 export function positionOf(node: unknown): SourcePosition | undefined {
   if (typeof node !== "object" || node === null) return undefined;
-  const source = sources.get(node);
+  const source = sourceOf(node);
   const at = source && locationOf(source);
   return at ? toPosition(at) : undefined;
 }
@@ -113,7 +148,7 @@ export function positionOf(node: unknown): SourcePosition | undefined {
 /** Position of `key` in `node`, else of the node itself. */
 export function keyPositionOf(node: unknown, key: string): SourcePosition | undefined {
   if (typeof node !== "object" || node === null) return undefined;
-  const source = sources.get(node);
+  const source = sourceOf(node);
   if (!source) return undefined;
   const at = keyLocation(source, key) ?? locationOf(source);
   return at ? toPosition(at) : undefined;
@@ -121,26 +156,45 @@ export function keyPositionOf(node: unknown, key: string): SourcePosition | unde
 
 /** Copies the position of `from`'s key `key` to `to`. */
 export function copyKeyPosition(from: object, to: object, key: string): void {
-  const source = sources.get(from);
+  const source = sourceOf(from);
   const at = source && keyLocation(source, key);
   if (at) recordKeyPosition(to, key, at);
 }
 
 /** Copies the node's own position (not its keys'). */
 export function copyPosition(from: object, to: object): void {
-  const source = sources.get(from);
+  const source = sourceOf(from);
   const at = source && locationOf(source);
   if (at) recordPosition(to, at);
 }
 
+/**
+ * Gives a new node the positions of the nodes it is made of, `from` in precedence order: its
+ * own position is the first one's that has one, and each key's position the first one's that
+ * has that key. Keys' positions are looked up when asked for, not copied. `to` must have no
+ * positions yet.
+ */
+export function inheritPositions(to: object, from: object[]): void {
+  let target: NodeSource | undefined;
+  for (const node of from) {
+    const source = sourceOf(node);
+    if (!source) continue;
+    target ??= newSource();
+    if (!hasLocation(target)) {
+      target.file = source.file;
+      target.offset = source.offset;
+      target.position = source.position;
+    }
+    if (source.keys || source.inherit) {
+      // A node without keys of its own adds only its parents: keeps lookups short.
+      if (source.keys) (target.inherit ??= []).push(source);
+      else if (source.inherit) (target.inherit ??= []).push(...source.inherit);
+    }
+  }
+  if (target) attach(to, target);
+}
+
 /** Copies the node's own position and its keys' positions. */
 export function copyNodePositions(from: object, to: object): void {
-  const source = sources.get(from);
-  if (!source) return;
-  sources.set(to, {
-    file: source.file,
-    offset: source.offset,
-    position: source.position,
-    keys: source.keys ? new Map(source.keys) : undefined,
-  });
+  inheritPositions(to, [from]);
 }

@@ -1,6 +1,6 @@
 import type { Diagnostics } from "../diagnostics.ts";
 import { copyMapping } from "../load/deep-merge.ts";
-import { isPlainObject } from "../load/parse-yaml.ts";
+import { isPlainObject } from "../load/plain-object.ts";
 import { keyPositionOf, positionOf } from "../load/source-map.ts";
 import type { SourcePosition } from "../plan.ts";
 import {

@@ -1,5 +1,5 @@
 import type { Diagnostics } from "../diagnostics.ts";
-import { isPlainObject } from "../load/parse-yaml.ts";
+import { isPlainObject } from "../load/plain-object.ts";
 import { keyPositionOf, positionOf } from "../load/source-map.ts";
 import type {
   ArtifactsWhen,

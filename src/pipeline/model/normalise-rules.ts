@@ -1,6 +1,6 @@
 import type { Diagnostics } from "../diagnostics.ts";
 import { checkExpression } from "../expression/index.ts";
-import { isPlainObject } from "../load/parse-yaml.ts";
+import { isPlainObject } from "../load/plain-object.ts";
 import { positionOf } from "../load/source-map.ts";
 import type { SourcePosition } from "../plan.ts";
 import type { RuleWhen } from "../rules/rule.ts";

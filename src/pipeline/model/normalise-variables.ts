@@ -1,5 +1,5 @@
 import type { Diagnostics } from "../diagnostics.ts";
-import { isPlainObject } from "../load/parse-yaml.ts";
+import { isPlainObject } from "../load/plain-object.ts";
 import { keyPositionOf } from "../load/source-map.ts";
 import type { SourcePosition } from "../plan.ts";
 import type { YamlVariable } from "./pipeline-model.ts";
