@@ -8,7 +8,14 @@ import {
   readRunnerConfig,
   writeRunnerConfig,
 } from "../../../src/runner/config-toml.ts";
+import { loadGitLabTls } from "../../../src/runner/gitlab-tls.ts";
+import {
+  cloneUrlFor,
+  jobSpecForRunner,
+  tlsVariablesFor,
+} from "../../../src/runner/runner-job-spec.ts";
 import { loadSystemId, newSystemId, systemIdFile } from "../../../src/runner/system-id.ts";
+import { jobPayload } from "../../support/fake-gitlab/job-payload.ts";
 
 /** What gitlab-runner writes for the seed's runner, with the blog post's edits applied. */
 const SEED_CONFIG = `concurrent = 4
@@ -108,6 +115,8 @@ shutdown_timeout = 30
   pre_build_script = "echo pre"
   post_build_script = "echo post"
   tls-ca-file = "/ca.pem"
+  tls-cert-file = "/client.pem"
+  tls-key-file = "/client-key.pem"
   [runners.feature_flags]
     FF_TIMESTAMPS = false
 [[runners]]
@@ -141,6 +150,8 @@ shutdown_timeout = 30
       preBuildScript: "echo pre",
       postBuildScript: "echo post",
       tlsCaFile: "/ca.pem",
+      tlsCertFile: "/client.pem",
+      tlsKeyFile: "/client-key.pem",
       featureFlags: { FF_TIMESTAMPS: false },
       extra: {},
     });
@@ -202,5 +213,110 @@ describe("runner system id", () => {
     expect(systemIdFile(config)).toBe(join(dir, ".runner_system_id"));
     expect(readFileSync(join(dir, ".runner_system_id"), "utf8")).toBe(id);
     expect(loadSystemId(config)).toBe(id);
+  });
+});
+
+describe("what config.toml adds to a runner job", () => {
+  const entry = (extra: string): ReturnType<typeof parseRunnerConfig>["config"]["runners"][0] => {
+    const { config } = parseRunnerConfig(`[[runners]]
+  name = "r"
+  url = "https://gitlab.test/"
+  token = "glrt-x"
+  executor = "shell"
+${extra}`);
+    const first = config.runners[0];
+    if (first === undefined) throw new Error("no runner");
+    return first;
+  };
+  const job = () =>
+    jobPayload({
+      id: 7,
+      baseUrl: "https://gitlab.test/",
+      projectPath: "group/project",
+      sha: "a".repeat(40),
+      ref: "main",
+      script: ["echo one", "echo two"],
+      variables: [{ key: "A", value: "from the job", public: true }],
+    });
+
+  it("puts environment and feature flags before the job's variables, so the job's win", () => {
+    const spec = jobSpecForRunner(
+      job(),
+      entry(`  environment = ["A=from config", "B=x=y"]
+  [runners.feature_flags]
+    FF_NETWORK_PER_BUILD = true`),
+    );
+    const keys = spec.variables.map((variable) => `${variable.key}=${variable.value}`);
+    expect(keys.slice(0, 3)).toEqual(["A=from config", "B=x=y", "FF_NETWORK_PER_BUILD=true"]);
+    expect(keys.indexOf("A=from the job")).toBeGreaterThan(2);
+  });
+
+  it("wraps the script step (before_script included) in pre_build_script and post_build_script", () => {
+    const spec = jobSpecForRunner(
+      job(),
+      entry(`  pre_build_script = "echo pre"
+  post_build_script = """
+echo post
+echo done
+"""`),
+    );
+    expect(spec.steps[0]?.script).toEqual([
+      "echo pre",
+      "echo one",
+      "echo two",
+      "echo post\necho done\n",
+    ]);
+  });
+
+  it("clones from clone_url with the job token; ssh gets git@; no scheme is ignored", () => {
+    expect(cloneUrlFor("https://git.internal/", "g/p", "tok")).toBe(
+      "https://gitlab-ci-token:tok@git.internal/g/p.git",
+    );
+    expect(cloneUrlFor("ssh://git.internal:2222", "g/p", "tok")).toBe(
+      "ssh://git@git.internal:2222/g/p.git",
+    );
+    expect(cloneUrlFor("git.internal", "g/p", "tok")).toBeUndefined();
+    const spec = jobSpecForRunner(job(), entry('  clone_url = "http://10.0.0.5:8080"'));
+    expect(spec.git_info.repo_url).toBe(
+      `http://gitlab-ci-token:${spec.token}@10.0.0.5:8080/group/project.git`,
+    );
+    expect(jobSpecForRunner(job(), entry('  clone_url = "nope"')).git_info.repo_url).toContain(
+      "@gitlab.test/group/project.git",
+    );
+  });
+
+  it("gives the job the GitLab CA and client certificate as gitlab-runner's file variables", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "ca.pem"), "CA PEM\n");
+    writeFileSync(join(dir, "cert.pem"), "CERT PEM\n");
+    writeFileSync(join(dir, "key.pem"), "KEY PEM\n");
+    const variables = tlsVariablesFor(
+      entry(`  tls-ca-file = "${join(dir, "ca.pem")}"
+  tls-cert-file = "${join(dir, "cert.pem")}"
+  tls-key-file = "${join(dir, "key.pem")}"`),
+    );
+    expect(variables.map((v) => [v.key, v.value, v.file])).toEqual([
+      ["GIT_SSL_CAINFO", "CA PEM\n", true],
+      ["CI_SERVER_TLS_CA_FILE", "CA PEM\n", true],
+      ["GIT_SSL_CERT", "CERT PEM\n", true],
+      ["CI_SERVER_TLS_CERT_FILE", "CERT PEM\n", true],
+      ["GIT_SSL_KEY", "KEY PEM\n", true],
+      ["CI_SERVER_TLS_KEY_FILE", "KEY PEM\n", true],
+    ]);
+  });
+
+  it("loads TLS files for the GitLab client: the CA on top of the system roots, cert and key together", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "ca.pem"), "CA PEM\n");
+    const material = loadGitLabTls({ caFile: join(dir, "ca.pem") });
+    expect(material.ca?.at(-1)).toBe("CA PEM\n");
+    expect(material.ca?.length).toBeGreaterThan(1);
+    expect(() => loadGitLabTls({ certFile: join(dir, "ca.pem") })).toThrow(
+      /tls-cert-file and tls-key-file go together/,
+    );
+    expect(() => loadGitLabTls({ caFile: join(dir, "missing.pem") })).toThrow(
+      /tls-ca-file = ".*missing.pem"/,
+    );
+    expect(loadGitLabTls({})).toEqual({});
   });
 });

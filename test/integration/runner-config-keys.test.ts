@@ -1,0 +1,150 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ownerLabelValue } from "../../src/gc/owner-labels.ts";
+import { parseRunnerConfig, type RunnerConfig } from "../../src/runner/config-toml.ts";
+import type { RunnerLog } from "../../src/runner/runner-log.ts";
+import { RunnerService } from "../../src/runner/runner-service.ts";
+import { FakeGitLab, type FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
+import { makeRepository } from "../support/pier-cli.ts";
+import { dockerOk, requireDocker } from "./docker-helpers.ts";
+
+const quiet: RunnerLog = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+let fake: FakeGitLab;
+let token: string;
+let stateDir: string;
+let cacheDir: string;
+let repo: string;
+const services: RunnerService[] = [];
+
+beforeEach(async () => {
+  fake = await FakeGitLab.start();
+  fake.traceUpdateInterval = 0.2;
+  repo = makeRepository({ "hello.txt": "hello through clone_url\n" });
+  fake.addProject("group/project", repo);
+  token = fake.createRunner();
+  stateDir = mkdtempSync(join(tmpdir(), "pier-runner-keys-"));
+  cacheDir = join(stateDir, "configured-cache");
+});
+
+afterEach(async () => {
+  for (const service of services.splice(0)) await service.stopForcefully(30_000);
+  await fake.close();
+  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(repo, { recursive: true, force: true });
+});
+
+/** A config.toml using every per-runner key that changes what a job sees. */
+function configWith(executor: "shell" | "docker"): RunnerConfig {
+  const { config, warnings } = parseRunnerConfig(`concurrent = 1
+[[runners]]
+  name = "keys"
+  url = "${fake.url}"
+  token = "${token}"
+  executor = "${executor}"
+  clone_url = "${fake.url}"
+  cache_dir = "${cacheDir}"
+  environment = ["FROM_CONFIG=configured value", "WITH_EQUALS=a=b", "OVERRIDDEN=by config"]
+  pre_build_script = """
+export FROM_PRE_BUILD=set-before-before_script
+echo "pre_build_script ran"
+"""
+  post_build_script = 'echo "post_build_script sees $FROM_SCRIPT"'
+  [runners.feature_flags]
+    FF_SCRIPT_SECTIONS = true
+    FF_USE_FASTZIP = false
+  [runners.docker]
+    image = "busybox:latest"
+    pull_policy = ["never"]
+`);
+  expect(warnings).toEqual([]);
+  return config;
+}
+
+function start(config: RunnerConfig): void {
+  const service = new RunnerService({
+    config,
+    configFile: join(stateDir, "config.toml"),
+    systemId: "s_0123456789ab",
+    stateDir,
+    log: quiet,
+    checkIntervalMs: 100,
+    traceUpdateIntervalMs: 200,
+    client: { baseDelayMs: 20, maxDelayMs: 200 },
+  });
+  services.push(service);
+  void service.start();
+}
+
+/** A job whose payload names a GitLab host no one can reach: only clone_url gets the sources. */
+function queueKeysJob(script: string[]): FakeJob {
+  const job = fake.queueJob({
+    script,
+    variables: [{ key: "OVERRIDDEN", value: "by the job", public: true }],
+  });
+  job.payload.git_info.repo_url = `http://gitlab-ci-token:${job.token}@gitlab.invalid/group/project.git`;
+  job.payload.cache = [
+    { key: "deps", untracked: false, policy: "pull-push", paths: ["cached/"], when: "on_success" },
+  ];
+  return job;
+}
+
+const keysScript = [
+  "cat hello.txt",
+  'echo "environment: $FROM_CONFIG / $WITH_EQUALS / $OVERRIDDEN"',
+  'echo "flags: $FF_SCRIPT_SECTIONS $FF_USE_FASTZIP"',
+  'echo "pre_build export: $FROM_PRE_BUILD"',
+  "export FROM_SCRIPT=exported-by-script",
+  "mkdir -p cached && echo kept > cached/file",
+];
+
+function expectKeysApplied(job: FakeJob): void {
+  expect(fake.violations).toEqual([]);
+  expect(job.final).toMatchObject({ state: "success" });
+  const trace = job.trace.toString();
+  expect(trace).toContain("hello through clone_url");
+  expect(trace).toContain("environment: configured value / a=b / by the job");
+  expect(trace).toContain("flags: true false");
+  expect(trace).toContain("pre_build_script ran");
+  expect(trace).toContain("pre_build export: set-before-before_script");
+  expect(trace).toContain("post_build_script sees exported-by-script");
+  expect(trace.indexOf("pre_build_script ran")).toBeLessThan(trace.indexOf("$ cat hello.txt"));
+  // gitlab-runner's layout under cache_dir: <cache_dir>/<project path>/<key>/cache.zip
+  expect(existsSync(join(cacheDir, "group", "project", "deps", "cache.zip"))).toBe(true);
+}
+
+describe("config.toml keys that shape a runner job", () => {
+  it("shell executor: clone_url, cache_dir, environment, feature flags, pre/post_build_script", async () => {
+    const job = queueKeysJob(keysScript);
+    start(configWith("shell"));
+    await fake.waitFor(() => job.final !== undefined, 120_000);
+    expectKeysApplied(job);
+  });
+
+  it("shell executor: post_build_script does not run when the script fails", async () => {
+    const job = queueKeysJob(["exit 4"]);
+    start(configWith("shell"));
+    await fake.waitFor(() => job.final !== undefined, 120_000);
+    expect(job.final).toMatchObject({ state: "failed", exit_code: 4 });
+    expect(job.trace.toString()).toContain("pre_build_script ran");
+    expect(job.trace.toString()).not.toContain("post_build_script sees");
+  });
+
+  it("docker executor: the same keys, and nothing left behind", async () => {
+    await requireDocker();
+    const job = queueKeysJob(keysScript);
+    start(configWith("docker"));
+    await fake.waitFor(() => job.final !== undefined, 180_000);
+    expectKeysApplied(job);
+    await services[0]?.stopGracefully();
+    const owner = `label=pier.owner=${ownerLabelValue()}`;
+    expect(await dockerOk(["ps", "-a", "--filter", owner, "--format", "{{.Names}}"])).toBe("");
+  }, 240_000);
+});
