@@ -30,13 +30,12 @@ function warnAboutUnappliedSettings(config: RunnerConfig, log: RunnerLog): void 
   for (const entry of config.runners) {
     const runner = entry.name;
     if (entry.preGetSourcesScript !== undefined) {
-      log.warn("pre_get_sources_script is not run yet", { runner });
+      log.warn("pre_get_sources_script is not run: pier fetches sources on the host", { runner });
     }
-    if (entry.executor === "shell" && entry.buildsDir !== undefined) {
-      log.warn(
-        "builds_dir is not applied to the shell executor (builds live in pier's state dir)",
-        { runner },
-      );
+    if (entry.buildsDir !== undefined) {
+      log.warn("builds_dir is not applied (pier's state dir on the host, /builds in containers)", {
+        runner,
+      });
     }
   }
 }
