@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import yauzl from "yauzl";
-import type { JobArtifact } from "../../src/job/spec.ts";
+import type { JobArtifact, JobCache } from "../../src/job/spec.ts";
 import type { RunnerEntry } from "../../src/runner/config-toml.ts";
 import type { RunnerLog } from "../../src/runner/runner-log.ts";
 import { writeGzipMembers } from "../../src/runner/artifacts-gzip.ts";
@@ -286,14 +286,18 @@ describe("runner artifacts through the GitLab stand-in", () => {
     ).toHaveLength(1);
   }, 60_000);
 
-  it("shares a cache key between two jobs of the project (local cache under the state dir)", async () => {
-    const cache = [
+  /** Two jobs with one cache key: the first writes vendor/dep.txt, the second prints it. */
+  async function twoJobsSharingACache(
+    entry: Partial<RunnerEntry>,
+    afterFirst: () => void = () => undefined,
+  ): Promise<string> {
+    const cache: JobCache[] = [
       {
         key: "deps",
         untracked: false,
-        policy: "pull-push" as const,
+        policy: "pull-push",
         paths: ["vendor/"],
-        when: "on_success" as const,
+        when: "on_success",
       },
     ];
     const first = fake.queueJob({
@@ -301,39 +305,28 @@ describe("runner artifacts through the GitLab stand-in", () => {
       script: ["mkdir -p vendor", "echo cached-by-first > vendor/dep.txt"],
       cache,
     });
-    startService();
+    startService(entry);
     expect(await finished(first)).toContain("Created cache");
+    afterFirst();
     const second = fake.queueJob({ name: "second", script: ["cat vendor/dep.txt"], cache });
     const trace = await finished(second);
     expect(fake.violations).toEqual([]);
     expect(second.final?.state).toBe("success");
     expect(trace).toContain("Successfully extracted cache");
-    expect(trace).toContain("cached-by-first");
+    return trace;
+  }
+
+  it("shares a cache key between two jobs of the project (local cache under the state dir)", async () => {
+    expect(await twoJobsSharingACache({})).toContain("cached-by-first");
   }, 90_000);
 
   it("lays the cache out under cache_dir per project as gitlab-runner does", async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), "pier-runner-cache-dir-"));
     cleanups.push(cacheDir);
-    const cache = [
-      {
-        key: "deps",
-        untracked: false,
-        policy: "pull-push" as const,
-        paths: ["vendor/"],
-        when: "on_success" as const,
-      },
-    ];
-    const first = fake.queueJob({
-      name: "first",
-      script: ["mkdir -p vendor", "echo from-cache-dir > vendor/dep.txt"],
-      cache,
+    const trace = await twoJobsSharingACache({ cacheDir }, () => {
+      expect(existsSync(join(cacheDir, "group", "project", "deps", "cache.zip"))).toBe(true);
     });
-    startService({ cacheDir });
-    await finished(first);
-    expect(existsSync(join(cacheDir, "group", "project", "deps", "cache.zip"))).toBe(true);
-    const second = fake.queueJob({ name: "second", script: ["cat vendor/dep.txt"], cache });
-    expect(await finished(second)).toContain("from-cache-dir");
-    expect(second.final?.state).toBe("success");
+    expect(trace).toContain("cached-by-first");
   }, 90_000);
 
   it("still ends every job with its artifacts when every fifth request fails", async () => {
