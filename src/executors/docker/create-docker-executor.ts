@@ -23,7 +23,7 @@ export async function createDockerExecutor(o: {
   }
   let docker;
   try {
-    docker = await connectDocker({ signal: AbortSignal.timeout(15_000) });
+    docker = await (o.hooks?.engine?.() ?? connectDocker({ signal: AbortSignal.timeout(15_000) }));
   } catch (error) {
     if (error instanceof DockerUnavailableError) {
       throw new UsageError(`the docker executor needs a Docker engine: ${error.message}`, {

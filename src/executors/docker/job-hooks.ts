@@ -1,4 +1,5 @@
 import type { ContainerCreateConfig } from "../../docker/container-types.ts";
+import type { DockerClient } from "../../docker/docker-client.ts";
 import type { JobService, JobSpec, JobVariable } from "../../job/spec.ts";
 
 /** The job network as hooks see it. */
@@ -36,6 +37,8 @@ export interface DockerJobHooks {
   needsNetwork?(spec: JobSpec): boolean;
   /** After the job's containers are removed (release layer-cache volumes, disconnect registry). Idempotent. Called only for jobs that had a network. */
   jobFinished(network: JobNetwork): Promise<void>;
+  /** Optional: the engine connection the hooks use, for the executor to share (one ping, one pool). */
+  engine?(): Promise<DockerClient>;
 }
 
 /** Hooks that change nothing. */

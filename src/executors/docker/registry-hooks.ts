@@ -44,7 +44,10 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
   const { settings } = o;
   let connecting: Promise<DockerClient> | undefined;
   const engine = (): Promise<DockerClient> => {
-    connecting ??= o.client === undefined ? connectDocker() : Promise.resolve(o.client);
+    connecting ??=
+      o.client === undefined
+        ? connectDocker({ signal: AbortSignal.timeout(15_000) })
+        : Promise.resolve(o.client);
     return connecting;
   };
   const external = settings.externalUrl;
@@ -94,6 +97,7 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
 
   return {
     registryHost,
+    engine,
 
     async variables(spec: JobSpec): Promise<JobVariable[]> {
       if (registryHost === undefined) return [];
