@@ -1,40 +1,16 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { parseRunnerConfig, writeRunnerConfig } from "../../src/runner/config-toml.ts";
-import { FakeGitLab, type FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
-import { ensureBuilt, finished, makeRepository, startPier } from "../support/pier-cli.ts";
+import type { FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
 import { dockerOk, requireDocker } from "./docker-helpers.ts";
+import { useRunnerHome, type LogEvent } from "./runner-operations-setup.ts";
 
-let fake: FakeGitLab;
-let home: string;
-let repo: string;
-let env: Record<string, string>;
-let configFile: string;
-const children: ReturnType<typeof startPier>[] = [];
+const world = useRunnerHome("group/crash");
 /** `pier.owner` of the killed pier's Docker objects, removed after a failed test. */
 let deadOwner: string | undefined;
 
-beforeAll(() => ensureBuilt());
-
-beforeEach(async () => {
-  fake = await FakeGitLab.start();
-  repo = makeRepository({ "a.txt": "a\n" });
-  fake.addProject("group/crash", repo);
-  home = mkdtempSync(join(tmpdir(), "pier-runner-crash-"));
-  env = {
-    HOME: home,
-    XDG_CONFIG_HOME: join(home, "config"),
-    XDG_STATE_HOME: join(home, "state"),
-  };
-  configFile = join(home, "config", "pier", "config.toml");
-});
-
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
   if (deadOwner !== undefined) {
     const filter = ["--filter", `label=pier.owner=${deadOwner}`];
     const containers = (await dockerOk(["ps", "-a", "-q", ...filter])).split("\n");
@@ -45,9 +21,6 @@ afterEach(async () => {
     for (const id of volumes.filter(Boolean)) await dockerOk(["volume", "rm", "-f", id]);
     deadOwner = undefined;
   }
-  await fake.close();
-  rmSync(home, { recursive: true, force: true });
-  rmSync(repo, { recursive: true, force: true });
 });
 
 function writeConfig(executor: "shell" | "docker"): void {
@@ -59,17 +32,11 @@ function writeConfig(executor: "shell" | "docker"): void {
 check_interval = 1
 [[runners]]
   name = "crash test"
-  url = "${fake.url}"
-  token = "${fake.createRunner()}"
+  url = "${world.fake.url}"
+  token = "${world.fake.createRunner()}"
   executor = "${executor}"
 ${docker}`);
-  writeRunnerConfig(configFile, config);
-}
-
-function start(): ReturnType<typeof startPier> {
-  const child = startPier(["runner", "run", "--log-format", "json"], env);
-  children.push(child);
-  return child;
+  writeRunnerConfig(world.configFile, config);
 }
 
 /** Pids of live processes whose command line holds `needle` (a job's unique sleep). */
@@ -90,52 +57,45 @@ function processesRunning(needle: string): number[] {
 
 function journalFiles(): string[] {
   try {
-    return readdirSync(join(home, "state", "pier", "runner", "journal"));
+    return readdirSync(join(world.stateDir, "runner", "journal"));
   } catch {
     return [];
   }
 }
 
 async function killMidJob(job: FakeJob): Promise<void> {
-  const first = start();
-  const exit = finished(first);
-  await fake.waitFor(() => job.trace.toString().includes("job started"), 120_000);
+  const first = world.startService();
+  await world.fake.waitFor(() => job.trace.toString().includes("job started"), 120_000);
   expect(journalFiles()).toHaveLength(1);
-  first.kill("SIGKILL");
-  expect((await exit).signal).toBe("SIGKILL");
+  first.child.kill("SIGKILL");
+  expect((await first.exit).signal).toBe("SIGKILL");
 }
 
-async function restartAndRecover(job: FakeJob): Promise<string> {
-  const second = start();
-  const exit = finished(second);
-  await fake.waitFor(() => job.final !== undefined, 60_000);
-  second.kill("SIGQUIT");
-  const result = await exit;
-  expect(result.code).toBe(0);
-  return result.stderr;
+async function restartAndRecover(job: FakeJob): Promise<LogEvent[]> {
+  const second = world.startService();
+  await world.fake.waitFor(() => job.final !== undefined, 60_000);
+  second.child.kill("SIGQUIT");
+  expect((await second.exit).code).toBe(0);
+  return second.events;
 }
 
 describe("pier runner run after kill -9", () => {
   it("reports the lost shell job failed, sends its saved log, and kills what the job left running", async () => {
     writeConfig("shell");
     const needle = `${String(900 + Math.floor(Math.random() * 99))}.5`;
-    const job = fake.queueJob({ script: ["echo job started", `sleep ${needle}`] });
+    const job = world.fake.queueJob({ script: ["echo job started", `sleep ${needle}`] });
     await killMidJob(job);
     // The job's process group outlives a pier killed with -9: the restart must end it.
     expect(processesRunning(`sleep ${needle}`)).not.toEqual([]);
 
-    const log = await restartAndRecover(job);
-    expect(fake.violations).toEqual([]);
+    const events = await restartAndRecover(job);
+    expect(world.fake.violations).toEqual([]);
     expect(job.final).toMatchObject({ state: "failed", failure_reason: "runner_system_failure" });
     const trace = job.trace.toString();
     expect(trace).toContain("job started");
     expect(trace).toContain("the pier runner process running this job died");
     expect(processesRunning(`sleep ${needle}`)).toEqual([]);
     expect(journalFiles()).toEqual([]);
-    const events = log
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(events).toContainEqual(
       expect.objectContaining({ msg: "lost job reported", job: job.id, state: "failed" }),
     );
@@ -144,10 +104,10 @@ describe("pier runner run after kill -9", () => {
   it("reports the lost Docker job failed and removes its container, network and volumes", async () => {
     await requireDocker();
     writeConfig("docker");
-    const job = fake.queueJob({ script: ["echo job started", "sleep 600"] });
+    const job = world.fake.queueJob({ script: ["echo job started", "sleep 600"] });
     await killMidJob(job);
     const { dockerOwner } = JSON.parse(
-      readFileSync(join(home, "state", "pier", "runner", "journal", journalFiles()[0]!), "utf8"),
+      readFileSync(join(world.stateDir, "runner", "journal", journalFiles()[0]!), "utf8"),
     ) as { dockerOwner?: string };
     expect(dockerOwner).toMatch(/^\d+-\d+$/);
     deadOwner = dockerOwner;
@@ -164,7 +124,7 @@ describe("pier runner run after kill -9", () => {
     expect(await dockerOk(["ps", "-q", ...filter])).not.toBe("");
 
     await restartAndRecover(job);
-    expect(fake.violations).toEqual([]);
+    expect(world.fake.violations).toEqual([]);
     expect(job.final).toMatchObject({ state: "failed", failure_reason: "runner_system_failure" });
     expect(job.trace.toString()).toContain("job started");
     expect(await objects()).toBe("");
