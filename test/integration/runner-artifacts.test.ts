@@ -19,7 +19,8 @@ import { gunzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import yauzl from "yauzl";
 import type { JobArtifact, JobCache } from "../../src/job/spec.ts";
-import type { RunnerEntry } from "../../src/runner/config-toml.ts";
+import { ownerLabelValue } from "../../src/gc/owner-labels.ts";
+import { parseRunnerConfig, type RunnerEntry } from "../../src/runner/config-toml.ts";
 import type { RunnerLog } from "../../src/runner/runner-log.ts";
 import { writeGzipMembers } from "../../src/runner/artifacts-gzip.ts";
 import { loadGitLabTls, type GitLabTlsMaterial } from "../../src/runner/gitlab-tls.ts";
@@ -30,6 +31,7 @@ import { matchProjectPaths } from "../../src/storage/path-match.ts";
 import { FakeGitLab, type FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
 import type { JobRequestOptions } from "../support/fake-gitlab/job-payload.ts";
 import { makeRepository } from "../support/pier-cli.ts";
+import { dockerOk, requireDocker } from "./docker-helpers.ts";
 
 const quiet: RunnerLog = {
   debug: () => undefined,
@@ -286,6 +288,49 @@ describe("runner artifacts through the GitLab stand-in", () => {
     ).toHaveLength(1);
   }, 60_000);
 
+  it("retries a download GitLab answered 500", async () => {
+    const build = producer();
+    startService();
+    await finished(build);
+    fake.inject({ method: "GET", path: /\/artifacts$/, status: 500 });
+    const test = fake.queueJob({
+      name: "test",
+      script: ["cat out/a.txt"],
+      dependencies: [fake.dependencyOn(build)],
+    });
+    const trace = await finished(test);
+    expect(fake.violations).toEqual([]);
+    expect(test.final?.state).toBe("success");
+    expect(trace).toContain("Retrying...  context=artifacts-downloader");
+    expect(trace).toContain("built-by-producer");
+  }, 60_000);
+
+  it("uploads what artifacts:when allows for a failed job", async () => {
+    const job = fake.queueJob({
+      name: "build",
+      script: ["mkdir -p out", "echo partial > out/a.txt", "echo '<x/>' > report.xml", "exit 2"],
+      artifacts: [
+        artifact({ name: "debug", paths: ["out/"], when: "on_failure" }),
+        artifact({
+          name: "junit",
+          paths: ["report.xml"],
+          artifact_type: "junit",
+          artifact_format: "gzip",
+        }),
+      ],
+    });
+    startService();
+    const trace = await finished(job);
+    expect(fake.violations).toEqual([]);
+    expect(job.final).toMatchObject({
+      state: "failed",
+      failure_reason: "script_failure",
+      exit_code: 2,
+    });
+    expect(job.artifacts.map((a) => `${a.type} ${a.filename}`)).toEqual(["archive debug.zip"]);
+    expect(trace).toContain("Uploading artifacts for failed job");
+  }, 60_000);
+
   /** Two jobs with one cache key: the first writes vendor/dep.txt, the second prints it. */
   async function twoJobsSharingACache(
     entry: Partial<RunnerEntry>,
@@ -328,6 +373,40 @@ describe("runner artifacts through the GitLab stand-in", () => {
     });
     expect(trace).toContain("cached-by-first");
   }, 90_000);
+
+  it("moves artifacts the same way with the Docker executor", async () => {
+    await requireDocker();
+    // [runners.docker] as config.toml's parser hands it over.
+    const dockerEntry = parseRunnerConfig(`[[runners]]
+  name = "docker artifacts runner"
+  url = "${fake.url}"
+  token = "${token}"
+  executor = "docker"
+  [runners.docker]
+    image = "busybox:latest"
+    pull_policy = ["never"]
+`).config.runners[0]!;
+    const build = producer({
+      script: ["mkdir -p out", "echo built-in-a-container > out/a.txt"],
+    });
+    startService(dockerEntry);
+    await finished(build);
+    expect(build.final?.state).toBe("success");
+    expect(await zipNames(stored(build, "archive"))).toEqual(["out/", "out/a.txt"]);
+    const test = fake.queueJob({
+      name: "test",
+      script: ["cat out/a.txt"],
+      dependencies: [fake.dependencyOn(build)],
+    });
+    const trace = await finished(test);
+    expect(fake.violations).toEqual([]);
+    expect(test.final?.state).toBe("success");
+    expect(trace).toContain("built-in-a-container");
+    await services[0]?.stopGracefully();
+    expect(
+      await dockerOk(["ps", "-a", "--filter", `label=pier.owner=${ownerLabelValue()}`, "-q"]),
+    ).toBe("");
+  }, 180_000);
 
   it("still ends every job with its artifacts when every fifth request fails", async () => {
     fake.failEveryNth = 5;
