@@ -36,6 +36,9 @@ async function startRunner(
   fake.addProject("bench/project", repository);
   // GitLab.com's value; the runner must not wait for it to stream a backlog.
   fake.traceUpdateInterval = 3;
+  // Workhorse holds a runner's job request up to 50 s and answers as soon as a job is queued,
+  // so a queued job never waits for check_interval.
+  fake.longPollMs = 50_000;
   const token = fake.createRunner("bench");
   const markDir = join(scratchDir, "marks");
   mkdirSync(markDir, { recursive: true });
@@ -100,9 +103,10 @@ async function startRunner(
     startLatenciesMs,
     async stop() {
       child.kill("SIGQUIT");
+      // Closing answers the held job request, so the graceful stop need not wait for it.
+      await fake.close();
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await fake.close();
     },
   };
 }
@@ -148,7 +152,7 @@ function latencyNote(label: string, samples: number[] | undefined, targetMs: num
 export const runnerJobStartCase: BenchCase = {
   name: "runner-job-start",
   description:
-    "A trivial job handed out by the GitLab stand-in to a running `pier runner run` (shell executor): time from the stand-in's 201 answer to `POST /jobs/request` to the job's first script line (`date +%s%N`), with GIT_STRATEGY=none (the runner's own cost) and fetch (plus a git fetch over HTTP from the stand-in). Wall times are queue → final update accepted (target from issue #6: the job starts within 100 ms of being handed out).",
+    "A trivial job handed out by the GitLab stand-in to a running `pier runner run` (shell executor): time from the stand-in's 201 answer to `POST /jobs/request` to the job's first script line (`date +%s%N`), with GIT_STRATEGY=none (the runner's own cost) and fetch (plus a git fetch over HTTP from the stand-in). Wall times are queue → final update accepted and include the runner's check_interval sleep (3 s) after an empty answer, as gitlab-runner sleeps, when jobs come back to back; the latency notes are the measurement (target from issue #6: the job starts within 100 ms of being handed out).",
   async setup({ root, scratchDir }) {
     const runner = await startRunner(root, scratchDir, { trivial: ["true"] });
     const notes: string[] = [];
