@@ -16,6 +16,17 @@ const unitSeconds: Array<[RegExp, number]> = [
 export function parseDuration(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
   if (typeof value !== "string") return undefined;
+  // Pipelines repeat a few durations across their jobs.
+  if (parsed.has(value)) return parsed.get(value);
+  const seconds = parseDurationText(value);
+  if (parsed.size > 10_000) parsed.clear();
+  parsed.set(value, seconds);
+  return seconds;
+}
+
+const parsed = new Map<string, number | undefined>();
+
+function parseDurationText(value: string): number | undefined {
   const text = value
     .trim()
     .toLowerCase()

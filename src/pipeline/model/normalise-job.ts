@@ -16,7 +16,7 @@ import { parseDuration } from "./duration.ts";
 import { bridgeKeys, jobKeys, retryWhenValues } from "./job-keys.ts";
 import { normaliseRules } from "./normalise-rules.ts";
 import { normaliseVariables } from "./normalise-variables.ts";
-import type { JobModel, NeedSpec } from "./pipeline-model.ts";
+import type { JobModel, NeedSpec, RuleSpec } from "./pipeline-model.ts";
 import { flattenStrings, isString, isStringList, scalarText } from "./value-checks.ts";
 
 const jobWhens = new Set(["on_success", "on_failure", "always", "manual", "delayed"]);
@@ -24,6 +24,8 @@ const artifactsWhens = new Set(["on_success", "on_failure", "always"]);
 const cachePolicies = new Set(["pull", "push", "pull-push"]);
 const pullPolicies = new Set(["always", "if-not-present", "never"]);
 const maxNeeds = 50;
+/** `rules:` lists read without a problem (problems are reported for each job). */
+const cleanRules = new WeakMap<object, RuleSpec[]>();
 const maxParallel = 200;
 
 /** Reads one job hash (after extends, references and defaults) into a JobModel, reporting problems. */
@@ -225,13 +227,21 @@ export class JobNormaliser {
           this.error(key, `${this.path} config key may not be used with \`rules\`: ${key}`);
         }
       }
-      const rules = normaliseRules(
-        job["rules"],
-        `${this.path}:rules`,
-        this.at("rules"),
-        this.diagnostics,
-        (value, at) => this.needList(value, at),
-      );
+      const raw = job["rules"];
+      // Jobs share the `rules:` of the templates they extend: read each list once.
+      let rules = typeof raw === "object" ? cleanRules.get(raw) : undefined;
+      if (!rules) {
+        const before = this.diagnostics.items.length;
+        rules = normaliseRules(
+          raw,
+          `${this.path}:rules`,
+          this.at("rules"),
+          this.diagnostics,
+          (value, at) => this.needList(value, at),
+        );
+        if (rules && typeof raw === "object" && this.diagnostics.items.length === before)
+          cleanRules.set(raw, rules);
+      }
       if (rules) model.rules = rules;
     }
     const only = this.onlyExcept("only");

@@ -16,7 +16,37 @@ export function normaliseVariables(
   diagnostics: Diagnostics,
   options: { allowDetails: boolean; allowExpand: boolean },
 ): YamlVariable[] {
-  if (value === undefined || value === null) return [];
+  if (value === undefined || value === null) return noVariables;
+  // Jobs share the `variables:` of the templates they extend: read each mapping once.
+  const known = isPlainObject(value) ? clean.get(value) : undefined;
+  if (
+    known &&
+    known.options.allowDetails === options.allowDetails &&
+    known.options.allowExpand === options.allowExpand
+  )
+    return known.variables;
+  const before = diagnostics.items.length;
+  const variables = readVariables(value, path, position, diagnostics, options);
+  if (isPlainObject(value) && diagnostics.items.length === before)
+    clean.set(value, { options, variables });
+  return variables;
+}
+
+/** Shared by everything without variables (never changed by callers). */
+const noVariables: YamlVariable[] = [];
+/** Mappings read without a problem, with what they gave (problems are reported each time). */
+const clean = new WeakMap<
+  object,
+  { options: { allowDetails: boolean; allowExpand: boolean }; variables: YamlVariable[] }
+>();
+
+function readVariables(
+  value: unknown,
+  path: string,
+  position: SourcePosition | undefined,
+  diagnostics: Diagnostics,
+  options: { allowDetails: boolean; allowExpand: boolean },
+): YamlVariable[] {
   const invalid = `${path} config should be a hash of key value pairs`;
   if (!isPlainObject(value)) {
     diagnostics.error(position, invalid);
@@ -24,9 +54,9 @@ export function normaliseVariables(
   }
   const result: YamlVariable[] = [];
   for (const [key, raw] of Object.entries(value)) {
-    const at = keyPositionOf(value, key);
+    const at = (): SourcePosition | undefined => keyPositionOf(value, key);
     if (!/^[A-Za-z0-9_]+$/.test(key)) {
-      diagnostics.error(at, `${path} config uses invalid variable name: ${key}`);
+      diagnostics.error(at(), `${path} config uses invalid variable name: ${key}`);
       continue;
     }
     const text = scalarText(raw);
@@ -35,7 +65,7 @@ export function normaliseVariables(
       continue;
     }
     if (!isPlainObject(raw)) {
-      diagnostics.error(at, invalid);
+      diagnostics.error(at(), invalid);
       continue;
     }
     const allowed = new Set([
@@ -45,28 +75,28 @@ export function normaliseVariables(
     ]);
     const unknown = Object.keys(raw).filter((k) => !allowed.has(k));
     if (unknown.length > 0) {
-      diagnostics.error(at, `${path}:${key} config contains unknown keys: ${unknown.join(", ")}`);
+      diagnostics.error(at(), `${path}:${key} config contains unknown keys: ${unknown.join(", ")}`);
       continue;
     }
     const inner =
       raw["value"] === undefined || raw["value"] === null ? "" : scalarText(raw["value"]);
     if (inner === undefined) {
-      diagnostics.error(at, invalid);
+      diagnostics.error(at(), invalid);
       continue;
     }
     const variable: YamlVariable = { key, value: inner, expand: raw["expand"] !== false };
     if (raw["expand"] !== undefined && typeof raw["expand"] !== "boolean") {
-      diagnostics.error(at, `${path}:${key} expand should be a boolean value`);
+      diagnostics.error(at(), `${path}:${key} expand should be a boolean value`);
     }
     if (typeof raw["description"] === "string") variable.description = raw["description"];
     if (raw["options"] !== undefined) {
       const list = Array.isArray(raw["options"]) ? raw["options"].map(scalarText) : undefined;
       if (!list || !isStringList(list))
-        diagnostics.error(at, `${path}:${key} options should be an array of strings`);
+        diagnostics.error(at(), `${path}:${key} options should be an array of strings`);
       else {
         variable.options = list;
         if (!list.includes(inner))
-          diagnostics.error(at, `${path}:${key} config value must be present in options`);
+          diagnostics.error(at(), `${path}:${key} config value must be present in options`);
       }
     }
     result.push(variable);

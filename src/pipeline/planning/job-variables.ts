@@ -25,8 +25,14 @@ export class PredefinedVariables {
 
   /** A lookup over the pipeline's and then the job's predefined variables. */
   lookup(job: ReadonlyArray<readonly [string, string]>): VariableLookup {
-    const own = new Map(job);
-    return (key) => own.get(key) ?? this.pipelineValues.get(key);
+    // A job has a dozen of its own: a scan (the last entry of a name wins) beats building a Map.
+    return (key) => {
+      for (let index = job.length - 1; index >= 0; index--) {
+        const entry = job[index] as readonly [string, string];
+        if (entry[0] === key) return entry[1];
+      }
+      return this.pipelineValues.get(key);
+    };
   }
 
   /**
@@ -109,11 +115,88 @@ export function rawLookup(
  * predefined), expanded as at pipeline creation. Returns the non-predefined variables and a
  * lookup of every value for expanding other keywords.
  */
-export function jobVariables(layers: VariableLayers): {
+export function jobVariables(
+  layers: VariableLayers,
+  cache?: JobVariablesCache,
+): {
   variables: PlanVariable[];
   lookup: VariableLookup;
   errors: string[];
 } {
+  const predefined = layers.predefined.lookup(layers.jobPredefined);
+  const key = cache?.keyFor(layers);
+  const known = key === undefined ? undefined : cache?.results.get(key);
+  const resolved = known ?? expandLayers(layers);
+  if (key !== undefined && !known) cache?.results.set(key, resolved);
+  const { values } = resolved;
+  return {
+    variables: resolved.variables.slice(),
+    lookup: (name) => values.get(name) ?? predefined(name),
+    errors: resolved.errors,
+  };
+}
+
+interface ExpandedLayers {
+  variables: PlanVariable[];
+  values: Map<string, string>;
+  errors: string[];
+}
+
+/**
+ * Jobs of a pipeline share most of their variable layers (global variables, the variables of
+ * the templates they extend, rules): the expansion of the same layers is done once. A result is
+ * shared only between jobs whose layers are the same objects and that agree on every job-level
+ * predefined variable (CI_JOB_NAME, …) the layers refer to.
+ */
+export class JobVariablesCache {
+  readonly results = new Map<string, ExpandedLayers>();
+  private readonly ids = new WeakMap<object, number>();
+  private readonly referencedByLayers = new Map<string, ReadonlySet<string>>();
+  private nextId = 1;
+
+  private id(value: object): number {
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.nextId++;
+      this.ids.set(value, id);
+    }
+    return id;
+  }
+
+  /** The layers' cache key; undefined when they are not worth caching. */
+  keyFor(layers: VariableLayers): string | undefined {
+    const base = `${this.id(layers.inherited)}:${this.id(layers.job)}:${this.id(layers.rule)}:${this.id(layers.user)}`;
+    let referenced = this.referencedByLayers.get(base);
+    if (!referenced) {
+      const names = new Set<string>();
+      for (const variable of layers.inherited)
+        if (variable.expand) addReferences(names, variable.value);
+      for (const variable of layers.job) if (variable.expand) addReferences(names, variable.value);
+      for (const value of Object.values(layers.rule)) addReferences(names, value);
+      for (const value of Object.values(layers.user)) addReferences(names, value);
+      referenced = names;
+      this.referencedByLayers.set(base, referenced);
+    }
+    let key = base;
+    for (const [name, value] of Object.entries(layers.matrix)) {
+      key += `\u0000${name}=${value}`;
+      // A matrix value that refers to variables: not worth a cache entry.
+      if (value.includes("$") || value.includes("%")) return undefined;
+    }
+    key += "\u0001";
+    for (const [name, value] of layers.jobPredefined)
+      if (referenced.has(name)) key += `\u0000${name}=${value}`;
+    return key;
+  }
+}
+
+function addReferences(names: Set<string>, value: string): void {
+  if (!value.includes("$") && !value.includes("%")) return;
+  for (const match of value.matchAll(referencePattern))
+    names.add(match[1] ?? match[2] ?? match[3] ?? "");
+}
+
+function expandLayers(layers: VariableLayers): ExpandedLayers {
   const ordered: Array<[string, PipelineVariable]> = [];
   const own = new Map<string, boolean>();
   const add = (key: string, value: string, expand: boolean): void => {
@@ -138,8 +221,7 @@ export function jobVariables(layers: VariableLayers): {
   const { values, errors } = resolveVariables(
     predefinedEntries.length === 0 ? ordered : [...predefinedEntries, ...ordered],
   );
-  const predefined = layers.predefined.lookup(layers.jobPredefined);
   const variables: PlanVariable[] = [];
   for (const [key, expand] of own) variables.push({ key, value: values.get(key) ?? "", expand });
-  return { variables, lookup: (key) => values.get(key) ?? predefined(key), errors };
+  return { variables, values, errors };
 }

@@ -13,7 +13,13 @@ import type { PlannedCache, PlannedJob, PlannedService } from "../plan.ts";
 import { matchRules } from "../rules/rule.ts";
 import { onlyExceptAllows } from "../rules/only-except.ts";
 import { expandValue } from "../variables/expand.ts";
-import { definedVariables, jobVariables, PredefinedVariables, rawLookup } from "./job-variables.ts";
+import {
+  definedVariables,
+  jobVariables,
+  JobVariablesCache,
+  PredefinedVariables,
+  rawLookup,
+} from "./job-variables.ts";
 import { parallelInstances, type ParallelInstance } from "./parallel-instances.ts";
 
 export interface JobPlanningInput {
@@ -34,6 +40,8 @@ export interface PendingJob {
 }
 
 const defaultOnly = { refs: ["branches", "tags"] };
+/** One object for "no rule variables", so that jobs without them share cached expansions. */
+const noRuleVariables: Record<string, string> = {};
 
 /** Applies rules / only-except, parallel expansion, variables and creation-time expansion to each job. */
 export function planJobs(input: JobPlanningInput): PendingJob[] {
@@ -42,6 +50,7 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
   const hasWorkflowRules = model.workflow?.rules !== undefined;
   let nextId = 1;
   const pipelinePredefined = new PredefinedVariables(input.predefined);
+  const variablesCache = new JobVariablesCache();
   const stageIndexes = new Map<string, number>();
   model.stages.forEach((stage, index) => {
     if (!stageIndexes.has(stage)) stageIndexes.set(stage, index);
@@ -88,15 +97,18 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
         variables,
         lookup: values,
         errors,
-      } = jobVariables({
-        predefined: pipelinePredefined,
-        jobPredefined,
-        inherited,
-        job: job.variables,
-        matrix,
-        rule: rule?.variables ?? {},
-        user: input.user,
-      });
+      } = jobVariables(
+        {
+          predefined: pipelinePredefined,
+          jobPredefined,
+          inherited,
+          job: job.variables,
+          matrix,
+          rule: rule?.variables ?? noRuleVariables,
+          user: input.user,
+        },
+        variablesCache,
+      );
       for (const error of errors) diagnostics.error(job.position, `${name}: ${error}`);
       const expand = (text: string): string =>
         text.includes("$") || text.includes("%") ? expandValue(text, values) : text;
