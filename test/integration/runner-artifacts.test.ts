@@ -22,6 +22,7 @@ import type { JobArtifact, JobCache } from "../../src/job/spec.ts";
 import { ownerLabelValue } from "../../src/gc/owner-labels.ts";
 import { parseRunnerConfig, type RunnerEntry } from "../../src/runner/config-toml.ts";
 import type { RunnerLog } from "../../src/runner/runner-log.ts";
+import { downloadArtifactsFile } from "../../src/runner/artifacts-download.ts";
 import { writeGzipMembers } from "../../src/runner/artifacts-gzip.ts";
 import { loadGitLabTls, type GitLabTlsMaterial } from "../../src/runner/gitlab-tls.ts";
 import { uploadArtifactFile } from "../../src/runner/artifacts-upload.ts";
@@ -148,6 +149,7 @@ describe("runner artifacts through the GitLab stand-in", () => {
         "echo untracked-note > notes.txt",
         "echo '<testsuites/>' > report.xml",
         "echo VERSION=1.2.3 > build.env",
+        "echo '[]' > cq.json",
       ],
       artifacts: [
         artifact({
@@ -163,6 +165,12 @@ describe("runner artifacts through the GitLab stand-in", () => {
           when: "always",
           artifact_type: "junit",
           artifact_format: "gzip",
+        }),
+        artifact({
+          name: "gl-code-quality-report.json",
+          paths: ["cq.json"],
+          artifact_type: "codequality",
+          artifact_format: "raw",
         }),
         artifact({
           name: "dotenv",
@@ -195,6 +203,11 @@ describe("runner artifacts through the GitLab stand-in", () => {
     expect(gunzipSync(junit!.bytes).toString()).toBe("<testsuites/>\n");
     expect(gzipMemberNames(junit!.bytes)).toBe("report.xml");
     expect(gunzipSync(stored(build, "dotenv")).toString()).toBe("VERSION=1.2.3\n");
+    expect(build.artifacts.find((a) => a.type === "codequality")).toMatchObject({
+      format: "raw",
+      filename: "cq.json",
+      bytes: Buffer.from("[]\n"),
+    });
 
     const short = shortToken(build.token);
     expect(trace).toContain("Uploading artifacts for successful job");
@@ -492,6 +505,76 @@ describe("runner artifact transfer", () => {
     // garbage the collector has not reclaimed yet (the fake server runs in this process too).
     expect(peak - baseline).toBeLessThan(64 * 1024 * 1024);
   }, 60_000);
+
+  it("retries an upload that timed out and a download whose connection dropped mid-body", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pier-artifact-faults-"));
+    cleanups.push(dir);
+    const file = join(dir, "artifacts.zip");
+    writeFileSync(file, "PK\x05\x06" + "\0".repeat(18));
+    const archive = readFileSync(file);
+    let uploads = 0;
+    let downloads = 0;
+    const server = createServer((request, response) => {
+      if (request.method === "POST") {
+        uploads += 1;
+        request.resume();
+        // The first upload gets no answer at all: the runner must time out and try again.
+        if (uploads === 1) return;
+        request.on("end", () => {
+          response.writeHead(201);
+          response.end("{}");
+        });
+        return;
+      }
+      downloads += 1;
+      response.writeHead(200, { "Content-Length": String(archive.length) });
+      if (downloads === 1) {
+        response.write(archive.subarray(0, 5));
+        setTimeout(() => response.destroy(), 20);
+        return;
+      }
+      response.end(archive);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const apiBase = `http://127.0.0.1:${port}/api/v4/`;
+    const retry = { attempts: 3, baseDelayMs: 10, maxDelayMs: 20, idleTimeoutMs: 300 };
+    const lines: string[] = [];
+    const log = {
+      println: (l: string) => lines.push(l),
+      warning: (l: string) => lines.push(`WARNING: ${l}`),
+      error: (l: string) => lines.push(`ERROR: ${l}`),
+    };
+    const destination = join(dir, "downloaded.zip");
+    try {
+      await uploadArtifactFile({
+        apiBase,
+        jobId: 9,
+        jobToken: "glcbt-64_faulttesttoken",
+        file,
+        size: archive.length,
+        filename: "artifacts.zip",
+        type: "archive",
+        format: "zip",
+        retry,
+        log,
+      });
+      await downloadArtifactsFile({
+        apiBase,
+        dependency: { id: 9, name: "build", token: "glcbt-64_faulttesttoken" },
+        destination,
+        retry,
+        log,
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    expect(uploads).toBe(2);
+    expect(downloads).toBe(2);
+    expect(readFileSync(destination).equals(archive)).toBe(true);
+    expect(lines.filter((l) => l.startsWith("WARNING: Retrying..."))).toHaveLength(2);
+  }, 30_000);
 
   it("writes one gzip member per report file, each named after its path", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pier-artifact-gzip-"));
