@@ -76,17 +76,14 @@ export class RunnerMetrics {
     this.#set("gitlab_runner_limit", runner, value);
   }
 
-  /** A runner entry left the configuration: its gauges go (counters stay, as Prometheus expects). */
+  /**
+   * A runner entry left the configuration: its limit goes. Its job and request gauges stay:
+   * jobs it took still run and count down to 0 (counters stay, as Prometheus expects).
+   */
   forgetRunner(runner: Labels): void {
-    for (const name of [
-      "gitlab_runner_limit",
-      "gitlab_runner_jobs",
-      "gitlab_runner_request_concurrency",
-    ]) {
-      const family = this.#families.get(name);
-      for (const [key, series] of family?.series ?? []) {
-        if (series.labels["runner"] === runner["runner"]) family?.series.delete(key);
-      }
+    const family = this.#families.get("gitlab_runner_limit");
+    for (const [key, series] of family?.series ?? []) {
+      if (series.labels["runner"] === runner["runner"]) family?.series.delete(key);
     }
   }
 

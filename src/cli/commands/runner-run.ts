@@ -116,14 +116,26 @@ export async function runnerRunCommand(options: RunnerRunOptions): Promise<numbe
   const systemId = loadSystemId(configFile);
   const stateDir = stateRoot();
   const service = new RunnerService({ config, configFile, systemId, stateDir, log, metrics });
-  await service.start();
   let server: MetricsServer | undefined;
   if (config.global.listenAddress !== undefined && config.global.listenAddress !== "") {
+    // Before any job is asked for: a busy port is an error at start, not a half-started runner.
     server = await startMetricsServer(config.global.listenAddress, {
       metrics: () => metrics.render(),
       jobs: () => service.jobsList(),
+    }).catch((error: unknown) => {
+      if (error instanceof UsageError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new UsageError(`listen_address "${config.global.listenAddress ?? ""}": ${reason}`);
     });
     log.info("metrics server listening", { address: server.address });
+  }
+  try {
+    await service.start();
+  } catch (error) {
+    // An entry that cannot start: the ones started before it stop asking too.
+    await service.stopForcefully(1000);
+    await server?.close();
+    throw error;
   }
   const stopWatching = reloadOnChange(
     configFile,
