@@ -1,44 +1,25 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ownerLabelValue } from "../../src/gc/owner-labels.ts";
 import { parseRunnerConfig, type RunnerConfig } from "../../src/runner/config-toml.ts";
-import type { RunnerLog } from "../../src/runner/runner-log.ts";
-import { RunnerService } from "../../src/runner/runner-service.ts";
-import { FakeGitLab, type FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
-import { makeRepository } from "../support/pier-cli.ts";
+import type { FakeGitLab, FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
+import { startRunnerFixture, type RunnerFixture } from "../support/runner-fixture.ts";
 import { dockerOk, requireDocker } from "./docker-helpers.ts";
 
-const quiet: RunnerLog = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
-
+let fixture: RunnerFixture;
 let fake: FakeGitLab;
 let token: string;
-let stateDir: string;
 let cacheDir: string;
-let repo: string;
-const services: RunnerService[] = [];
 
 beforeEach(async () => {
-  fake = await FakeGitLab.start();
-  fake.traceUpdateInterval = 0.2;
-  repo = makeRepository({ "hello.txt": "hello through clone_url\n" });
-  fake.addProject("group/project", repo);
-  token = fake.createRunner();
-  stateDir = mkdtempSync(join(tmpdir(), "pier-runner-keys-"));
-  cacheDir = join(stateDir, "configured-cache");
+  fixture = await startRunnerFixture({ "hello.txt": "hello through clone_url\n" });
+  ({ fake, token } = fixture);
+  cacheDir = join(fixture.stateDir, "configured-cache");
 });
 
 afterEach(async () => {
-  for (const service of services.splice(0)) await service.stopForcefully(30_000);
-  await fake.close();
-  rmSync(stateDir, { recursive: true, force: true });
-  rmSync(repo, { recursive: true, force: true });
+  await fixture.close();
 });
 
 /** A config.toml using every per-runner key that changes what a job sees. */
@@ -66,21 +47,6 @@ echo "pre_build_script ran"
 `);
   expect(warnings).toEqual([]);
   return config;
-}
-
-function start(config: RunnerConfig): void {
-  const service = new RunnerService({
-    config,
-    configFile: join(stateDir, "config.toml"),
-    systemId: "s_0123456789ab",
-    stateDir,
-    log: quiet,
-    checkIntervalMs: 100,
-    traceUpdateIntervalMs: 200,
-    client: { baseDelayMs: 20, maxDelayMs: 200 },
-  });
-  services.push(service);
-  void service.start();
 }
 
 /** A job whose payload names a GitLab host no one can reach: only clone_url gets the sources. */
@@ -123,14 +89,14 @@ function expectKeysApplied(job: FakeJob): void {
 describe("config.toml keys that shape a runner job", () => {
   it("shell executor: clone_url, cache_dir, environment, feature flags, pre/post_build_script", async () => {
     const job = queueKeysJob(keysScript);
-    start(configWith("shell"));
+    fixture.startService(configWith("shell"));
     await fake.waitFor(() => job.final !== undefined, 120_000);
     expectKeysApplied(job);
   });
 
   it("shell executor: post_build_script does not run when the script fails", async () => {
     const job = queueKeysJob(["exit 4"]);
-    start(configWith("shell"));
+    fixture.startService(configWith("shell"));
     await fake.waitFor(() => job.final !== undefined, 120_000);
     expect(job.final).toMatchObject({ state: "failed", exit_code: 4 });
     expect(job.trace.toString()).toContain("pre_build_script ran");
@@ -140,10 +106,10 @@ describe("config.toml keys that shape a runner job", () => {
   it("docker executor: the same keys, and nothing left behind", async () => {
     await requireDocker();
     const job = queueKeysJob(keysScript);
-    start(configWith("docker"));
+    const service = fixture.startService(configWith("docker"));
     await fake.waitFor(() => job.final !== undefined, 180_000);
     expectKeysApplied(job);
-    await services[0]?.stopGracefully();
+    await service.stopGracefully();
     const owner = `label=pier.owner=${ownerLabelValue()}`;
     expect(await dockerOk(["ps", "-a", "--filter", owner, "--format", "{{.Names}}"])).toBe("");
   }, 240_000);

@@ -1,27 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ownerLabelValue } from "../../src/gc/owner-labels.ts";
 import { parseRunnerConfig, type RunnerConfig } from "../../src/runner/config-toml.ts";
-import type { RunnerLog } from "../../src/runner/runner-log.ts";
-import { RunnerService } from "../../src/runner/runner-service.ts";
+import type { RunnerService } from "../../src/runner/runner-service.ts";
 import { shortToken } from "../../src/runner/short-token.ts";
-import { FakeGitLab, type FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
-import { makeRepository } from "../support/pier-cli.ts";
+import type { FakeGitLab, FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
+import { startRunnerFixture, type RunnerFixture } from "../support/runner-fixture.ts";
 import { dockerOk, requireDocker } from "./docker-helpers.ts";
 
-const quiet: RunnerLog = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
-
+let fixture: RunnerFixture;
 let fake: FakeGitLab;
 let token: string;
-let stateDir: string;
-let repo: string;
 const services: RunnerService[] = [];
 
 beforeAll(async () => {
@@ -29,19 +19,13 @@ beforeAll(async () => {
 });
 
 beforeEach(async () => {
-  fake = await FakeGitLab.start();
-  fake.traceUpdateInterval = 0.2;
-  repo = makeRepository({ "hello.txt": "hello from the repository\n" });
-  fake.addProject("group/project", repo);
-  token = fake.createRunner();
-  stateDir = mkdtempSync(join(tmpdir(), "pier-runner-docker-"));
+  fixture = await startRunnerFixture({ "hello.txt": "hello from the repository\n" });
+  ({ fake, token } = fixture);
 });
 
 afterEach(async () => {
-  for (const service of services.splice(0)) await service.stopForcefully(30_000);
-  await fake.close();
-  rmSync(stateDir, { recursive: true, force: true });
-  rmSync(repo, { recursive: true, force: true });
+  services.length = 0;
+  await fixture.close();
 });
 
 /** Docker objects this test process's pier created that are still there (pier.keep aside). */
@@ -58,18 +42,8 @@ async function leftovers(): Promise<string[]> {
 }
 
 function startService(config: RunnerConfig): RunnerService {
-  const service = new RunnerService({
-    config,
-    configFile: join(stateDir, "config.toml"),
-    systemId: "s_0123456789ab",
-    stateDir,
-    log: quiet,
-    checkIntervalMs: 100,
-    traceUpdateIntervalMs: 200,
-    client: { baseDelayMs: 20, maxDelayMs: 200 },
-  });
+  const service = fixture.startService(config);
   services.push(service);
-  void service.start();
   return service;
 }
 
@@ -88,7 +62,7 @@ ${docker}
 }
 
 function localLog(job: FakeJob): Buffer {
-  return readFileSync(join(stateDir, "runner", shortToken(token), "jobs", `${job.id}.log`));
+  return readFileSync(join(fixture.stateDir, "runner", shortToken(token), "jobs", `${job.id}.log`));
 }
 
 describe("pier as a runner with the Docker executor, against the GitLab stand-in", () => {
@@ -118,7 +92,7 @@ describe("pier as a runner with the Docker executor, against the GitLab stand-in
   }, 180_000);
 
   it("runs a busybox job from [runners.docker] image and reports a failing script's exit code", async () => {
-    const job = fake.queueJob({ script: ["busybox | head -1", "exit 7"] });
+    const job = fake.queueJob({ script: ["busybox 2>&1 | sed -n 1p", "exit 7"] });
     startService(dockerConfig());
     await fake.waitFor(() => job.final !== undefined, 120_000);
     expect(fake.violations).toEqual([]);

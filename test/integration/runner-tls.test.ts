@@ -15,8 +15,8 @@ import { runRunnerJob } from "../../src/runner/run-job.ts";
 import { requestJob } from "../../src/runner/runner-api.ts";
 import { runnerInfo } from "../../src/runner/runner-info.ts";
 import { EXECUTORS } from "../../src/runner/executor-registry.ts";
-import { FakeGitLab } from "../support/fake-gitlab/fake-gitlab.ts";
-import { makeRepository } from "../support/pier-cli.ts";
+import type { FakeGitLab } from "../support/fake-gitlab/fake-gitlab.ts";
+import { startRunnerFixture, type RunnerFixture } from "../support/runner-fixture.ts";
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
 function makeCertificates(dir: string): void {
@@ -66,11 +66,11 @@ function makeCertificates(dir: string): void {
 }
 
 let certs: string;
+let fixture: RunnerFixture;
 let fake: FakeGitLab;
 let proxy: Server;
 let httpsUrl: string;
 let token: string;
-let repo: string;
 let stateDir: string;
 /** Common names of the client certificates the HTTPS front saw, one per request. */
 let clientNames: string[];
@@ -85,12 +85,8 @@ afterAll(() => {
 });
 
 beforeEach(async () => {
-  fake = await FakeGitLab.start();
-  fake.traceUpdateInterval = 0.2;
-  repo = makeRepository({ "hello.txt": "hello over https\n" });
-  fake.addProject("group/project", repo);
-  token = fake.createRunner();
-  stateDir = mkdtempSync(join(tmpdir(), "pier-runner-tls-"));
+  fixture = await startRunnerFixture({ "hello.txt": "hello over https\n" });
+  ({ fake, token, stateDir } = fixture);
   clientNames = [];
   const target = new URL(fake.url);
   // GitLab behind TLS that asks for a client certificate: an HTTPS front for the stand-in.
@@ -133,9 +129,7 @@ beforeEach(async () => {
 afterEach(async () => {
   proxy.closeAllConnections();
   await new Promise<void>((resolve) => proxy.close(() => resolve()));
-  await fake.close();
-  rmSync(stateDir, { recursive: true, force: true });
-  rmSync(repo, { recursive: true, force: true });
+  await fixture.close();
 });
 
 function entry(tls: Partial<RunnerEntry>): RunnerEntry {
