@@ -18,6 +18,18 @@ const repositoryLocators = [
   "GIT_PREFIX",
 ];
 
+/** The environment git runs with: pier's, with `extra`, optional locks off, no prompts. */
+export function gitEnvironment(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...extra,
+    GIT_OPTIONAL_LOCKS: "0",
+    GIT_TERMINAL_PROMPT: "0",
+  };
+  for (const name of repositoryLocators) if (extra?.[name] === undefined) delete env[name];
+  return env;
+}
+
 /**
  * Runs git without a shell. Optional locks are off so that reading the user's repository
  * (diff, rev-parse) never rewrites its index behind their back.
@@ -27,13 +39,7 @@ export function runGit(
   o: { cwd: string; input?: Buffer | string; signal?: AbortSignal; env?: NodeJS.ProcessEnv },
 ): Promise<GitResult> {
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...o.env,
-      GIT_OPTIONAL_LOCKS: "0",
-      GIT_TERMINAL_PROMPT: "0",
-    };
-    for (const name of repositoryLocators) if (o.env?.[name] === undefined) delete env[name];
+    const env = gitEnvironment(o.env);
     const child = spawn("git", args, {
       cwd: o.cwd,
       env,

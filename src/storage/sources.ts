@@ -1,22 +1,25 @@
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import {
   chmod,
   copyFile,
   lstat,
   mkdir,
   readdir,
+  readFile,
   readlink,
   rm,
   stat,
   symlink,
+  writeFile,
 } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { JobGitInfo } from "../job/spec.ts";
 import { PierError } from "../errors.ts";
 import { removeAside } from "./remove-aside.ts";
-import { repositoryLayout } from "./repository-layout.ts";
+import { repositoryLayout, type RepositoryLayout } from "./repository-layout.ts";
 import { runGit } from "./run-git.ts";
 import { shallowBoundary } from "./shallow-boundary.ts";
+import { keepSpareCheckout, takeSpareCheckout } from "./spare-checkouts.ts";
 import { markPhase } from "../trace/phase-timing.ts";
 
 export type GitStrategy = "clone" | "fetch" | "none" | "empty";
@@ -32,6 +35,12 @@ export interface PrepareSourcesOptions {
   target: string;
   /** Local mode: apply uncommitted changes to tracked files (only when `gitInfo.sha` is the repository's HEAD). */
   includeWorkingTreeChanges: boolean;
+  /**
+   * Local mode: a folder on the target's file system where the checkout for the next call with
+   * the same repository and commit is made in the background, so that call only renames it
+   * into place (see spare-checkouts.ts). Leave it out when no other job is expected.
+   */
+  spareDir?: string;
   /** GIT_CLEAN_FLAGS for the fetch strategy; gitlab-runner's default is -ffdx. "none" disables. */
   cleanFlags?: string[];
   signal?: AbortSignal;
@@ -79,16 +88,16 @@ async function prepareFromLocal(
 
   const gitDir = join(o.target, ".git");
   const reuse = o.strategy === "fetch" && (await isRepository(gitDir));
+  const withChanges = o.includeWorkingTreeChanges && layout.head === o.gitInfo.sha;
+  const spareKey = JSON.stringify([o.repoDir, layout.objectsDir, o.gitInfo, withChanges]);
+  let checkedOut = false;
   if (!reuse) {
     await removeAside(o.target);
-    writeSkeleton(gitDir, o.repoDir);
+    checkedOut = await takeSpareCheckout(spareKey, o.target);
+    if (!checkedOut) await writeSkeleton(gitDir, o.repoDir);
   }
   markPhase("src skeleton");
-  writeFileSync(join(gitDir, "objects", "info", "alternates"), `${layout.objectsDir}\n`);
-  await writeShallow(gitDir, { ...o, repoDir: layout.topLevel }, layout.shallowFile);
-  writeRefs(gitDir, o.gitInfo);
-  writeFileSync(join(gitDir, "HEAD"), `${o.gitInfo.sha}\n`);
-
+  await writeGitState(gitDir, o, layout);
   markPhase("src refs");
   if (reuse) {
     await runGit(["reset", "-q", "--hard", o.gitInfo.sha], { cwd: o.target, ...signalOption });
@@ -96,11 +105,37 @@ async function prepareFromLocal(
     if (!(cleanFlags.length === 1 && cleanFlags[0] === "none")) {
       await runGit(["clean", ...cleanFlags], { cwd: o.target, ...signalOption });
     }
-  } else {
+  } else if (!checkedOut) {
     await runGit(["read-tree", "--reset", "-u", o.gitInfo.sha], { cwd: o.target, ...signalOption });
   }
   markPhase("src read-tree");
-  await copyChangedFiles(layout.topLevel, o.target, await changes);
+  // A spare checkout has the same changes already.
+  if (!checkedOut) await copyChangedFiles(layout.topLevel, o.target, await changes);
+  if (o.spareDir !== undefined) {
+    // After this job's own checkout, so that the two git processes do not compete.
+    keepSpareCheckout(spareKey, o.spareDir, async (path, git) => {
+      refuseInside(path, layout.topLevel);
+      await writeSkeleton(join(path, ".git"), o.repoDir);
+      await writeGitState(join(path, ".git"), { ...o, depth: 0 }, layout);
+      const exitCode = await git.run(["read-tree", "--reset", "-u", o.gitInfo.sha], path);
+      if (exitCode !== 0) throw new Error(`git read-tree exited with ${String(exitCode)}`);
+      await copyChangedFiles(layout.topLevel, path, await changes);
+    });
+  }
+}
+
+/** What .git holds for this job: borrowed objects, its shallow boundary, its ref and HEAD. */
+async function writeGitState(
+  gitDir: string,
+  o: PrepareSourcesOptions & { repoDir: string },
+  layout: RepositoryLayout,
+): Promise<void> {
+  await Promise.all([
+    writeFile(join(gitDir, "objects", "info", "alternates"), `${layout.objectsDir}\n`),
+    writeShallow(gitDir, { ...o, repoDir: layout.topLevel }, layout.shallowFile),
+    writeRefs(gitDir, o.gitInfo),
+    writeFile(join(gitDir, "HEAD"), `${o.gitInfo.sha}\n`),
+  ]);
 }
 
 /** CI_PROJECT_DIR inside the user's working tree would write into it; refuse outright. */
@@ -118,10 +153,8 @@ function refuseInside(target: string, topLevel: string): void {
   }
 }
 
-function writeSkeleton(gitDir: string, originUrl: string): void {
-  mkdirSync(join(gitDir, "objects", "info"), { recursive: true });
-  mkdirSync(join(gitDir, "refs", "heads"), { recursive: true });
-  mkdirSync(join(gitDir, "refs", "tags"), { recursive: true });
+async function writeSkeleton(gitDir: string, originUrl: string): Promise<void> {
+  await mkdir(join(gitDir, "objects", "info"), { recursive: true });
   const config = [
     "[core]",
     "\trepositoryformatversion = 0",
@@ -133,8 +166,12 @@ function writeSkeleton(gitDir: string, originUrl: string): void {
     "\tfetch = +refs/heads/*:refs/remotes/origin/*",
     "",
   ].join("\n");
-  writeFileSync(join(gitDir, "config"), config);
-  writeFileSync(join(gitDir, "description"), "pier job checkout\n");
+  await Promise.all([
+    mkdir(join(gitDir, "refs", "heads"), { recursive: true }),
+    mkdir(join(gitDir, "refs", "tags"), { recursive: true }),
+    writeFile(join(gitDir, "config"), config),
+    writeFile(join(gitDir, "description"), "pier job checkout\n"),
+  ]);
 }
 
 function quoteConfigValue(value: string): string {
@@ -147,26 +184,18 @@ async function writeShallow(
   sourceShallow: string,
 ): Promise<void> {
   // The source may be shallow itself; its boundary must stay, or git looks for missing parents.
-  const inherited = readIfExists(sourceShallow)
+  const inherited = (await readFile(sourceShallow, "utf8").catch(() => ""))
     .split("\n")
     .filter((l) => l !== "");
   const boundary = o.depth > 0 ? await shallowBoundary(o.repoDir, o.gitInfo.sha, o.depth) : [];
   const all = [...new Set([...inherited, ...boundary])].sort();
   const path = join(gitDir, "shallow");
-  if (all.length === 0) rmSync(path, { force: true });
-  else writeFileSync(path, `${all.join("\n")}\n`);
-}
-
-function readIfExists(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
+  if (all.length === 0) await rm(path, { force: true });
+  else await writeFile(path, `${all.join("\n")}\n`);
 }
 
 /** The refs gitlab-runner's refspecs create: origin's branch, or the tag. */
-function writeRefs(gitDir: string, gitInfo: JobGitInfo): void {
+async function writeRefs(gitDir: string, gitInfo: JobGitInfo): Promise<void> {
   if (
     !/^[^\0\s~^:?*[\\]+$/.test(gitInfo.ref) ||
     gitInfo.ref.includes("..") ||
@@ -177,8 +206,8 @@ function writeRefs(gitDir: string, gitInfo: JobGitInfo): void {
     gitInfo.ref_type === "tag"
       ? join(gitDir, "refs", "tags", gitInfo.ref)
       : join(gitDir, "refs", "remotes", "origin", gitInfo.ref);
-  mkdirSync(dirname(ref), { recursive: true });
-  writeFileSync(ref, `${gitInfo.sha}\n`);
+  await mkdir(dirname(ref), { recursive: true });
+  await writeFile(ref, `${gitInfo.sha}\n`);
 }
 
 interface TrackedChange {

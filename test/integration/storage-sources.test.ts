@@ -14,7 +14,9 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { JobGitInfo } from "../../src/job/spec.ts";
+import { removalsSettled } from "../../src/storage/remove-aside.ts";
 import { prepareSources } from "../../src/storage/sources.ts";
+import { discardSpareCheckouts } from "../../src/storage/spare-checkouts.ts";
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync("git", args, {
@@ -135,6 +137,47 @@ describe("prepareSources (local mode)", () => {
     expect(snapshot(repo)).toEqual(filesBefore);
     expect(git(repo, "status", "--porcelain")).toBe(statusBefore);
     console.log(`clone checkout with working tree changes: ${elapsed.toFixed(1)} ms`);
+  });
+
+  it("makes the next job's checkout in the background and hands it over whole", async () => {
+    const head = shas.at(-1) ?? "";
+    const spareDir = join(root, "builds", ".spare");
+    const options = {
+      repoDir: repo,
+      gitInfo: gitInfo(head),
+      strategy: "fetch" as const,
+      depth: 0,
+      includeWorkingTreeChanges: true,
+    };
+    const first = join(root, "builds", "0", "first");
+    await prepareSources({ ...options, target: first, spareDir });
+    writeFileSync(join(first, "keep.txt"), "the first job's own edit\n");
+    // The second job takes the spare (made while the first one ran) and asks for depth 2.
+    const second = join(root, "builds", "1", "second");
+    await prepareSources({ ...options, depth: 2, target: second });
+    expect(readdirSync(spareDir)).toEqual([]);
+
+    {
+      const target = second;
+      expect(readFileSync(join(target, "keep.txt"), "utf8")).toBe("keep, changed\n");
+      expect(readFileSync(join(target, "staged.txt"), "utf8")).toBe("staged new file\n");
+      expect(existsSync(join(target, "gone.txt"))).toBe(false);
+      expect([...readFileSync(join(target, "sub", "binary.bin"))]).toEqual([9, 0, 8]);
+      expect(git(target, "rev-parse", "HEAD")).toBe(head);
+      expect(git(target, "rev-parse", "refs/remotes/origin/main")).toBe(head);
+      expect(git(target, "rev-list", "--count", "HEAD")).toBe("2");
+      // The index matches the tree read: only the working tree changes show.
+      const status = git(target, "status", "--porcelain").split("\n");
+      expect(status.map((line) => line.trim()).sort()).toEqual(
+        ["D gone.txt", "M keep.txt", "M script.sh", "M sub/binary.bin", "?? staged.txt"].sort(),
+      );
+    }
+
+    // A spare nobody takes is removed at the end of the pipeline.
+    await prepareSources({ ...options, target: join(root, "builds", "2", "third"), spareDir });
+    await discardSpareCheckouts();
+    await removalsSettled();
+    expect(readdirSync(spareDir)).toEqual([]);
   });
 
   it("leaves the changes out when asked, or when the job's commit is not HEAD", async () => {

@@ -12,6 +12,7 @@ import { writeJsonReport } from "../../report/json-report.ts";
 import { createTerminalReporter } from "../../report/terminal-reporter.ts";
 import { readRunnerSettings, type RunnerSettings } from "../../runner/runner-config.ts";
 import { copyArtifactsOut } from "../../storage/artifacts.ts";
+import { discardSpareCheckouts } from "../../storage/spare-checkouts.ts";
 import { stateRoot } from "../../storage/state-dir.ts";
 import { markPhase } from "../../trace/phase-timing.ts";
 import type { PipelineOptions } from "../main.ts";
@@ -52,25 +53,30 @@ function concurrencyOf(options: RunOptions, settings: RunnerSettings): number {
   return value;
 }
 
+/**
+ * Starts loading the executor's code, to overlap with reading the pipeline; the shell
+ * executor is made once the plan tells how many jobs to expect.
+ */
 async function executorFor(
   name: string,
   settings: RunnerSettings,
   configFile: string | undefined,
   hooks: RegistryHooks | undefined,
-): Promise<Executor> {
+): Promise<(expectedJobs: number) => Executor> {
   switch (name) {
     case "shell": {
       const { ShellExecutor } = await import("../../executors/shell/shell-executor.ts");
-      return new ShellExecutor();
+      return (expectedJobs) => new ShellExecutor({ expectedJobs });
     }
     case "docker": {
       const { createDockerExecutor } =
         await import("../../executors/docker/create-docker-executor.ts");
-      return createDockerExecutor({
+      const executor = await createDockerExecutor({
         docker: settings.docker,
         ...(configFile !== undefined && { configFile }),
         ...(hooks !== undefined && { hooks }),
       });
+      return () => executor;
     }
     default:
       throw new UsageError(`unknown executor "${name}" (expected shell or docker)`);
@@ -94,15 +100,20 @@ function exitCodeOf(result: LocalRunResult): number {
 /** `pier run [JOB…]`: runs the pipeline on this machine. */
 export async function runCommand(jobNames: string[], options: RunOptions): Promise<number> {
   markPhase("run command");
-  process.once("exit", () => markPhase("exit"));
+  process.once("exit", () => {
+    const { userCPUTime, systemCPUTime } = process.resourceUsage();
+    markPhase(`exit (pier's own CPU: ${((userCPUTime + systemCPUTime) / 1000).toFixed(0)} ms)`);
+  });
   const repoDir = resolve(options.directory);
   const settings = runnerSettings(options);
   const concurrency = concurrencyOf(options, settings);
   const executorName = options.executor ?? settings.executor ?? "shell";
   // The CI registry, DinD wiring and layer cache of the docker executor, for this run.
   const registryHooks = executorName === "docker" ? await registryHooksFor(settings) : undefined;
-  const executor = await executorFor(executorName, settings, options.config, registryHooks);
-  markPhase("executor loaded");
+  const loadingExecutor = executorFor(executorName, settings, options.config, registryHooks);
+  // Awaited below; an error before then must not count as unhandled.
+  loadingExecutor.catch(() => undefined);
+  if (executorName !== "shell") await loadingExecutor;
   const pipelineVariables = parseVariableFlags(options.variable);
   const stateDir = stateRoot();
   const pipelineId = allocatePipelineId(stateDir);
@@ -118,6 +129,8 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
     ...(registryHooks?.registryHost === undefined ? {} : { registry: registryHooks.registryHost }),
   });
   markPhase("planned");
+  const expectedJobs = plan.jobs.filter((job) => job.trigger === undefined).length;
+  const executor = (await loadingExecutor)(expectedJobs);
   const refProtected = plan.variables.some(
     (v) => v.key === "CI_COMMIT_REF_PROTECTED" && v.value === "true",
   );
@@ -177,6 +190,7 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    await discardSpareCheckouts();
     await registryHooks?.close();
   }
 }

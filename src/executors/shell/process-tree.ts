@@ -98,17 +98,19 @@ function lastAllocatedPid(): number | undefined {
 /**
  * Processes that left the job's process group (setsid, daemons) but still carry the job's
  * marker variable in their environment. Linux only; a process that wipes its environment
- * (`env -i`) is not found. With `sincePid` (the step's shell), only pids allocated after it are
- * read, unless pids wrapped around since: reading every process's environment costs
- * milliseconds on a busy host.
+ * (`env -i`) is not found. With `sincePid` (the step's shell), only pids allocated after it
+ * (from it up to the last one handed out) are read, unless pids wrapped around since: reading
+ * every process's environment costs milliseconds on a busy host.
  */
 export function findMarkedProcesses(marker: string, sincePid = 0): number[] {
   const needle = Buffer.from(`${marker}\0`);
   const found: number[] = [];
   const last = lastAllocatedPid();
-  const from = last !== undefined && last >= sincePid ? sincePid : 0;
+  const wrapped = last === undefined || last < sincePid;
+  const from = wrapped ? 0 : sincePid;
+  const to = wrapped ? Number.POSITIVE_INFINITY : last;
   for (const pid of numericEntries("/proc")) {
-    if (pid === process.pid || pid < from) continue;
+    if (pid === process.pid || pid < from || pid > to) continue;
     try {
       const environ = readFileSync(`/proc/${pid}/environ`);
       const at = environ.indexOf(needle);

@@ -46,6 +46,11 @@ export interface ShellExecutorOptions {
   hostEnv?: NodeJS.ProcessEnv;
   /** The shell to run scripts with; by default bash when the host has it, else sh. */
   shell?: HostShell;
+  /**
+   * Local mode: how many jobs of one pipeline this executor will likely run. While more are
+   * expected, the next job's checkout is made in the background during the current job.
+   */
+  expectedJobs?: number;
 }
 
 const DEFAULT_AFTER_SCRIPT_TIMEOUT_MS = 5 * 60_000;
@@ -76,12 +81,14 @@ export class ShellExecutor implements Executor {
   readonly #runnerName: string;
   readonly #hostEnv: NodeJS.ProcessEnv;
   readonly #shell: HostShell | undefined;
+  #checkoutsExpected: number;
 
   constructor(options: ShellExecutorOptions = {}) {
     this.#killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.#runnerName = options.runnerName ?? hostname();
     this.#hostEnv = options.hostEnv ?? process.env;
     this.#shell = options.shell;
+    this.#checkoutsExpected = options.expectedJobs ?? 0;
   }
 
   async run(spec: JobSpec, ctx: ExecutionContext): Promise<JobResult> {
@@ -280,8 +287,12 @@ export class ShellExecutor implements Executor {
         const how = strategy === "fetch" ? "Fetching changes" : "Cloning repository";
         trace.notice(depth > 0 ? `${how} with git depth set to ${depth}...` : `${how}...`);
       }
+      this.#checkoutsExpected -= 1;
       await prepareSources({
         ...(state.ctx.projectDir !== undefined && { repoDir: state.ctx.projectDir }),
+        ...(this.#checkoutsExpected > 0 && {
+          spareDir: join(buildsRoot(state.ctx.stateDir), ".spare"),
+        }),
         gitInfo: spec.git_info,
         strategy,
         depth,
