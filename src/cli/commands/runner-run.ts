@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { connectDocker } from "../../docker/docker-client.ts";
 import { UsageError } from "../../errors.ts";
 import { readRunnerConfig } from "../../runner/config-toml.ts";
@@ -166,7 +167,10 @@ export async function runnerRunCommand(options: RunnerRunOptions): Promise<numbe
       process.off("SIGTERM", forceful);
       process.off("SIGINT", forceful);
       stopWatching();
-      void Promise.all([recovery, server?.close()]).then(() => resolve(code));
+      // A recovery still talking to an unreachable GitLab does not hold the exit up for long:
+      // its entries stay in the journal for the next start.
+      const recovered = Promise.race([recovery, sleep(shutdownMs, undefined, { ref: false })]);
+      void Promise.all([recovered, server?.close()]).then(() => resolve(code));
     };
     const graceful = (): void => {
       if (stopping !== undefined) return forceful("SIGQUIT");
