@@ -48,30 +48,55 @@ export function resolveReferences(
     return result;
   };
 
-  // Extended jobs share their parents' values: each shared value is resolved once.
+  // Extended jobs share their parents' values: each shared value is walked once. A value
+  // without references comes back as itself.
   const walked = new WeakMap<object, unknown>();
 
   const walk = (value: unknown, chain: string[]): unknown => {
+    if (typeof value !== "object" || value === null) return value;
     if (value instanceof ReferenceTag) return lookup(value, chain);
-    if (typeof value !== "object" || value === null || !containsReference(value)) return value;
-    if (chain.length === 0) {
+    const top = chain.length === 0;
+    if (top) {
       const done = walked.get(value);
       if (done !== undefined) return done;
     }
-    let result: unknown;
+    let result: unknown = value;
     if (Array.isArray(value)) {
-      const list = value.map((item) => walk(item, chain));
-      copyPosition(value, list);
-      result = list;
+      let list: unknown[] | undefined;
+      for (let index = 0; index < value.length; index++) {
+        const item: unknown = value[index];
+        const next = typeof item === "object" && item !== null ? walk(item, chain) : item;
+        if (list) list.push(next);
+        else if (next !== item) {
+          list = value.slice(0, index);
+          list.push(next);
+        }
+      }
+      if (list) {
+        copyPosition(value, list);
+        result = list;
+      }
     } else {
-      const mapping: Record<string, unknown> = {};
-      inheritPositions(mapping, [value]);
-      for (const key in value)
-        if (Object.hasOwn(value, key))
-          setKey(mapping, key, walk((value as Record<string, unknown>)[key], chain));
-      result = mapping;
+      const source = value as Record<string, unknown>;
+      let mapping: Record<string, unknown> | undefined;
+      for (const key in source) {
+        if (!Object.hasOwn(source, key)) continue;
+        const item = source[key];
+        const next = typeof item === "object" && item !== null ? walk(item, chain) : item;
+        if (mapping) setKey(mapping, key, next);
+        else if (next !== item) {
+          mapping = {};
+          inheritPositions(mapping, [source]);
+          for (const earlier in source) {
+            if (earlier === key) break;
+            if (Object.hasOwn(source, earlier)) setKey(mapping, earlier, source[earlier]);
+          }
+          setKey(mapping, key, next);
+        }
+      }
+      if (mapping) result = mapping;
     }
-    if (chain.length === 0) walked.set(value, result);
+    if (top) walked.set(value, result);
     return result;
   };
 
@@ -86,24 +111,4 @@ export function resolveReferences(
     }
   }
   return result;
-}
-
-const scanned = new WeakMap<object, boolean>();
-
-function containsReference(value: object): boolean {
-  const known = scanned.get(value);
-  if (known !== undefined) return known;
-  let found = false;
-  const items: unknown[] = Array.isArray(value) ? value : Object.values(value);
-  for (const item of items) {
-    if (
-      item instanceof ReferenceTag ||
-      (typeof item === "object" && item !== null && containsReference(item))
-    ) {
-      found = true;
-      break;
-    }
-  }
-  scanned.set(value, found);
-  return found;
 }

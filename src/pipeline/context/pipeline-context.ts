@@ -2,6 +2,7 @@ import { readdirSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { filesMatchExists } from "../rules/exists.ts";
 import { gitOutput, gitOutputAsync, splitNul } from "./git.ts";
+import { originUrlFromFiles, refsFromFiles, topLevelFromFiles } from "./git-files.ts";
 import { projectIdentity } from "./project-identity.ts";
 import { slugify } from "./slugify.ts";
 
@@ -199,21 +200,31 @@ const refsArgs = [
 const originUrlArgs = ["config", "--get", "remote.origin.url"];
 
 function readGitFacts(repoDir: string): GitFacts {
-  const topLevel = gitOutput(repoDir, topLevelArgs);
+  const topLevel = topLevelFromFiles(repoDir) ?? gitOutput(repoDir, topLevelArgs);
   if (!topLevel) return { topLevel, log: undefined, refs: undefined, originUrl: undefined };
   return {
     topLevel,
     log: gitOutput(repoDir, logArgs),
-    refs: gitOutput(repoDir, refsArgs),
-    originUrl: gitOutput(repoDir, originUrlArgs),
+    refs: refsFromFiles(repoDir) ?? gitOutput(repoDir, refsArgs),
+    originUrl: (originUrlFromFiles(repoDir) ?? { url: gitOutput(repoDir, originUrlArgs) }).url,
   };
 }
 
-/** readGitFacts with the four git commands running at once. */
+/**
+ * readGitFacts with the git commands running at once. What plain repositories keep in files
+ * (HEAD, refs, origin's URL) is read from them: every spawn forks pier's process, which costs
+ * milliseconds of its main thread; the commit itself is always asked of git.
+ */
 async function readGitFactsConcurrently(repoDir: string): Promise<GitFacts> {
-  const [topLevel, log, refs, originUrl] = await Promise.all(
-    [topLevelArgs, logArgs, refsArgs, originUrlArgs].map((args) => gitOutputAsync(repoDir, args)),
-  );
+  const orAsk = (value: string | undefined, args: string[]): Promise<string | undefined> =>
+    value !== undefined ? Promise.resolve(value) : gitOutputAsync(repoDir, args);
+  const origin = originUrlFromFiles(repoDir);
+  const [topLevel, log, refs, originUrl] = await Promise.all([
+    orAsk(topLevelFromFiles(repoDir), topLevelArgs),
+    gitOutputAsync(repoDir, logArgs),
+    orAsk(refsFromFiles(repoDir), refsArgs),
+    origin !== undefined ? Promise.resolve(origin.url) : gitOutputAsync(repoDir, originUrlArgs),
+  ]);
   if (!topLevel) return { topLevel, log: undefined, refs: undefined, originUrl: undefined };
   return { topLevel, log, refs, originUrl };
 }

@@ -124,10 +124,11 @@ export function jobVariables(
   errors: string[];
 } {
   const predefined = layers.predefined.lookup(layers.jobPredefined);
-  const key = cache?.keyFor(layers);
-  const known = key === undefined ? undefined : cache?.results.get(key);
+  const shared = cache?.sharedFor(layers);
+  const key = shared ? sharedKey(shared, layers) : undefined;
+  const known = key === undefined ? undefined : shared?.results.get(key);
   const resolved = known ?? expandLayers(layers);
-  if (key !== undefined && !known) cache?.results.set(key, resolved);
+  if (key !== undefined && !known) shared?.results.set(key, resolved);
   const { values } = resolved;
   return {
     variables: resolved.variables.slice(),
@@ -142,6 +143,32 @@ interface ExpandedLayers {
   errors: string[];
 }
 
+/** What jobs with the same inherited, job, rule and user layers share. */
+interface SharedLayers {
+  /** Names the layers refer to. */
+  referenced: ReadonlySet<string>;
+  /** Expansions by sharedKey. */
+  results: Map<string, ExpandedLayers>;
+}
+
+/**
+ * The key, among jobs with the same layers, of one job's expansion: its matrix values and the
+ * job-level predefined variables (CI_JOB_NAME, …) the layers refer to. Undefined: not worth
+ * caching (matrix values that refer to variables).
+ */
+function sharedKey(shared: SharedLayers, layers: VariableLayers): string | undefined {
+  let key = "";
+  for (const name in layers.matrix) {
+    const value = layers.matrix[name] as string;
+    if (value.includes("$") || value.includes("%")) return undefined;
+    key += `${name}=${value}\u0000`;
+  }
+  key += "\u0001";
+  for (const [name, value] of layers.jobPredefined)
+    if (shared.referenced.has(name)) key += `${name}=${value}\u0000`;
+  return key;
+}
+
 /**
  * Jobs of a pipeline share most of their variable layers (global variables, the variables of
  * the templates they extend, rules): the expansion of the same layers is done once. A result is
@@ -149,44 +176,30 @@ interface ExpandedLayers {
  * predefined variable (CI_JOB_NAME, …) the layers refer to.
  */
 export class JobVariablesCache {
-  readonly results = new Map<string, ExpandedLayers>();
-  private readonly ids = new WeakMap<object, number>();
-  private readonly referencedByLayers = new Map<string, ReadonlySet<string>>();
-  private nextId = 1;
+  private readonly byLayers = new WeakMap<
+    object,
+    WeakMap<object, WeakMap<object, WeakMap<object, SharedLayers>>>
+  >();
 
-  private id(value: object): number {
-    let id = this.ids.get(value);
-    if (id === undefined) {
-      id = this.nextId++;
-      this.ids.set(value, id);
-    }
-    return id;
-  }
-
-  /** The layers' cache key; undefined when they are not worth caching. */
-  keyFor(layers: VariableLayers): string | undefined {
-    const base = `${this.id(layers.inherited)}:${this.id(layers.job)}:${this.id(layers.rule)}:${this.id(layers.user)}`;
-    let referenced = this.referencedByLayers.get(base);
-    if (!referenced) {
+  sharedFor(layers: VariableLayers): SharedLayers {
+    let byJob = this.byLayers.get(layers.inherited);
+    if (!byJob) this.byLayers.set(layers.inherited, (byJob = new WeakMap()));
+    let byRule = byJob.get(layers.job);
+    if (!byRule) byJob.set(layers.job, (byRule = new WeakMap()));
+    let byUser = byRule.get(layers.rule);
+    if (!byUser) byRule.set(layers.rule, (byUser = new WeakMap()));
+    let shared = byUser.get(layers.user);
+    if (!shared) {
       const names = new Set<string>();
       for (const variable of layers.inherited)
         if (variable.expand) addReferences(names, variable.value);
       for (const variable of layers.job) if (variable.expand) addReferences(names, variable.value);
       for (const value of Object.values(layers.rule)) addReferences(names, value);
       for (const value of Object.values(layers.user)) addReferences(names, value);
-      referenced = names;
-      this.referencedByLayers.set(base, referenced);
+      shared = { referenced: names, results: new Map() };
+      byUser.set(layers.user, shared);
     }
-    let key = base;
-    for (const [name, value] of Object.entries(layers.matrix)) {
-      key += `\u0000${name}=${value}`;
-      // A matrix value that refers to variables: not worth a cache entry.
-      if (value.includes("$") || value.includes("%")) return undefined;
-    }
-    key += "\u0001";
-    for (const [name, value] of layers.jobPredefined)
-      if (referenced.has(name)) key += `\u0000${name}=${value}`;
-    return key;
+    return shared;
   }
 }
 

@@ -1,0 +1,143 @@
+import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+/** Variables that make git look elsewhere than `<repoDir>/.git`: then git itself is asked. */
+const locators = ["GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_CONFIG", "GIT_NAMESPACE"];
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `.git` folder of a plain repository whose top is `repoDir`, with a config we can read. */
+function plainGitDir(repoDir: string): { gitDir: string; config: string } | undefined {
+  if (locators.some((name) => process.env[name] !== undefined)) return undefined;
+  const gitDir = join(repoDir, ".git");
+  try {
+    if (!statSync(gitDir).isDirectory()) return undefined;
+  } catch {
+    return undefined;
+  }
+  const config = read(join(gitDir, "config"));
+  if (config === undefined || /^\s*\[\s*include|refstorage|worktreeconfig/im.test(config)) {
+    return undefined;
+  }
+  return { gitDir, config };
+}
+
+/**
+ * What `git rev-parse --show-toplevel --symbolic-full-name HEAD` prints, read from the files:
+ * a spawn costs pier several milliseconds of its main thread. Undefined when git must be asked
+ * (not the top of a plain repository, unborn branch, anything unusual).
+ */
+export function topLevelFromFiles(repoDir: string): string | undefined {
+  const repo = plainGitDir(repoDir);
+  if (repo === undefined) return undefined;
+  const head = read(join(repo.gitDir, "HEAD"))?.trim();
+  if (head === undefined) return undefined;
+  let name: string;
+  if (/^[0-9a-f]{40}$/.test(head)) name = "HEAD";
+  else {
+    const symbolic = /^ref: (refs\/heads\/\S+)$/.exec(head)?.[1];
+    // An unborn branch makes rev-parse fail: leave that to git.
+    if (symbolic === undefined || refObject(repo.gitDir, symbolic) === undefined) return undefined;
+    name = symbolic;
+  }
+  return `${realpathSync(repoDir)}\n${name}\n`;
+}
+
+/** What `git config --get remote.origin.url` prints, or undefined (then ask git). */
+export function originUrlFromFiles(repoDir: string): { url: string | undefined } | undefined {
+  const repo = plainGitDir(repoDir);
+  if (repo === undefined) return undefined;
+  let section = "";
+  let url: string | undefined;
+  for (const raw of repo.config.split("\n")) {
+    const line = raw.trim();
+    const header = /^\[\s*([^\]]*?)\s*\]$/.exec(line)?.[1];
+    if (header !== undefined) {
+      section = header.toLowerCase();
+      continue;
+    }
+    if (section !== 'remote "origin"') continue;
+    const entry = /^url\s*=\s*(.*)$/i.exec(line)?.[1];
+    if (entry === undefined) continue;
+    // Quotes, escapes or comments after the value: leave the parsing to git.
+    if (/["\\;#]/.test(entry)) return undefined;
+    url = entry.trim();
+  }
+  return { url: url === undefined ? undefined : `${url}\n` };
+}
+
+function refObject(gitDir: string, name: string): string | undefined {
+  const loose = read(join(gitDir, name))?.trim();
+  if (loose !== undefined) return /^[0-9a-f]{40}$/.test(loose) ? loose : undefined;
+  const packed = read(join(gitDir, "packed-refs")) ?? "";
+  return packed.split("\n").find((line) => line.endsWith(` ${name}`))?.slice(0, 40);
+}
+
+function looseRefs(gitDir: string, prefix: string, into: Map<string, string>): void {
+  let entries;
+  try {
+    entries = readdirSync(join(gitDir, prefix), { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const name = `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) looseRefs(gitDir, name, into);
+    else if (!entry.name.endsWith(".lock")) into.set(name, read(join(gitDir, name))?.trim() ?? "");
+  }
+}
+
+/**
+ * What the context's `git for-each-ref` prints (name, object, peeled object, symref; sorted by
+ * name) for refs/heads, refs/tags and refs/remotes/origin, from the loose and packed refs.
+ * Undefined when git must be asked: a loose tag (it may be annotated: peeling it means
+ * reading the object), packed refs without their peeled objects, a symbolic ref other than
+ * origin's HEAD.
+ */
+export function refsFromFiles(repoDir: string): string | undefined {
+  const repo = plainGitDir(repoDir);
+  if (repo === undefined) return undefined;
+  const refs = new Map<string, { object: string; peeled: string; symref: string }>();
+  const packed = read(join(repo.gitDir, "packed-refs"));
+  if (packed !== undefined) {
+    const lines = packed.split("\n");
+    const traits = lines[0]?.startsWith("# pack-refs with:") === true ? lines[0] : "";
+    if (!/ peeled/.test(traits) && packed.includes("refs/tags/")) return undefined;
+    let last: { object: string; peeled: string; symref: string } | undefined;
+    for (const line of lines) {
+      if (line === "" || line.startsWith("#")) continue;
+      if (line.startsWith("^")) {
+        if (last !== undefined) last.peeled = line.slice(1, 41);
+        continue;
+      }
+      const match = /^([0-9a-f]{40}) (refs\/\S+)$/.exec(line);
+      if (match?.[1] === undefined || match[2] === undefined) return undefined;
+      last = { object: match[1], peeled: "", symref: "" };
+      refs.set(match[2], last);
+    }
+  }
+  const loose = new Map<string, string>();
+  for (const prefix of ["refs/heads", "refs/tags", "refs/remotes/origin"]) {
+    looseRefs(repo.gitDir, prefix, loose);
+  }
+  for (const [name, content] of loose) {
+    if (/^[0-9a-f]{40}$/.test(content)) {
+      if (name.startsWith("refs/tags/")) return undefined;
+      refs.set(name, { object: content, peeled: "", symref: "" });
+      continue;
+    }
+    const target = /^ref: (refs\/\S+)$/.exec(content)?.[1];
+    if (name !== "refs/remotes/origin/HEAD" || target === undefined) return undefined;
+    refs.set(name, { object: refObject(repo.gitDir, target) ?? "", peeled: "", symref: target });
+  }
+  const wanted = [...refs]
+    .filter(([name]) => /^refs\/(heads|tags|remotes\/origin)\//.test(name))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return wanted.map(([name, r]) => `${name}\0${r.object}\0${r.peeled}\0${r.symref}\n`).join("");
+}
