@@ -97,11 +97,6 @@ export class RunnerService {
     return this.#running.size;
   }
 
-  /** The `[[runners]]` entries asking for jobs, as they are now (tokens rotated included). */
-  get entries(): RunnerEntry[] {
-    return this.#workers.map((worker) => worker.entry);
-  }
-
   /** gitlab-runner's `/debug/jobs/list`: one line per running job. */
   jobsList(): string {
     const now = Date.now();
