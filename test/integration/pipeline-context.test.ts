@@ -10,6 +10,11 @@ import {
   ZERO_SHA,
   type PipelineContextOptions,
 } from "../../src/pipeline/context/index.ts";
+import {
+  originUrlFromFiles,
+  refsFromFiles,
+  topLevelFromFiles,
+} from "../../src/pipeline/context/git-files.ts";
 import { matchRules } from "../../src/pipeline/rules/rule.ts";
 
 let root: string;
@@ -350,5 +355,61 @@ describe("readPipelineContext outside a git repository", () => {
     const vars = new Map(predefinedPipelineVariables(ctx));
     expect(vars.get("CI_PROJECT_URL")).toBe("https://gitlab.pier.local/local/plain-folder");
     expect(vars.get("CI_COMMIT_BRANCH")).toBe("main");
+  });
+});
+
+describe("git facts read from the repository's files", () => {
+  it("match what git prints, packed or loose, and leave unusual cases to git", () => {
+    const saved = repo;
+    repo = join(root, "files-repo");
+    mkdirSync(repo);
+    try {
+      git(["init", "-q", "-b", "main"]);
+      write("a.txt", "a\n");
+      const first = commit("first", "2024-03-01T10:00:00Z");
+      git(["remote", "add", "origin", "https://gitlab.example.com/group/files-repo.git"]);
+      git(["update-ref", "refs/remotes/origin/main", first]);
+      git(["symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main"]);
+      git(["tag", "-a", "v1", "-m", "annotated"]);
+      git(["tag", "light"]);
+      git(["branch", "feature/x"]);
+      const forEachRef = (): string =>
+        execFileSync(
+          "git",
+          [
+            "for-each-ref",
+            "--format=%(refname)%00%(objectname)%00%(*objectname)%00%(symref)",
+            "refs/heads",
+            "refs/tags",
+            "refs/remotes/origin",
+          ],
+          { cwd: repo, encoding: "utf8" },
+        );
+
+      // Loose tags may be annotated: reading them needs git.
+      expect(refsFromFiles(repo)).toBeUndefined();
+      git(["pack-refs", "--all"]);
+      write("b.txt", "b\n");
+      commit("second", "2024-03-02T10:00:00Z");
+      git(["branch", "loose-after-packing"]);
+      expect(refsFromFiles(repo)).toBe(forEachRef());
+      expect(topLevelFromFiles(repo)).toBe(
+        `${git(["rev-parse", "--show-toplevel", "--symbolic-full-name", "HEAD"])}\n`,
+      );
+      expect(originUrlFromFiles(repo)).toEqual({
+        url: `${git(["config", "--get", "remote.origin.url"])}\n`,
+      });
+
+      git(["checkout", "-q", "--detach", "HEAD"]);
+      expect(topLevelFromFiles(repo)).toBe(
+        `${git(["rev-parse", "--show-toplevel", "--symbolic-full-name", "HEAD"])}\n`,
+      );
+      // From a subdirectory, or with a config git must interpret, git is asked.
+      expect(topLevelFromFiles(join(repo, "sub"))).toBeUndefined();
+      git(["config", "include.path", "other.config"]);
+      expect(originUrlFromFiles(repo)).toBeUndefined();
+    } finally {
+      repo = saved;
+    }
   });
 });

@@ -76,7 +76,10 @@ function refObject(gitDir: string, name: string): string | undefined {
   const loose = read(join(gitDir, name))?.trim();
   if (loose !== undefined) return /^[0-9a-f]{40}$/.test(loose) ? loose : undefined;
   const packed = read(join(gitDir, "packed-refs")) ?? "";
-  return packed.split("\n").find((line) => line.endsWith(` ${name}`))?.slice(0, 40);
+  return packed
+    .split("\n")
+    .find((line) => line.endsWith(` ${name}`))
+    ?.slice(0, 40);
 }
 
 function looseRefs(gitDir: string, prefix: string, into: Map<string, string>): void {
