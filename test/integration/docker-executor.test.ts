@@ -9,6 +9,7 @@ import { connectDocker, type DockerClient } from "../../src/docker/docker-client
 import { cacheVolumeName } from "../../src/executors/docker/cache-volumes.ts";
 import { DockerExecutor } from "../../src/executors/docker/docker-executor.ts";
 import { projectKeyFor } from "../../src/executors/shell/build-paths.ts";
+import { applyDiskPolicy } from "../../src/gc/disk-policy.ts";
 import { keptUseMark } from "../../src/gc/kept-use.ts";
 import type { ExecutionContext, JobResult } from "../../src/executors/executor.ts";
 import type { JobService, JobSpec, JobVariable } from "../../src/job/spec.ts";
@@ -345,6 +346,17 @@ describe("DockerExecutor", { timeout: 120_000 }, () => {
       expect(kept.Labels?.["pier.keep"]).toBe("cache");
       expect(kept.Labels?.["pier.project"]).toBe(projectKey);
       expect(existsSync(keptUseMark(join(root, "state"), volume))).toBe(true);
+      // pier gc's disk policy bounds it like the other kept volumes: by last use, then size.
+      const aged = await applyDiskPolicy(
+        docker,
+        join(root, "state"),
+        { maxAgeMs: 0 },
+        { labels: { "pier.project": projectKey }, now: Date.now() + 1000 },
+      );
+      expect(aged.actions.map((action) => [action.name, action.error])).toEqual([
+        [volume, undefined],
+      ]);
+      expect(await docker.volumes.list({ labels: { "pier.project": projectKey } })).toEqual([]);
     } finally {
       await docker.volumes.remove(volume, { force: true, ignoreMissing: true });
     }
