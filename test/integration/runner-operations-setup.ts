@@ -83,7 +83,7 @@ function followLog(child: ReturnType<typeof startPier>): ServiceProcess {
     pending += chunk.toString();
     const lines = pending.split("\n");
     pending = lines.pop() ?? "";
-    for (const line of lines) events.push(JSON.parse(line) as LogEvent);
+    for (const line of lines) events.push(parseLine(line));
     for (const wake of waiters) wake();
   });
   const waitForEvent = async (
@@ -110,4 +110,13 @@ function followLog(child: ReturnType<typeof startPier>): ServiceProcess {
     }
   };
   return { child, events, exit: finished(child), waitForEvent };
+}
+
+/** A JSON log line; anything else (a crash's stack trace) kept as it is so failures show it. */
+function parseLine(line: string): LogEvent {
+  try {
+    return JSON.parse(line) as LogEvent;
+  } catch {
+    return { level: "not json", msg: line };
+  }
 }
