@@ -259,7 +259,8 @@ check_interval = 0
       afterScript: ["echo cleanup"],
     });
     startService({}, {}, { forceSendIntervalMs: 500 });
-    await fake.waitFor(() => job.trace.toString().includes("start"));
+    // The script's own line, not the section_start markers: after it only keep-alives are due.
+    await fake.waitFor(() => /^start\r?$/m.test(job.trace.toString()));
     fake.cancelJob(job.id, "canceling");
     await finalOf(job);
     expect(job.state).toBe("canceled");
