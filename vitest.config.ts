@@ -13,6 +13,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts", "test/cases/**/*.test.ts"],
+          globalSetup: ["test/support/build-once.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

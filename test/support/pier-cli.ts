@@ -17,11 +17,16 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Builds dist/ when it is missing or older than src/ (tests run the real CLI). */
-export function ensureBuilt(): void {
+/** Builds dist/ when it is missing or older than src/ (the integration project's global setup). */
+export function buildIfStale(): void {
   if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(join(repoRoot, "src"))) {
     spawnSync("npm", ["run", "--silent", "build"], { cwd: repoRoot, stdio: "ignore" });
   }
+  ensureBuilt();
+}
+
+/** Tests run the real CLI: dist/ must exist (built once by test/support/build-once.ts). */
+export function ensureBuilt(): void {
   if (!existsSync(built)) throw new Error("dist/cli/main.js is missing: run npm run build");
 }
 
