@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ShellExecutor } from "../../src/executors/shell/shell-executor.ts";
-import type { RunnerEntry } from "../../src/runner/config-toml.ts";
+import { parseRunnerConfig, type RunnerEntry } from "../../src/runner/config-toml.ts";
 import { GitLabClient, GitLabUnreachableError } from "../../src/runner/gitlab-client.ts";
 import { tlsFilesOf } from "../../src/runner/gitlab-tls.ts";
 import { runRunnerJob } from "../../src/runner/run-job.ts";
@@ -74,6 +74,8 @@ let token: string;
 let stateDir: string;
 /** Common names of the client certificates the HTTPS front saw, one per request. */
 let clientNames: string[];
+/** The paths it forwarded. */
+let frontPaths: string[];
 
 beforeAll(() => {
   certs = mkdtempSync(join(tmpdir(), "pier-gitlab-tls-"));
@@ -88,6 +90,7 @@ beforeEach(async () => {
   fixture = await startRunnerFixture({ "hello.txt": "hello over https\n" });
   ({ fake, token, stateDir } = fixture);
   clientNames = [];
+  frontPaths = [];
   const target = new URL(fake.url);
   // GitLab behind TLS that asks for a client certificate: an HTTPS front for the stand-in.
   proxy = createServer(
@@ -105,6 +108,7 @@ beforeEach(async () => {
         return;
       }
       clientNames.push(String(socket.getPeerCertificate().subject.CN));
+      frontPaths.push(request.url ?? "");
       const forward = httpRequest(
         {
           host: target.hostname,
@@ -176,6 +180,29 @@ describe("the GitLab client over HTTPS with tls-ca-file, tls-cert-file and tls-k
     expect(job.trace.toString()).toContain("over-tls");
     // Every call (request, trace, final update) went through TLS with the client certificate.
     expect(clientNames.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(clientNames)).toEqual(new Set(["pier-runner-client"]));
+  });
+
+  it("runs pier runner's service against it, fetching the sources over HTTPS with the same files", async () => {
+    const job = fake.queueJob({ script: ["cat hello.txt"] });
+    const { config } = parseRunnerConfig(`concurrent = 1
+[[runners]]
+  name = "tls"
+  url = "${httpsUrl}"
+  clone_url = "${httpsUrl}"
+  token = "${token}"
+  executor = "shell"
+  tls-ca-file = "${join(certs, "ca.pem")}"
+  tls-cert-file = "${join(certs, "client.pem")}"
+  tls-key-file = "${join(certs, "client-key.pem")}"
+`);
+    fixture.startService(config);
+    await fake.waitFor(() => job.final !== undefined, 60_000);
+    expect(fake.violations).toEqual([]);
+    expect(job.final).toMatchObject({ state: "success" });
+    expect(job.trace.toString()).toContain("hello over https");
+    // git's own requests for the sources came through the HTTPS front too.
+    expect(frontPaths.some((path) => path.startsWith("/group/project.git/"))).toBe(true);
     expect(new Set(clientNames)).toEqual(new Set(["pier-runner-client"]));
   });
 

@@ -7,8 +7,13 @@ import {
   parseRunnerConfig,
   readRunnerConfig,
   writeRunnerConfig,
+  type RunnerEntry,
 } from "../../../src/runner/config-toml.ts";
-import { loadGitLabTls } from "../../../src/runner/gitlab-tls.ts";
+import {
+  gitTlsSettings,
+  loadGitLabTls,
+  useGitLabTlsForGit,
+} from "../../../src/runner/gitlab-tls.ts";
 import {
   cloneUrlFor,
   jobSpecForRunner,
@@ -318,5 +323,68 @@ echo done
       /tls-ca-file = ".*missing.pem"/,
     );
     expect(loadGitLabTls({})).toEqual({});
+  });
+});
+
+describe("GitLab's TLS files for pier's own git", () => {
+  const tlsEntry = (
+    omit: ("cloneUrl" | "tlsCaFile" | "tlsCertFile")[] = [],
+    url = "https://gitlab.test/",
+  ): RunnerEntry => {
+    const entry: RunnerEntry = {
+      name: "r",
+      url,
+      cloneUrl: "https://git.test:8443",
+      token: "glrt-a",
+      executor: "shell",
+      tlsCaFile: "/ca.pem",
+      tlsCertFile: "/cert.pem",
+      tlsKeyFile: "/key.pem",
+      extra: {},
+    };
+    for (const key of omit) delete entry[key];
+    return entry;
+  };
+
+  it("scopes them to GitLab's https origins (url and clone_url)", () => {
+    expect(gitTlsSettings([tlsEntry()])).toEqual([
+      ["http.https://gitlab.test/.sslCAInfo", "/ca.pem"],
+      ["http.https://gitlab.test/.sslCert", "/cert.pem"],
+      ["http.https://gitlab.test/.sslKey", "/key.pem"],
+      ["http.https://git.test:8443/.sslCAInfo", "/ca.pem"],
+      ["http.https://git.test:8443/.sslCert", "/cert.pem"],
+      ["http.https://git.test:8443/.sslKey", "/key.pem"],
+    ]);
+    expect(gitTlsSettings([tlsEntry(["cloneUrl"], "http://plain.test")])).toEqual([]);
+    expect(gitTlsSettings([tlsEntry(["tlsCertFile", "cloneUrl"])])).toEqual([
+      ["http.https://gitlab.test/.sslCAInfo", "/ca.pem"],
+    ]);
+  });
+
+  it("appends to the inherited git config, and turns GIT_SSL_CAINFO into the general setting it overrides", () => {
+    const env: NodeJS.ProcessEnv = {
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "user.name",
+      GIT_CONFIG_VALUE_0: "pier",
+      GIT_SSL_CAINFO: "/system.pem",
+    };
+    useGitLabTlsForGit(tlsEntry(["cloneUrl", "tlsCertFile"]), env);
+    expect(env).toEqual({
+      GIT_CONFIG_COUNT: "3",
+      GIT_CONFIG_KEY_0: "user.name",
+      GIT_CONFIG_VALUE_0: "pier",
+      GIT_CONFIG_KEY_1: "http.sslCAInfo",
+      GIT_CONFIG_VALUE_1: "/system.pem",
+      GIT_CONFIG_KEY_2: "http.https://gitlab.test/.sslCAInfo",
+      GIT_CONFIG_VALUE_2: "/ca.pem",
+    });
+    // The same runner reloaded without a CA: its settings go, what pier inherited comes back.
+    useGitLabTlsForGit(tlsEntry(["tlsCaFile", "tlsCertFile"]), env);
+    expect(env).toEqual({
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "user.name",
+      GIT_CONFIG_VALUE_0: "pier",
+      GIT_SSL_CAINFO: "/system.pem",
+    });
   });
 });
