@@ -7,7 +7,7 @@ import { currentProcess } from "../storage/process-identity.ts";
 import type { RunnerConfig, RunnerEntry } from "./config-toml.ts";
 import { executorFactory } from "./executor-registry.ts";
 import { backoffDelayMs, GitLabClient, type GitLabClientOptions } from "./gitlab-client.ts";
-import { tlsFilesOf } from "./gitlab-tls.ts";
+import { tlsFilesOf, useGitLabTlsForGit } from "./gitlab-tls.ts";
 import { JobJournal, type JournalEntry } from "./journal.ts";
 import { endpointOf, type RunnerMetrics } from "./metrics.ts";
 import { outputLimitBytesFor, runRunnerJob, type RunnerJobOutcome } from "./run-job.ts";
@@ -174,6 +174,7 @@ export class RunnerService {
   }
 
   #client(entry: RunnerEntry, worker: () => Worker | undefined): GitLabClient {
+    useGitLabTlsForGit(entry);
     const metrics = this.#o.metrics;
     return new GitLabClient({
       ...this.#o.client,
