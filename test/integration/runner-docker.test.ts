@@ -137,6 +137,39 @@ describe("pier as a runner with the Docker executor, against the GitLab stand-in
     expect(await leftovers()).toEqual([]);
   }, 240_000);
 
+  it("starts a service with the payload's entrypoint, command and variables", async () => {
+    const job = fake.queueJob({
+      script: ["for i in $(seq 1 30); do wget -q -O- http://web:8080/ && break; sleep 1; done"],
+    });
+    job.payload.services = [
+      {
+        name: "busybox:latest",
+        alias: "web",
+        entrypoint: ["sh", "-c"],
+        command: [
+          'mkdir -p /www && echo "served $GREETING" > /www/index.html && httpd -f -p 8080 -h /www',
+        ],
+        variables: [
+          {
+            key: "GREETING",
+            value: "by-the-service",
+            public: true,
+            masked: false,
+            file: false,
+            raw: false,
+          },
+        ],
+      },
+    ];
+    startService(dockerConfig());
+    await fake.waitFor(() => job.final !== undefined, 120_000);
+    expect(fake.violations).toEqual([]);
+    expect(job.final).toMatchObject({ state: "success" });
+    expect(job.trace.toString()).toContain("served by-the-service");
+    await services[0]?.stopGracefully();
+    expect(await leftovers()).toEqual([]);
+  }, 180_000);
+
   it("runs the seed's config.toml (docker:19.03, privileged, /cache and /certs/client) four jobs at once, never a fifth", async () => {
     const { config } = parseRunnerConfig(`concurrent = 4
 check_interval = 0
