@@ -3,7 +3,7 @@ import { readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readLock } from "../storage/concurrency-slots.ts";
 import { currentProcess, isRunning } from "../storage/process-identity.ts";
-import { buildsRoot } from "../storage/state-dir.ts";
+import { buildsRoot, spareCheckoutsRoot } from "../storage/state-dir.ts";
 import type { GcAction } from "./dead-owner-sweep.ts";
 
 /** Drafts and build dirs younger than this may belong to a pier that is just starting. */
@@ -57,6 +57,10 @@ export async function sweepStateDir(
   const builds = buildsRoot(stateDir);
   for (const slot of await entries(builds)) {
     const dir = join(builds, slot);
+    if (dir === spareCheckoutsRoot(stateDir)) {
+      await sweepSpareCheckouts(dir, remove);
+      continue;
+    }
     const lock = await readLock(join(stateDir, "locks", "concurrent", `${slot}.lock`));
     if (lock !== undefined && (await isRunning(lock))) continue;
     if (now - (await mtimeOf(dir)) < GRACE_MS) continue;
@@ -70,6 +74,31 @@ export async function sweepStateDir(
     );
   }
   return actions;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Spare checkouts belong to the pier whose pid starts their name: kept while it runs. */
+async function sweepSpareCheckouts(
+  dir: string,
+  remove: (action: GcAction, doIt: () => Promise<void>) => Promise<void>,
+): Promise<void> {
+  for (const name of await entries(dir)) {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pidAlive(pid)) continue;
+    const path = join(dir, name);
+    await remove(
+      { kind: "directory", name: path, reason: `spare checkout of pier ${String(pid)}, gone` },
+      () => rm(path, { recursive: true, force: true, maxRetries: 3 }),
+    );
+  }
 }
 
 /**

@@ -20,7 +20,6 @@ import { repositoryLayout, type RepositoryLayout } from "./repository-layout.ts"
 import { runGit } from "./run-git.ts";
 import { shallowBoundary } from "./shallow-boundary.ts";
 import { keepSpareCheckout, takeSpareCheckout } from "./spare-checkouts.ts";
-import { markPhase } from "../trace/phase-timing.ts";
 
 export type GitStrategy = "clone" | "fetch" | "none" | "empty";
 
@@ -76,9 +75,7 @@ async function prepareFromLocal(
 ): Promise<void> {
   const signalOption = o.signal === undefined ? {} : { signal: o.signal };
   const layout = await repositoryLayout(o.repoDir, o.signal);
-  markPhase("src layout");
   refuseInside(o.target, layout.topLevel);
-  markPhase("src refuse");
   const changes =
     o.includeWorkingTreeChanges && layout.head === o.gitInfo.sha
       ? changedTrackedFilesOnce(layout.topLevel, layout.head, o.signal)
@@ -96,9 +93,7 @@ async function prepareFromLocal(
     checkedOut = await takeSpareCheckout(spareKey, o.target);
     if (!checkedOut) await writeSkeleton(gitDir, o.repoDir);
   }
-  markPhase("src skeleton");
   await writeGitState(gitDir, o, layout);
-  markPhase("src refs");
   if (reuse) {
     await runGit(["reset", "-q", "--hard", o.gitInfo.sha], { cwd: o.target, ...signalOption });
     const cleanFlags = o.cleanFlags ?? ["-ffdx"];
@@ -108,7 +103,6 @@ async function prepareFromLocal(
   } else if (!checkedOut) {
     await runGit(["read-tree", "--reset", "-u", o.gitInfo.sha], { cwd: o.target, ...signalOption });
   }
-  markPhase("src read-tree");
   // A spare checkout has the same changes already.
   if (!checkedOut) await copyChangedFiles(layout.topLevel, o.target, await changes);
   if (o.spareDir !== undefined) {

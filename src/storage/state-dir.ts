@@ -21,3 +21,8 @@ export function runDir(stateDir: string, pipelineId: number): string {
 export function buildsRoot(stateDir: string): string {
   return join(stateDir, "builds");
 }
+
+/** Checkouts made ahead for a pipeline's next jobs: `builds/.spare/<pid>-<nonce>`. */
+export function spareCheckoutsRoot(stateDir: string): string {
+  return join(buildsRoot(stateDir), ".spare");
+}

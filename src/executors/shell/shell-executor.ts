@@ -10,7 +10,7 @@ import { restoreCache, saveCache } from "../../storage/cache.ts";
 import { leaseSlots, type SlotLease } from "../../storage/concurrency-slots.ts";
 import { removeAside } from "../../storage/remove-aside.ts";
 import { prepareSources } from "../../storage/sources.ts";
-import { buildsRoot } from "../../storage/state-dir.ts";
+import { buildsRoot, spareCheckoutsRoot } from "../../storage/state-dir.ts";
 import { formatGoDuration, writeJobHeader } from "../../trace/job-messages.ts";
 import { phrasesFor } from "../../trace/mask-phrases.ts";
 import { markPhase } from "../../trace/phase-timing.ts";
@@ -291,7 +291,7 @@ export class ShellExecutor implements Executor {
       await prepareSources({
         ...(state.ctx.projectDir !== undefined && { repoDir: state.ctx.projectDir }),
         ...(this.#checkoutsExpected > 0 && {
-          spareDir: join(buildsRoot(state.ctx.stateDir), ".spare"),
+          spareDir: spareCheckoutsRoot(state.ctx.stateDir),
         }),
         gitInfo: spec.git_info,
         strategy,
