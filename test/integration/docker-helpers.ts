@@ -141,3 +141,23 @@ export class DockerScope {
     if (problems.length > 0) throw new Error(`cleanup failed:\n${problems.join("\n")}`);
   }
 }
+
+/**
+ * Removes the volumes pier processes kept on purpose (pier.keep: /cache volumes, layer
+ * caches) that these processes created: a test removes what it made, kept or not.
+ */
+export async function removeKeptVolumesOf(pids: readonly number[]): Promise<void> {
+  for (const pid of pids) {
+    const names = await dockerOk([
+      "volume",
+      "ls",
+      "-q",
+      "--filter",
+      "label=pier.keep",
+      "--filter",
+      `label=pier.pid=${String(pid)}`,
+    ]);
+    const volumes = names.split("\n").filter((name) => name !== "");
+    if (volumes.length > 0) await dockerOk(["volume", "rm", "-f", ...volumes]);
+  }
+}

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../support/pier-cli.ts";
-import { docker, dockerOk, requireDocker } from "./docker-helpers.ts";
+import { docker, dockerOk, removeKeptVolumesOf, requireDocker } from "./docker-helpers.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 const storageVolume = `pier-test-seed-registry-${String(process.pid)}`;
@@ -34,6 +34,7 @@ function runPier(
 
 describe("the seed pipeline (examples/seed)", () => {
   let work: string;
+  const pids: number[] = [];
 
   beforeAll(async () => {
     await requireDocker();
@@ -42,6 +43,7 @@ describe("the seed pipeline (examples/seed)", () => {
   });
 
   afterAll(async () => {
+    await removeKeptVolumesOf(pids);
     await docker(["volume", "rm", "-f", storageVolume]);
     rmSync(work, { recursive: true, force: true });
   });
@@ -74,6 +76,7 @@ describe("the seed pipeline (examples/seed)", () => {
       repo,
       { XDG_STATE_HOME: join(work, "state"), XDG_CONFIG_HOME: join(work, "config") },
     );
+    pids.push(run.pid);
     if (!existsSync(reportFile)) throw new Error(`pier run wrote no report:\n${run.output}`);
     const report = JSON.parse(readFileSync(reportFile, "utf8")) as Report;
     const logs = report.jobs

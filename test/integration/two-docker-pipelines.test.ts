@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt, finished, repoRoot, startPier } from "../support/pier-cli.ts";
-import { docker, dockerOk, requireDocker } from "./docker-helpers.ts";
+import { docker, dockerOk, removeKeptVolumesOf, requireDocker } from "./docker-helpers.ts";
 
 const storageVolume = `pier-test-two-runs-registry-${String(process.pid)}`;
 
@@ -50,6 +50,7 @@ async function leftBy(pid: number): Promise<string[]> {
 
 describe("two docker pipelines of one repository at once", () => {
   let work: string;
+  const pids: number[] = [];
 
   beforeAll(async () => {
     await requireDocker();
@@ -58,6 +59,7 @@ describe("two docker pipelines of one repository at once", () => {
   });
 
   afterAll(async () => {
+    await removeKeptVolumesOf(pids);
     await docker(["volume", "rm", "-f", storageVolume]);
     rmSync(work, { recursive: true, force: true });
   });
@@ -103,6 +105,7 @@ describe("two docker pipelines of one repository at once", () => {
         env,
       ),
     );
+    pids.push(...children.map((child) => child.pid!));
     const runs = await Promise.all(children.map((child) => finished(child)));
 
     for (const [index, reportFile] of reports.entries()) {
