@@ -10,7 +10,7 @@ import { runPipelineLocally, type LocalRunResult } from "../../local/run-pipelin
 import { planPipeline } from "../../pipeline/plan-pipeline.ts";
 import { writeJsonReport } from "../../report/json-report.ts";
 import { createTerminalReporter } from "../../report/terminal-reporter.ts";
-import { readRunnerSettings, type RunnerSettings } from "../../runner/runner-config.ts";
+import type { RunnerSettings } from "../../runner/runner-config.ts";
 import { copyArtifactsOut } from "../../storage/artifacts.ts";
 import { discardSpareCheckouts } from "../../storage/spare-checkouts.ts";
 import { stateRoot } from "../../storage/state-dir.ts";
@@ -34,14 +34,15 @@ function configHome(): string {
   return xdg !== undefined && xdg.startsWith("/") ? xdg : join(homedir(), ".config");
 }
 
-function runnerSettings(options: RunOptions): RunnerSettings {
-  if (options.config !== undefined) {
-    if (!existsSync(options.config))
-      throw new UsageError(`${options.config}: config file not found`);
-    return readRunnerSettings(options.config);
+/** Runner settings from --config or the default config.toml; its parser loads only when needed. */
+async function runnerSettings(options: RunOptions): Promise<RunnerSettings> {
+  if (options.config !== undefined && !existsSync(options.config)) {
+    throw new UsageError(`${options.config}: config file not found`);
   }
-  const fallback = join(configHome(), "pier", "config.toml");
-  return existsSync(fallback) ? readRunnerSettings(fallback) : {};
+  const file = options.config ?? join(configHome(), "pier", "config.toml");
+  if (!existsSync(file)) return {};
+  const { readRunnerSettings } = await import("../../runner/runner-config.ts");
+  return readRunnerSettings(file);
 }
 
 function concurrencyOf(options: RunOptions, settings: RunnerSettings): number {
@@ -105,7 +106,7 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
     markPhase(`exit (pier's own CPU: ${((userCPUTime + systemCPUTime) / 1000).toFixed(0)} ms)`);
   });
   const repoDir = resolve(options.directory);
-  const settings = runnerSettings(options);
+  const settings = await runnerSettings(options);
   const concurrency = concurrencyOf(options, settings);
   const executorName = options.executor ?? settings.executor ?? "shell";
   // The CI registry, DinD wiring and layer cache of the docker executor, for this run.
