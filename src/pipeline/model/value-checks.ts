@@ -1,5 +1,3 @@
-import { ReferenceTag } from "../load/reference-tag.ts";
-
 export function isString(value: unknown): value is string {
   return typeof value === "string";
 }
@@ -19,22 +17,22 @@ export function scalarText(value: unknown): string | undefined {
  * `script`-like values: a string or arrays of strings nested up to 10 levels (anchors and
  * `!reference` produce nesting), flattened. Undefined when the shape is wrong.
  */
-export function flattenStrings(value: unknown, depth = 0): string[] | undefined {
+export function flattenStrings(value: unknown): string[] | undefined {
   if (typeof value === "string") return [value];
-  if (!Array.isArray(value) || depth > 10) return undefined;
+  if (!Array.isArray(value)) return undefined;
+  // Usually already a flat list: kept as it is (lists are never changed once loaded).
+  if (value.every(isString)) return value;
   const result: string[] = [];
-  for (const item of value) {
-    if (item instanceof ReferenceTag) return undefined;
-    const flat =
-      typeof item === "string"
-        ? [item]
-        : Array.isArray(item)
-          ? flattenStrings(item, depth + 1)
-          : undefined;
-    if (!flat) return undefined;
-    result.push(...flat);
+  return collectStrings(value, 0, result) ? result : undefined;
+}
+
+function collectStrings(list: unknown[], depth: number, into: string[]): boolean {
+  if (depth > 10) return false;
+  for (const item of list) {
+    if (typeof item === "string") into.push(item);
+    else if (!Array.isArray(item) || !collectStrings(item, depth + 1, into)) return false;
   }
-  return result;
+  return true;
 }
 
 /** Lists that may be nested by anchors or `!reference` (rules, stages): flattened one level at a time. */

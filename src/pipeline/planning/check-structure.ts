@@ -13,7 +13,11 @@ export function checkStructure(model: PipelineModel, diagnostics: Diagnostics): 
     for (const instance of parallelInstances(job) ?? [])
       if (!jobs.has(instance.name)) jobs.set(instance.name, job);
   }
-  const stageIndex = (stage: string): number => model.stages.indexOf(stage);
+  const stageIndexes = new Map<string, number>();
+  model.stages.forEach((stage, index) => {
+    if (!stageIndexes.has(stage)) stageIndexes.set(stage, index);
+  });
+  const stageIndex = (stage: string): number => stageIndexes.get(stage) ?? -1;
   for (const job of model.jobs) {
     const own = stageIndex(job.stage);
     if (own < 0) {

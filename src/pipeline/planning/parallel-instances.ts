@@ -29,8 +29,21 @@ export function matrixCombinations(row: Record<string, string[]>): Array<Record<
  * order, combinations numbered across rows; identical names: the later one wins).
  */
 export function parallelInstances(job: JobModel): ParallelInstance[] | undefined {
+  if (!job.parallel) return undefined;
+  // Validation and planning both ask: the instances are made once per job.
+  let instances = expanded.get(job);
+  if (!instances) {
+    instances = expand(job);
+    expanded.set(job, instances);
+  }
+  return instances;
+}
+
+const expanded = new WeakMap<JobModel, ParallelInstance[]>();
+
+function expand(job: JobModel): ParallelInstance[] {
   const parallel = job.parallel;
-  if (!parallel) return undefined;
+  if (!parallel) return [];
   if ("total" in parallel) {
     return Array.from({ length: parallel.total }, (_, i) => ({
       name: `${job.name} ${i + 1}/${parallel.total}`,

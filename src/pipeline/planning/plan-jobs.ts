@@ -9,7 +9,7 @@ import type {
   RuleSpec,
   YamlVariable,
 } from "../model/pipeline-model.ts";
-import type { PlannedCache, PlannedJob, PlannedService } from "../plan.ts";
+import type { PlanVariable, PlannedCache, PlannedJob, PlannedService } from "../plan.ts";
 import { matchRules } from "../rules/rule.ts";
 import { onlyExceptAllows } from "../rules/only-except.ts";
 import { expandValue } from "../variables/expand.ts";
@@ -127,7 +127,25 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
         script: job.script,
         afterScript: job.afterScript,
         variables,
-        predefinedVariables: jobPredefined.map(([key, value]) => ({ key, value, expand: false })),
+        // Built when read (plan output, job payloads), not for every listed job.
+        get predefinedVariables(): PlanVariable[] {
+          const value = jobPredefined.map(([key, value]) => ({ key, value, expand: false }));
+          Object.defineProperty(this, "predefinedVariables", {
+            value,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+          return value;
+        },
+        set predefinedVariables(value: PlanVariable[]) {
+          Object.defineProperty(this, "predefinedVariables", {
+            value,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        },
         cache: job.cache.map((cache) => expandCache(cache, expand)),
         tags: job.tags.map(expand),
         position: job.position,
