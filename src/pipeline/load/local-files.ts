@@ -1,6 +1,11 @@
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import picomatch from "picomatch";
+import { createRequire } from "node:module";
+import type picomatchModule from "picomatch";
+
+// picomatch takes time to load: loaded for the first glob include, not with every pipeline.
+const loadModule = createRequire(import.meta.url);
+let picomatch: typeof picomatchModule | undefined;
 
 /**
  * Repository files matching an `include:local` glob (GitLab: `*` stays in one directory,
@@ -8,6 +13,7 @@ import picomatch from "picomatch";
  */
 export function globLocalFiles(repoDir: string, pattern: string): string[] {
   const normalised = pattern.replace(/^\/+/, "").replace(/\*\*(?!\/)/g, "**/*");
+  picomatch ??= loadModule("picomatch") as typeof picomatchModule;
   const matcher = picomatch(normalised, { dot: true });
   const segments = normalised.split("/");
   const fixed: string[] = [];
