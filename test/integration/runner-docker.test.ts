@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ownerLabelValue } from "../../src/gc/owner-labels.ts";
 import { parseRunnerConfig, type RunnerConfig } from "../../src/runner/config-toml.ts";
 import type { RunnerService } from "../../src/runner/runner-service.ts";
 import { shortToken } from "../../src/runner/short-token.ts";
 import type { FakeGitLab, FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
 import { startRunnerFixture, type RunnerFixture } from "../support/runner-fixture.ts";
-import { dockerOk, requireDocker } from "./docker-helpers.ts";
+import { dockerOk, removeKeptVolumesOf, requireDocker } from "./docker-helpers.ts";
 
 let fixture: RunnerFixture;
 let fake: FakeGitLab;
@@ -27,6 +27,9 @@ afterEach(async () => {
   services.length = 0;
   await fixture.close();
 });
+
+// The runners ran in this process: the /cache volumes they kept are this test's to remove.
+afterAll(() => removeKeptVolumesOf([process.pid]));
 
 /** Docker objects this test process's pier created that are still there (pier.keep aside). */
 async function leftovers(): Promise<string[]> {
