@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { gitEnvironment } from "./run-git.ts";
 
 function quote(text: string): string {
@@ -31,11 +32,25 @@ export class GitShell {
     this.#hold(false);
   }
 
-  /** Runs `git <args>` in `cwd`; resolves with its exit code (127 when the shell is gone). */
-  run(args: readonly string[], cwd: string): Promise<number> {
+  /**
+   * Runs `git <args>` in `cwd`; resolves with its exit code (127 when the shell is gone).
+   * `prepare` folders and files (relative to `cwd`, which is created) are made first.
+   */
+  run(
+    args: readonly string[],
+    cwd: string,
+    prepare: { dirs?: readonly string[]; files?: ReadonlyArray<[string, string]> } = {},
+  ): Promise<number> {
     if (this.#exited) return Promise.resolve(127);
     const id = this.#nextId++;
-    const line = `cd ${quote(cwd)} && git ${args.map(quote).join(" ")} </dev/null >/dev/null 2>&1; echo "${String(id)} $?"\n`;
+    // One mkdir: every command the shell runs is a fork and an exec.
+    const dirs = [cwd, ...(prepare.dirs ?? []).map((dir) => join(cwd, dir))];
+    const steps = [`mkdir -p ${dirs.map(quote).join(" ")}`, `cd ${quote(cwd)}`];
+    for (const [path, content] of prepare.files ?? []) {
+      steps.push(`printf '%s' ${quote(content)} > ${quote(path)}`);
+    }
+    steps.push(`git ${args.map(quote).join(" ")} </dev/null >/dev/null 2>&1`);
+    const line = `${steps.join(" && ")}; echo "${String(id)} $?"\n`;
     const done = new Promise<number>((resolve) => this.#pending.set(id, resolve));
     this.#hold(true);
     this.#child.stdin?.write(line);

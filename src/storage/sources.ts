@@ -87,11 +87,31 @@ async function prepareFromLocal(
   const reuse = o.strategy === "fetch" && (await isRepository(gitDir));
   const withChanges = o.includeWorkingTreeChanges && layout.head === o.gitInfo.sha;
   const spareKey = JSON.stringify([o.repoDir, layout.objectsDir, o.gitInfo, withChanges]);
+  const keepSpare = (): void => {
+    if (o.spareDir === undefined) return;
+    keepSpareCheckout(spareKey, o.spareDir, async (path, git) => {
+      refuseInside(path, layout.topLevel);
+      // The shell writes .git too: pier's main thread is busy with the current job meanwhile.
+      // What differs between jobs (refs, shallow boundary) is written when the spare is taken.
+      const { dirs, files } = skeleton(o.repoDir);
+      const exitCode = await git.run(["read-tree", "--reset", "-u", o.gitInfo.sha], path, {
+        dirs: dirs.map((dir) => join(".git", dir)),
+        files: [
+          ...files.map(([file, content]): [string, string] => [join(".git", file), content]),
+          [join(".git", "objects", "info", "alternates"), `${layout.objectsDir}\n`],
+          [join(".git", "HEAD"), `${o.gitInfo.sha}\n`],
+        ],
+      });
+      if (exitCode !== 0) throw new Error(`git read-tree exited with ${String(exitCode)}`);
+      await copyChangedFiles(layout.topLevel, path, await changes);
+    });
+  };
   let checkedOut = false;
   if (!reuse) {
     await removeAside(o.target);
     checkedOut = await takeSpareCheckout(spareKey, o.target);
-    if (!checkedOut) await writeSkeleton(gitDir, o.repoDir);
+    if (checkedOut) keepSpare();
+    else await writeSkeleton(gitDir, o.repoDir);
   }
   await writeGitState(gitDir, o, layout);
   if (reuse) {
@@ -104,17 +124,10 @@ async function prepareFromLocal(
     await runGit(["read-tree", "--reset", "-u", o.gitInfo.sha], { cwd: o.target, ...signalOption });
   }
   // A spare checkout has the same changes already.
-  if (!checkedOut) await copyChangedFiles(layout.topLevel, o.target, await changes);
-  if (o.spareDir !== undefined) {
-    // After this job's own checkout, so that the two git processes do not compete.
-    keepSpareCheckout(spareKey, o.spareDir, async (path, git) => {
-      refuseInside(path, layout.topLevel);
-      await writeSkeleton(join(path, ".git"), o.repoDir);
-      await writeGitState(join(path, ".git"), { ...o, depth: 0 }, layout);
-      const exitCode = await git.run(["read-tree", "--reset", "-u", o.gitInfo.sha], path);
-      if (exitCode !== 0) throw new Error(`git read-tree exited with ${String(exitCode)}`);
-      await copyChangedFiles(layout.topLevel, path, await changes);
-    });
+  if (!checkedOut) {
+    await copyChangedFiles(layout.topLevel, o.target, await changes);
+    // Only now, so that the two git processes do not compete.
+    keepSpare();
   }
 }
 
@@ -147,8 +160,8 @@ function refuseInside(target: string, topLevel: string): void {
   }
 }
 
-async function writeSkeleton(gitDir: string, originUrl: string): Promise<void> {
-  await mkdir(join(gitDir, "objects", "info"), { recursive: true });
+/** The folders and files of a fresh .git (paths relative to it), as `git init` would make them. */
+function skeleton(originUrl: string): { dirs: string[]; files: Array<[string, string]> } {
   const config = [
     "[core]",
     "\trepositoryformatversion = 0",
@@ -160,11 +173,21 @@ async function writeSkeleton(gitDir: string, originUrl: string): Promise<void> {
     "\tfetch = +refs/heads/*:refs/remotes/origin/*",
     "",
   ].join("\n");
+  return {
+    dirs: ["objects/info", "refs/heads", "refs/tags"],
+    files: [
+      ["config", config],
+      ["description", "pier job checkout\n"],
+    ],
+  };
+}
+
+async function writeSkeleton(gitDir: string, originUrl: string): Promise<void> {
+  const { dirs, files } = skeleton(originUrl);
+  await mkdir(join(gitDir, "objects", "info"), { recursive: true });
   await Promise.all([
-    mkdir(join(gitDir, "refs", "heads"), { recursive: true }),
-    mkdir(join(gitDir, "refs", "tags"), { recursive: true }),
-    writeFile(join(gitDir, "config"), config),
-    writeFile(join(gitDir, "description"), "pier job checkout\n"),
+    ...dirs.map((dir) => mkdir(join(gitDir, dir), { recursive: true })),
+    ...files.map(([path, content]) => writeFile(join(gitDir, path), content)),
   ]);
 }
 

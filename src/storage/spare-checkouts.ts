@@ -42,12 +42,10 @@ export function keepSpareCheckout(
 ): void {
   if (spares.has(key)) return;
   const path = join(spareDir, `${String(process.pid)}-${randomBytes(6).toString("hex")}`);
-  const git = (gitShell ??= new GitShell());
-  // Begins once the current job's script has started, as it is no hurry.
-  const made = new Promise<void>((resolve) => setImmediate(resolve)).then(() => make(path, git));
+  gitShell ??= new GitShell();
   spares.set(
     key,
-    made.then(
+    make(path, gitShell).then(
       () => path,
       async () => {
         await removeAside(path).catch(() => undefined);
