@@ -5,6 +5,37 @@ import { resolveVariables } from "../variables/expand.ts";
 import type { YamlVariable } from "../model/pipeline-model.ts";
 
 /**
+ * A job's own predefined variables (CI_JOB_NAME, …), made when one is first read: listing a
+ * thousand jobs rarely needs them. `names` are every name such a list can hold.
+ */
+export class JobPredefined {
+  readonly names: ReadonlySet<string>;
+  private readonly make: () => ReadonlyArray<readonly [string, string]>;
+  private made: ReadonlyArray<readonly [string, string]> | undefined;
+
+  constructor(names: ReadonlySet<string>, make: () => ReadonlyArray<readonly [string, string]>) {
+    this.names = names;
+    this.make = make;
+  }
+
+  get entries(): ReadonlyArray<readonly [string, string]> {
+    this.made ??= this.make();
+    return this.made;
+  }
+
+  /** The value of `name` (the last entry of it), or undefined. */
+  get(name: string): string | undefined {
+    if (!this.names.has(name)) return undefined;
+    const entries = this.entries;
+    for (let index = entries.length - 1; index >= 0; index--) {
+      const entry = entries[index] as readonly [string, string];
+      if (entry[0] === name) return entry[1];
+    }
+    return undefined;
+  }
+}
+
+/**
  * Predefined variables of one job: the pipeline's (shared by every job, indexed once) then the
  * job's own (CI_JOB_NAME, …), a later entry of a name winning.
  */
@@ -24,25 +55,15 @@ export class PredefinedVariables {
   }
 
   /** A lookup over the pipeline's and then the job's predefined variables. */
-  lookup(job: ReadonlyArray<readonly [string, string]>): VariableLookup {
-    // A job has a dozen of its own: a scan (the last entry of a name wins) beats building a Map.
-    return (key) => {
-      for (let index = job.length - 1; index >= 0; index--) {
-        const entry = job[index] as readonly [string, string];
-        if (entry[0] === key) return entry[1];
-      }
-      return this.pipelineValues.get(key);
-    };
+  lookup(job: JobPredefined): VariableLookup {
+    return (key) => job.get(key) ?? this.pipelineValues.get(key);
   }
 
   /**
    * The entries for `names`, in the order of the pipeline's list then the job's list (each
    * entry of a name, as a list concatenation would give them).
    */
-  entriesFor(
-    names: ReadonlySet<string>,
-    job: ReadonlyArray<readonly [string, string]>,
-  ): Array<[string, PipelineVariable]> {
+  entriesFor(names: ReadonlySet<string>, job: JobPredefined): Array<[string, PipelineVariable]> {
     const entries: Array<[string, PipelineVariable]> = [];
     if (names.size === 0) return entries;
     const fromPipeline: number[] = [];
@@ -59,7 +80,8 @@ export class PredefinedVariables {
         if (entry && entry[0] === name) entries.push([entry[0], { value: entry[1], expand: true }]);
       }
     }
-    for (const [key, value] of job) {
+    if (![...names].some((name) => job.names.has(name))) return entries;
+    for (const [key, value] of job.entries) {
       if (names.has(key)) entries.push([key, { value, expand: true }]);
     }
     return entries;
@@ -69,7 +91,7 @@ export class PredefinedVariables {
 export interface VariableLayers {
   predefined: PredefinedVariables;
   /** The job's predefined variables (CI_JOB_NAME, CI_NODE_INDEX, …). */
-  jobPredefined: ReadonlyArray<readonly [string, string]>;
+  jobPredefined: JobPredefined;
   /** Global YAML variables and workflow:rules variables the job inherits. */
   inherited: YamlVariable[];
   job: YamlVariable[];
@@ -147,6 +169,8 @@ interface ExpandedLayers {
 interface SharedLayers {
   /** Names the layers refer to. */
   referenced: ReadonlySet<string>;
+  /** Whether one of them is a job-level predefined variable. */
+  referencesJobPredefined: boolean;
   /** Expansions by sharedKey. */
   results: Map<string, ExpandedLayers>;
 }
@@ -164,8 +188,10 @@ function sharedKey(shared: SharedLayers, layers: VariableLayers): string | undef
     key += `${name}=${value}\u0000`;
   }
   key += "\u0001";
-  for (const [name, value] of layers.jobPredefined)
-    if (shared.referenced.has(name)) key += `${name}=${value}\u0000`;
+  if (shared.referencesJobPredefined) {
+    for (const [name, value] of layers.jobPredefined.entries)
+      if (shared.referenced.has(name)) key += `${name}=${value}\u0000`;
+  }
   return key;
 }
 
@@ -196,7 +222,12 @@ export class JobVariablesCache {
       for (const variable of layers.job) if (variable.expand) addReferences(names, variable.value);
       for (const value of Object.values(layers.rule)) addReferences(names, value);
       for (const value of Object.values(layers.user)) addReferences(names, value);
-      shared = { referenced: names, results: new Map() };
+      const jobLevel = layers.jobPredefined.names;
+      shared = {
+        referenced: names,
+        referencesJobPredefined: [...names].some((name) => jobLevel.has(name)),
+        results: new Map(),
+      };
       byUser.set(layers.user, shared);
     }
     return shared;

@@ -15,6 +15,7 @@ import { onlyExceptAllows } from "../rules/only-except.ts";
 import { expandValue } from "../variables/expand.ts";
 import {
   definedVariables,
+  JobPredefined,
   jobVariables,
   JobVariablesCache,
   PredefinedVariables,
@@ -51,6 +52,13 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
   let nextId = 1;
   const pipelinePredefined = new PredefinedVariables(input.predefined);
   const variablesCache = new JobVariablesCache();
+  // Every name a job's own predefined variables can have (a parallel job's list is the longest).
+  const jobPredefinedNames = new Set(
+    predefinedJobVariables(
+      { name: "job", stage: "test", id: 1, nodeIndex: 1, nodeTotal: 2 },
+      context,
+    ).map(([key]) => key),
+  );
   const stageIndexes = new Map<string, number>();
   model.stages.forEach((stage, index) => {
     if (!stageIndexes.has(stage)) stageIndexes.set(stage, index);
@@ -62,14 +70,14 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
     const instances: Array<ParallelInstance | undefined> = parallelInstances(job) ?? [undefined];
     for (const instance of instances) {
       const name = instance?.name ?? job.name;
-      const jobPredefined = predefinedJobVariables(
-        {
-          name,
-          stage: job.stage,
-          id: nextId++,
-          ...(instance ? { nodeIndex: instance.index, nodeTotal: instance.total } : {}),
-        },
-        context,
+      const identity = {
+        name,
+        stage: job.stage,
+        id: nextId++,
+        ...(instance ? { nodeIndex: instance.index, nodeTotal: instance.total } : {}),
+      };
+      const jobPredefined = new JobPredefined(jobPredefinedNames, () =>
+        predefinedJobVariables(identity, context),
       );
       const matrix = instance?.matrix ?? {};
       const lookup = rawLookup(
@@ -129,7 +137,11 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
         variables,
         // Built when read (plan output, job payloads), not for every listed job.
         get predefinedVariables(): PlanVariable[] {
-          const value = jobPredefined.map(([key, value]) => ({ key, value, expand: false }));
+          const value = jobPredefined.entries.map(([key, value]) => ({
+            key,
+            value,
+            expand: false,
+          }));
           Object.defineProperty(this, "predefinedVariables", {
             value,
             enumerable: true,
