@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readLock } from "../storage/concurrency-slots.ts";
-import { currentProcess, isRunning } from "../storage/process-identity.ts";
+import { currentProcess, isPidAlive, isRunning } from "../storage/process-identity.ts";
 import { buildsRoot, spareCheckoutsRoot } from "../storage/state-dir.ts";
 import type { GcAction } from "./dead-owner-sweep.ts";
 
@@ -76,15 +76,6 @@ export async function sweepStateDir(
   return actions;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Spare checkouts belong to the pier whose pid starts their name: kept while it runs. */
 async function sweepSpareCheckouts(
   dir: string,
@@ -92,7 +83,7 @@ async function sweepSpareCheckouts(
 ): Promise<void> {
   for (const name of await entries(dir)) {
     const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-    if (Number.isInteger(pid) && pidAlive(pid)) continue;
+    if (Number.isInteger(pid) && isPidAlive(pid)) continue;
     const path = join(dir, name);
     await remove(
       { kind: "directory", name: path, reason: `spare checkout of pier ${String(pid)}, gone` },

@@ -29,16 +29,22 @@ export function currentProcess(): ProcessIdentity {
   return self;
 }
 
+/** True while a process with this pid exists (ours to signal or not). */
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** True while the process that wrote the identity still runs (same pid and same start time). */
 export async function isRunning(identity: ProcessIdentity): Promise<boolean> {
   const me = currentProcess();
   if (identity.pid === me.pid) return identity.start === me.start;
   if (!Number.isInteger(identity.pid) || identity.pid <= 0) return false;
-  try {
-    process.kill(identity.pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
+  if (!isPidAlive(identity.pid)) return false;
   if (identity.start === "") return true;
   try {
     return (

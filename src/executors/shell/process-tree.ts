@@ -1,16 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isPidAlive } from "../../storage/process-identity.ts";
 
 const POLL_MS = 20;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {
@@ -133,10 +125,10 @@ export async function killMarkedProcesses(
   if (pids.length === 0) return 0;
   for (const pid of pids) signalPid(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
-  let alive = pids.filter(isAlive);
+  let alive = pids.filter((pid) => isPidAlive(pid));
   while (alive.length > 0 && Date.now() < deadline) {
     await sleep(POLL_MS);
-    alive = alive.filter((pid) => isAlive(pid) && procStat(pid)?.[0] !== "Z");
+    alive = alive.filter((pid) => isPidAlive(pid) && procStat(pid)?.[0] !== "Z");
   }
   for (const pid of alive) signalPid(pid, "SIGKILL");
   // Children the escapees forked after we looked carry the marker too.
