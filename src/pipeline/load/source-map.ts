@@ -26,8 +26,61 @@ interface NodeSource {
   offset: number;
   /** Set instead of file/offset when the position is already resolved. */
   position: SourcePosition | undefined;
-  keys: Map<string, number | Location> | undefined;
+  keys: KeyTable | undefined;
   inherit: NodeSource[] | undefined;
+}
+
+/**
+ * Keys' positions: `[key, at, key, at, …]` for the few keys most mappings have (far smaller
+ * than a Map), a Map for large mappings.
+ */
+type KeyTable = Array<string | number | Location> | Map<string, number | Location>;
+
+const maxKeysInList = 16;
+
+function keyAt(keys: KeyTable, key: string): number | Location | undefined {
+  if (keys instanceof Map) return keys.get(key);
+  for (let index = 0; index < keys.length; index += 2)
+    if (keys[index] === key) return keys[index + 1] as number | Location;
+  return undefined;
+}
+
+function storeKey(source: NodeSource, key: string, at: number | Location): void {
+  const keys = source.keys;
+  if (keys === undefined) {
+    source.keys = [key, at];
+    return;
+  }
+  if (keys instanceof Map) {
+    keys.set(key, at);
+    return;
+  }
+  for (let index = 0; index < keys.length; index += 2) {
+    if (keys[index] === key) {
+      keys[index + 1] = at;
+      return;
+    }
+  }
+  keys.push(key, at);
+  if (keys.length > 2 * maxKeysInList) {
+    const map = new Map<string, number | Location>();
+    for (let index = 0; index < keys.length; index += 2)
+      map.set(keys[index] as string, keys[index + 1] as number | Location);
+    source.keys = map;
+  }
+}
+
+/** Each key's position, for rewriting. */
+function forEachKey(
+  keys: KeyTable,
+  visit: (key: string, at: number | Location) => number | Location,
+): void {
+  if (keys instanceof Map) {
+    for (const [key, at] of keys) keys.set(key, visit(key, at));
+    return;
+  }
+  for (let index = 0; index < keys.length; index += 2)
+    keys[index + 1] = visit(keys[index] as string, keys[index + 1] as number | Location);
 }
 
 const positionKey = Symbol("pier.sourcePosition");
@@ -63,7 +116,7 @@ function locationOf(source: NodeSource): Location | undefined {
 }
 
 function keyLocation(source: NodeSource, key: string): Location | undefined {
-  const at = source.keys?.get(key);
+  const at = source.keys && keyAt(source.keys, key);
   if (at !== undefined) {
     if (typeof at !== "number") return at;
     return source.file ? { source: source.file, offset: at } : undefined;
@@ -100,8 +153,9 @@ export function recordPosition(node: object, at: Location): void {
     const oldFile = existing.file;
     setAt(existing, at);
     if (keys && oldFile && oldFile !== existing.file) {
-      for (const [key, value] of keys)
-        if (typeof value === "number") keys.set(key, { source: oldFile, offset: value });
+      forEachKey(keys, (_key, value) =>
+        typeof value === "number" ? { source: oldFile, offset: value } : value,
+      );
     }
   } else {
     const source = newSource();
@@ -114,10 +168,6 @@ export function recordPosition(node: object, at: Location): void {
 export function recordOffset(node: object, file: SourceFile, offset: number): void {
   if (sourceOf(node)) recordPosition(node, { source: file, offset });
   else attach(node, { file, offset, position: undefined, keys: undefined, inherit: undefined });
-}
-
-function storeKey(source: NodeSource, key: string, at: number | Location): void {
-  (source.keys ??= new Map()).set(key, at);
 }
 
 export function recordKeyPosition(node: object, key: string, at: Location): void {
