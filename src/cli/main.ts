@@ -122,6 +122,9 @@ function buildProgram(): Command {
     .option("--maintenance-note <text>", "legacy flow: maintenance note")
     .option("--access-level <level>", "legacy flow: not_protected or ref_protected")
     .option("--limit <n>", "jobs this runner may run at once")
+    .option("--tls-ca-file <file>", "CA certificate(s) GitLab's HTTPS certificate is signed with")
+    .option("--tls-cert-file <file>", "client certificate for GitLab (with --tls-key-file)")
+    .option("--tls-key-file <file>", "the client certificate's private key")
     .option("-n, --non-interactive", "never prompt")
     .option("-c, --config <file>", configOption)
     .action(async (options) => {
