@@ -1,0 +1,140 @@
+import { createHash } from "node:crypto";
+import {
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
+import { homedir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { Script } from "node:vm";
+import { crc32 } from "node:zlib";
+
+/** A CommonJS bundle compiled with V8's code cache; `saveCache` after the work is done. */
+export interface CachedBundle {
+  exports: Record<string, unknown>;
+  /** Where the cache lives (undefined when turned off). */
+  cacheFile: string | undefined;
+  /** "hit" when V8 took the cached code, "miss" when there was none, "rejected" when it was unusable. */
+  cacheState: "hit" | "miss" | "rejected" | "off";
+  /** Writes the cache when there is none yet or this run compiled more. Never throws. */
+  saveCache(): void;
+}
+
+export interface CompileCacheOptions {
+  version: string;
+  /** Folder for cache files; undefined turns the cache off. */
+  cacheDir: string | undefined;
+}
+
+// V8 checks the cache against the source's length and V8's version and flags, not against its
+// own bytes (only debug builds do): a header with a checksum keeps a damaged file from being used.
+const magic = Buffer.from("pierv8c1");
+const headerLength = magic.length + 4;
+// Cache files of other versions and builds kept (for switching between installs).
+const keptCacheFiles = 4;
+
+/** $XDG_CACHE_HOME/pier/v8, or undefined when PIER_NO_COMPILE_CACHE is set. */
+export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env["PIER_NO_COMPILE_CACHE"]) return undefined;
+  const base = env["XDG_CACHE_HOME"] || join(homedir(), ".cache");
+  return join(base, "pier", "v8");
+}
+
+/** Runs the CommonJS bundle at bundlePath, compiled from the cache in options.cacheDir if valid. */
+export function loadCachedBundle(bundlePath: string, options: CompileCacheOptions): CachedBundle {
+  const bytes = readFileSync(bundlePath);
+  const source = bytes.toString("utf8");
+  const cacheFile =
+    options.cacheDir === undefined
+      ? undefined
+      : join(options.cacheDir, `${options.version}-${cacheKey(bytes)}`);
+  const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);
+  // Strict like the ES module bundle it replaces; the parameters are the CommonJS module scope.
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {"use strict";${source}\n})`;
+  const script = new Script(wrapped, {
+    filename: bundlePath,
+    ...(cachedData === undefined ? {} : { cachedData }),
+  });
+  const rejected = cachedData !== undefined && script.cachedDataRejected === true;
+  const module = { exports: {} as Record<string, unknown> };
+  const run = script.runInThisContext() as (...args: unknown[]) => void;
+  run(module.exports, createRequire(bundlePath), module, bundlePath, dirname(bundlePath));
+  return {
+    exports: module.exports,
+    cacheFile,
+    cacheState:
+      cacheFile === undefined
+        ? "off"
+        : cachedData === undefined
+          ? "miss"
+          : rejected
+            ? "rejected"
+            : "hit",
+    saveCache() {
+      if (cacheFile === undefined) return;
+      try {
+        const data = script.createCachedData();
+        // Lazily compiled functions add to the cache: keep the larger one, so the cache grows
+        // towards every command's code instead of swinging to the last command's.
+        if (cachedData !== undefined && !rejected && data.length <= cachedData.length) return;
+        writeCache(cacheFile, data, cachedData === undefined);
+      } catch {
+        // A cache that cannot be written only costs the next start its compile time.
+      }
+    },
+  };
+}
+
+/** The bundle's bytes and the V8 that compiled it: a cache is only valid for both. */
+function cacheKey(bytes: Buffer): string {
+  return createHash("sha1")
+    .update(bytes)
+    .update(`\0${process.versions.v8}\0${process.arch}`)
+    .digest("hex")
+    .slice(0, 20);
+}
+
+function readCache(cacheFile: string): Buffer | undefined {
+  let file: Buffer;
+  try {
+    file = readFileSync(cacheFile);
+  } catch {
+    return undefined;
+  }
+  if (file.length <= headerLength || !file.subarray(0, magic.length).equals(magic)) {
+    return undefined;
+  }
+  const data = file.subarray(headerLength);
+  return file.readUInt32BE(magic.length) === crc32(data) ? data : undefined;
+}
+
+function writeCache(cacheFile: string, data: Buffer, isNew: boolean): void {
+  const dir = dirname(cacheFile);
+  mkdirSync(dir, { recursive: true });
+  const header = Buffer.alloc(headerLength);
+  magic.copy(header);
+  header.writeUInt32BE(crc32(data), magic.length);
+  const temporary = `${cacheFile}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, Buffer.concat([header, data]));
+    renameSync(temporary, cacheFile);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+  if (isNew) removeOldCaches(dir, basename(cacheFile));
+}
+
+/** Each build makes a new cache file: keep the few most recently written ones. */
+function removeOldCaches(dir: string, current: string): void {
+  const others = readdirSync(dir)
+    .filter((name) => name !== current && !name.endsWith(".tmp"))
+    .map((name) => ({ name, mtime: statSync(join(dir, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const { name } of others.slice(keptCacheFiles - 1)) rmSync(join(dir, name), { force: true });
+}
