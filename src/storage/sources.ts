@@ -103,7 +103,9 @@ async function prepareFromLocal(
         ],
       });
       if (exitCode !== 0) throw new Error(`git read-tree exited with ${String(exitCode)}`);
-      await copyChangedFiles(layout.topLevel, path, await changes);
+      const changed = await changes;
+      await copyChangedFiles(layout.topLevel, path, changed);
+      return changed.map((change) => change.path);
     });
   };
   let checkedOut = false;

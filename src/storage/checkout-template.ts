@@ -1,0 +1,172 @@
+import { createHash } from "node:crypto";
+import { constants, type BigIntStats } from "node:fs";
+import {
+  copyFile,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { join } from "node:path";
+
+/** A file of the template: where it is, and whether it is a symbolic link (and to what). */
+interface TemplateFile {
+  path: string;
+  linkTarget?: string;
+}
+
+/**
+ * A finished checkout (work tree and .git) that per-job checkouts are copied from, so that no
+ * git process runs per job. The index is rewritten for each copy with the copy's own stat
+ * data, so that git finds the copy clean without reading its files.
+ */
+export interface CheckoutTemplate {
+  dir: string;
+  /** Folders, parents before children (relative paths). */
+  dirs: string[];
+  files: TemplateFile[];
+  /** The index as git wrote it for the template. */
+  index: Buffer;
+  /** Offset in `index` of each entry's stat data, by path. */
+  statOffsets: Map<string, number>;
+}
+
+const hashLength = 20;
+
+/**
+ * Reads the template at `dir`. Paths in `stale` (the working tree changes copied over the
+ * commit) keep stat data that never matches, so git sees them as modified, as they are.
+ * Undefined when the index is one this reader does not rewrite (version 4, split or sparse
+ * index, another hash): the caller then checks out with git.
+ */
+export async function loadCheckoutTemplate(
+  dir: string,
+  stale: ReadonlySet<string>,
+): Promise<CheckoutTemplate | undefined> {
+  const index = await readFile(join(dir, ".git", "index")).catch(() => undefined);
+  if (index === undefined) return undefined;
+  const statOffsets = readIndexEntries(index);
+  if (statOffsets === undefined) return undefined;
+  for (const path of stale) {
+    const offset = statOffsets.get(path);
+    // Everything but the mode (at 24), which says what the entry is.
+    if (offset !== undefined) index.fill(0, offset, offset + 24).fill(0, offset + 28, offset + 40);
+    statOffsets.delete(path);
+  }
+  const dirs: string[] = [];
+  const files: TemplateFile[] = [];
+  await walk(dir, "", dirs, files);
+  return { dir, dirs, files, index, statOffsets };
+}
+
+/** Copies the template to `target` (which must not exist) with an index valid for the copy. */
+export async function copyCheckoutTemplate(
+  template: CheckoutTemplate,
+  target: string,
+): Promise<void> {
+  await mkdir(target, { recursive: true });
+  for (const dir of template.dirs) await mkdir(join(target, dir));
+  const index = Buffer.from(template.index);
+  await inBatches(template.files, 32, async ({ path, linkTarget }) => {
+    const destination = join(target, path);
+    if (linkTarget !== undefined) await symlink(linkTarget, destination);
+    // A reflink where the file system can, a copy in the kernel otherwise.
+    else await copyFile(join(template.dir, path), destination, constants.COPYFILE_FICLONE);
+    const offset = template.statOffsets.get(path);
+    if (offset !== undefined) writeStat(index, offset, await lstat(destination, { bigint: true }));
+  });
+  const body = index.subarray(0, index.length - hashLength);
+  createHash("sha1")
+    .update(body)
+    .digest()
+    .copy(index, index.length - hashLength);
+  await writeFile(join(target, ".git", "index"), index);
+}
+
+async function walk(
+  root: string,
+  relative: string,
+  dirs: string[],
+  files: TemplateFile[],
+): Promise<void> {
+  const entries = await readdir(join(root, relative), { withFileTypes: true });
+  for (const entry of entries) {
+    const path = relative === "" ? entry.name : `${relative}/${entry.name}`;
+    if (path === ".git/index") continue;
+    if (entry.isDirectory()) {
+      dirs.push(path);
+      await walk(root, path, dirs, files);
+    } else if (entry.isSymbolicLink()) {
+      files.push({ path, linkTarget: await readlink(join(root, path)) });
+    } else if (entry.isFile()) {
+      files.push({ path });
+    }
+  }
+}
+
+/** The stat data offset of each entry of a version 2 or 3 index; undefined for anything else. */
+function readIndexEntries(index: Buffer): Map<string, number> | undefined {
+  if (index.length < 12 + hashLength || index.toString("latin1", 0, 4) !== "DIRC") return undefined;
+  const version = index.readUInt32BE(4);
+  if (version !== 2 && version !== 3) return undefined;
+  const body = index.subarray(0, index.length - hashLength);
+  const trailer = index.subarray(index.length - hashLength);
+  if (!createHash("sha1").update(body).digest().equals(trailer)) return undefined;
+  const count = index.readUInt32BE(8);
+  const offsets = new Map<string, number>();
+  let offset = 12;
+  for (let i = 0; i < count; i++) {
+    const flags = index.readUInt16BE(offset + 60);
+    const pathStart = offset + 62 + (version === 3 && (flags & 0x4000) !== 0 ? 2 : 0);
+    const pathEnd = index.indexOf(0, pathStart);
+    if (pathEnd < 0 || pathEnd > body.length) return undefined;
+    const mode = index.readUInt32BE(offset + 24);
+    // Submodules (gitlinks) keep their entry as git wrote it.
+    if (mode >>> 12 !== 0o16) offsets.set(index.toString("utf8", pathStart, pathEnd), offset);
+    offset += (pathStart - offset + (pathEnd - pathStart) + 8) & ~7;
+  }
+  // Extensions: those whose name starts with a capital letter are optional; any other (split
+  // index "link", sparse "sdir") changes what the entries mean.
+  while (offset + 8 <= body.length) {
+    const first = index[offset] ?? 0;
+    if (first < 0x41 || first > 0x5a) return undefined;
+    offset += 8 + index.readUInt32BE(offset + 4);
+  }
+  return offset === body.length ? offsets : undefined;
+}
+
+/** Writes ctime, mtime, dev, ino, mode, uid, gid and size the way git stores them (32 bits). */
+function writeStat(index: Buffer, offset: number, stats: BigIntStats): void {
+  const low = (value: bigint): number => Number(value & 0xffffffffn);
+  const fields = [
+    stats.ctimeNs / 1_000_000_000n,
+    stats.ctimeNs % 1_000_000_000n,
+    stats.mtimeNs / 1_000_000_000n,
+    stats.mtimeNs % 1_000_000_000n,
+    stats.dev,
+    stats.ino,
+  ];
+  fields.forEach((value, i) => index.writeUInt32BE(low(value), offset + i * 4));
+  // Mode stays git's (normalised 100644/100755/120000).
+  index.writeUInt32BE(low(stats.uid), offset + 28);
+  index.writeUInt32BE(low(stats.gid), offset + 32);
+  index.writeUInt32BE(low(stats.size), offset + 36);
+}
+
+async function inBatches<T>(
+  items: readonly T[],
+  width: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++];
+      if (item !== undefined) await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
