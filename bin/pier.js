@@ -1,12 +1,18 @@
 #!/usr/bin/env node
-// dist/pier.cjs: the CLI bundled by `npm run build` into one CommonJS file, so that V8's compiled
-// code for it can be cached between runs (see src/cli/compile-cache.ts).
-import { compileCacheDir, loadCachedBundle } from "../dist/cli/compile-cache.js";
-import { fileURLToPath } from "node:url";
+// The CLI is bundled by `npm run build` into one CommonJS file, dist/pier-<hash>.cjs, so that
+// V8's compiled code for it can be cached between runs (see src/cli/compile-cache.ts).
+import { join } from "node:path";
+import {
+  bundleCacheName,
+  compileCacheDir,
+  findBundle,
+  loadCachedBundle,
+} from "../dist/cli/compile-cache.js";
 import { pierVersion } from "../dist/cli/version.js";
 
-const bundle = loadCachedBundle(fileURLToPath(new URL("../dist/pier.cjs", import.meta.url)), {
-  version: pierVersion(),
+const bundlePath = findBundle(join(import.meta.dirname, "../dist"));
+const bundle = loadCachedBundle(bundlePath, {
+  cacheName: bundleCacheName(bundlePath, pierVersion()),
   cacheDir: compileCacheDir(),
 });
 process.exitCode = await bundle.exports.main(process.argv.slice(2));

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import {
   mkdirSync,
   readFileSync,
@@ -26,7 +25,8 @@ export interface CachedBundle {
 }
 
 export interface CompileCacheOptions {
-  version: string;
+  /** The cache file's name: it must change whenever the bundle or V8 does (see bundleCacheName). */
+  cacheName: string;
   /** Folder for cache files; undefined turns the cache off. */
   cacheDir: string | undefined;
 }
@@ -45,14 +45,34 @@ export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string | 
   return join(base, "pier", "v8");
 }
 
+const bundleFileName = /^pier-([A-Za-z0-9]+)\.cjs$/;
+
+/** The bundle in distDir: `npm run build` names it pier-<hash of its contents>.cjs. */
+export function findBundle(distDir: string): string {
+  const names = readdirSync(distDir).filter((name) => bundleFileName.test(name));
+  if (names.length !== 1) {
+    throw new Error(
+      `${distDir} should hold one pier-<hash>.cjs, not ${names.length}: npm run build`,
+    );
+  }
+  return join(distDir, names[0] as string);
+}
+
+/**
+ * `<version>-<hash>-v8-<V8 version>`: the bundle's content hash comes from its name (computed by
+ * the bundler, so starting needs no hashing); V8 only takes a cache made by the same V8.
+ */
+export function bundleCacheName(bundlePath: string, version: string): string {
+  const hash = bundleFileName.exec(basename(bundlePath))?.[1];
+  if (hash === undefined) throw new Error(`${bundlePath} is not named pier-<hash>.cjs`);
+  return `${version}-${hash}-v8-${process.versions.v8}`;
+}
+
 /** Runs the CommonJS bundle at bundlePath, compiled from the cache in options.cacheDir if valid. */
 export function loadCachedBundle(bundlePath: string, options: CompileCacheOptions): CachedBundle {
-  const bytes = readFileSync(bundlePath);
-  const source = bytes.toString("utf8");
+  const source = readFileSync(bundlePath, "utf8");
   const cacheFile =
-    options.cacheDir === undefined
-      ? undefined
-      : join(options.cacheDir, `${options.version}-${cacheKey(bytes)}`);
+    options.cacheDir === undefined ? undefined : join(options.cacheDir, options.cacheName);
   const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);
   // Strict like the ES module bundle it replaces; the parameters are the CommonJS module scope.
   const wrapped = `(function (exports, require, module, __filename, __dirname) {"use strict";${source}\n})`;
@@ -88,15 +108,6 @@ export function loadCachedBundle(bundlePath: string, options: CompileCacheOption
       }
     },
   };
-}
-
-/** The bundle's bytes and the V8 that compiled it: a cache is only valid for both. */
-function cacheKey(bytes: Buffer): string {
-  return createHash("sha1")
-    .update(bytes)
-    .update(`\0${process.versions.v8}\0${process.arch}`)
-    .digest("hex")
-    .slice(0, 20);
 }
 
 function readCache(cacheFile: string): Buffer | undefined {
