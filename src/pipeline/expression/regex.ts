@@ -15,6 +15,29 @@ const RUBY_SYNTAX = /^\/(.*)\/([ismU]*)$/m;
 
 const compiled = new Map<string, CompiledPattern | null>();
 
+// Beyond this length a text goes to RE2 even for a simple pattern: linear time, whatever it is.
+const SHORT_TEXT = 256;
+
+function re2Pattern(source: string, flags: string): CompiledPattern | null {
+  try {
+    return regexEngine().compile(flags === "" ? source : `(?${flags})${source}`);
+  } catch {
+    return null;
+  }
+}
+
+/** A simple pattern as a RegExp for short texts, RE2 (compiled when first needed) for long ones. */
+function simplePattern(simple: RegExp, source: string): CompiledPattern {
+  let long: CompiledPattern | null | undefined;
+  return {
+    test(text) {
+      if (text.length <= SHORT_TEXT) return simple.test(text);
+      long ??= re2Pattern(source, "");
+      return long?.test(text) ?? false;
+    },
+  };
+}
+
 /**
  * Compiles an RE2 pattern with GitLab's flag handling (`(?flags)` prefix); null when invalid.
  * Simple patterns become a RegExp with the same meaning, so re2js is loaded only for others.
@@ -23,14 +46,8 @@ export function compileRegex(source: string, flags: string): CompiledPattern | n
   const key = `${flags}\u0000${source}`;
   let regex = compiled.get(key);
   if (regex === undefined) {
-    regex = simpleRegex(source, flags) ?? null;
-    if (!regex) {
-      try {
-        regex = regexEngine().compile(flags === "" ? source : `(?${flags})${source}`);
-      } catch {
-        regex = null;
-      }
-    }
+    const simple = simpleRegex(source, flags);
+    regex = simple ? simplePattern(simple, source) : re2Pattern(source, flags);
     compiled.set(key, regex);
   }
   return regex;

@@ -26,6 +26,10 @@ function literal(char: string): string {
  * capturing groups, `* + ?` (also lazy), `\d \w \b` and their negations, and bracket classes of
  * literals and ranges. Anything else (flags, counted repetition, `(?`, other escapes, POSIX
  * classes…) returns undefined: RE2 itself decides, validity included.
+ *
+ * RE2 runs in linear time and a backtracking RegExp does not, so the subset also leaves out
+ * what makes backtracking blow up: quantified groups, more than three `*`/`+`, more than three
+ * `?`. What is left is polynomial in the text's length, and callers hand long texts to RE2.
  */
 export function simpleRegex(source: string, flags: string): RegExp | undefined {
   // RE2's limits (nesting, program size) are its own to enforce.
@@ -33,8 +37,10 @@ export function simpleRegex(source: string, flags: string): RegExp | undefined {
   const chars = Array.from(source);
   let out = "";
   let depth = 0;
-  // Whether a quantifier may follow (after an atom, not after an anchor, `|`, `(` or another one).
+  // Whether a quantifier may follow (after an atom, not after an anchor, `|`, `(`, `)` or another one).
   let quantifiable = false;
+  let unbounded = 0;
+  let optional = 0;
   for (let index = 0; index < chars.length; index++) {
     const char = chars[index] as string;
     if (char === "\\") {
@@ -49,6 +55,7 @@ export function simpleRegex(source: string, flags: string): RegExp | undefined {
       } else return undefined;
     } else if (char === "*" || char === "+" || char === "?") {
       if (!quantifiable) return undefined;
+      if (char === "?" ? ++optional > 3 : ++unbounded > 3) return undefined;
       out += char;
       if (chars[index + 1] === "?") {
         out += "?";
@@ -64,7 +71,7 @@ export function simpleRegex(source: string, flags: string): RegExp | undefined {
       if (depth === 0) return undefined;
       depth--;
       out += ")";
-      quantifiable = true;
+      quantifiable = false;
     } else if (char === "|" || char === "^" || char === "$") {
       out += char;
       quantifiable = false;
