@@ -8,7 +8,22 @@ export type FailureReason =
   | "job_execution_timeout"
   | "runner_system_failure"
   | "image_pull_failure"
+  | "missing_dependency_failure"
   | "unknown_failure";
+
+/**
+ * A failure that is the job's, not the runner's, with GitLab's reason for it: thrown by what
+ * an executor calls (an artifact transport), it ends the job with "ERROR: Job failed: …".
+ */
+export class JobFailure extends Error {
+  readonly reason: FailureReason;
+
+  constructor(message: string, reason: FailureReason, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "JobFailure";
+    this.reason = reason;
+  }
+}
 
 export interface JobResult {
   status: "success" | "failed" | "canceled";
@@ -36,6 +51,14 @@ export interface ExecutionContext {
   artifacts: ArtifactTransport;
   /** Where this project's caches live. */
   cacheDir: string;
+  /**
+   * config.toml's `builds_dir`: the shell executor's host folder for build folders (laid out
+   * `<builds_dir>/<runner short token>/<concurrent id>/<namespace>/<project>`), the Docker
+   * executor's path inside the container (default `/builds`).
+   */
+  buildsDir?: string;
+  /** Runner mode: the runner's short token, the first level under `buildsDir` (shell). */
+  runnerShortToken?: string;
   /** Extra host variables to let through to the job, on top of the default allow-list. */
   hostEnvAllowList?: readonly string[];
 }

@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import type { FailureReason, JobResult } from "../executors/executor.ts";
+import { JobFailure, type JobResult } from "../executors/executor.ts";
 import { PierError } from "../errors.ts";
 import type { JobArtifact } from "../job/spec.ts";
 import { whenAllows, type ArtifactTransport, type UploadResult } from "../storage/artifacts.ts";
@@ -73,8 +73,9 @@ export function runnerArtifactTransport(o: {
             ...(signal !== undefined && { signal }),
           });
         } catch (error) {
-          if (error instanceof DependencyRefusedError) refusedDependency = true;
-          throw error;
+          if (!(error instanceof DependencyRefusedError)) throw error;
+          refusedDependency = true;
+          throw new JobFailure(error.message, "missing_dependency_failure", { cause: error });
         }
         await extractZip(archive, targetDir, signal);
       });
@@ -82,16 +83,17 @@ export function runnerArtifactTransport(o: {
 
     async upload(job, artifact, projectDir, signal) {
       const outcome = job.outcome ?? "success";
-      // gitlab-runner's lines are written here as they happen; `skipped` keeps the executor
+      // gitlab-runner's lines are written here as they happen; `reported` keeps the executor
       // from adding its local-mode "to the run's folder" line after them.
       const reported: UploadResult = {
         files: 0,
-        skipped: true,
+        skipped: !whenAllows(artifact.when, outcome),
+        reported: true,
         warnings: [],
         errors: [],
         infos: [],
       };
-      if (!whenAllows(artifact.when, outcome)) return reported;
+      if (reported.skipped) return reported;
       const matched = await matchProjectPaths({
         projectDir,
         paths: artifact.paths,
@@ -145,8 +147,7 @@ export function runnerArtifactTransport(o: {
       const reason = listed.includes("missing_dependency_failure")
         ? "missing_dependency_failure"
         : "script_failure";
-      // GitLab's reason, outside the executors' own vocabulary: run-job passes it on as a string.
-      return { ...result, failureReason: reason as FailureReason };
+      return { ...result, failureReason: reason };
     },
   };
 }

@@ -20,20 +20,5 @@ export function runnerCacheDir(
   if (entry.cacheDir !== undefined && entry.cacheDir !== "") {
     return join(entry.cacheDir, ...projectPath.split("/").filter(Boolean).map(safeDirComponent));
   }
-  const repoUrl = withoutCredentials(spec.git_info.repo_url);
-  return cacheDirFor(
-    stateDir,
-    projectKeyFor({ ...spec, git_info: { ...spec.git_info, repo_url: repoUrl } }, undefined),
-  );
-}
-
-function withoutCredentials(repoUrl: string): string {
-  try {
-    const url = new URL(repoUrl);
-    url.username = "";
-    url.password = "";
-    return url.href;
-  } catch {
-    return repoUrl;
-  }
+  return cacheDirFor(stateDir, projectKeyFor(spec, undefined));
 }

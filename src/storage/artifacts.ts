@@ -22,6 +22,8 @@ export interface UploadResult {
   errors: string[];
   /** gitlab-runner's informational lines ("found N matching artifact files and directories"). */
   infos: string[];
+  /** The transport wrote its own lines about the upload: the executor adds none of its own. */
+  reported?: boolean;
   /** `reports:dotenv`: the variables later jobs receive. */
   dotenv?: Record<string, string>;
   /** `reports:junit`: the report files, relative to the project dir (also kept in junit.zip). */

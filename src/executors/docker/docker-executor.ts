@@ -3,7 +3,6 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, posix, relative } from "node:path";
-import { performance } from "node:perf_hooks";
 import { pierVersion } from "../../cli/version.ts";
 import type {
   ContainerCreateConfig,
@@ -13,27 +12,24 @@ import type {
 import type { DockerClient } from "../../docker/docker-client.ts";
 import type { JobSpec } from "../../job/spec.ts";
 import type { DockerSettings } from "../../runner/runner-config.ts";
-import { whenAllows, type JobOutcome } from "../../storage/artifacts.ts";
-import { restoreCache, saveCache } from "../../storage/cache.ts";
 import { leaseSlots, type SlotLease } from "../../storage/concurrency-slots.ts";
 import { runGit } from "../../storage/run-git.ts";
-import { prepareSources, type GitStrategy } from "../../storage/sources.ts";
-import { formatGoDuration, writeJobHeader } from "../../trace/job-messages.ts";
+import { prepareSources } from "../../storage/sources.ts";
 import { phrasesFor } from "../../trace/mask-phrases.ts";
 import type { TraceWriter } from "../../trace/trace-writer.ts";
 import type { ExecutionContext, Executor, JobResult } from "../executor.ts";
+import type { Verdict } from "../job-stage-helpers.ts";
 import {
-  cacheWhenMatches,
-  errorMessage,
-  gitStrategy,
-  isAbort,
-  logStorageLine,
-  writeVerdict,
-  type JobStatus,
-  type Verdict,
-} from "../job-stage-helpers.ts";
+  runJobStages,
+  sourcePlanFor,
+  writeCleanup,
+  writeGetSources,
+  type JobRun,
+  type JobStages,
+  type SourcePlan,
+  type StepOptions,
+} from "../job-stages.ts";
 import { projectKeyFor } from "../shell/build-paths.ts";
-import { parseGoDuration } from "../shell/go-duration.ts";
 import { resolveJobVariables } from "../shell/job-environment.ts";
 import type { StepOutcome } from "../shell/run-step.ts";
 import { shellQuote, stepScript } from "../shell/step-script.ts";
@@ -48,7 +44,7 @@ import {
 } from "./image-rules.ts";
 import { noJobHooks, type DockerJobHooks } from "./job-hooks.ts";
 import { JobObjects } from "./job-objects.ts";
-import { ServiceNotReadyError, startServices, waitForServices } from "./job-services.ts";
+import { startServices, waitForServices } from "./job-services.ts";
 import { beginStage, runStage, type BegunStage } from "./run-stage.ts";
 import { shellDetectionCommand } from "./shell-detection.ts";
 
@@ -63,8 +59,7 @@ export interface DockerExecutorOptions {
   disableCache?: boolean;
 }
 
-const DEFAULT_AFTER_SCRIPT_TIMEOUT_MS = 5 * 60_000;
-const BUILDS_DIR = "/builds";
+const DEFAULT_BUILDS_DIR = "/builds";
 
 /**
  * Local snapshots borrow the user's objects through git alternates, a host path the container
@@ -90,19 +85,19 @@ function runsOnce(spec: JobSpec): boolean {
   );
 }
 
-/** Where the job's files live in the container: `/builds/<namespace>/<project>`. */
-function containerProjectDir(projectPath: string): string {
+/** config.toml's `builds_dir` as a path in the container: absolute, not `/` itself. */
+export function containerBuildsDir(buildsDir: string | undefined): string {
+  const wanted = buildsDir === undefined ? "" : posix.normalize(buildsDir).replace(/\/+$/, "");
+  return wanted.startsWith("/") && wanted !== "/" ? wanted : DEFAULT_BUILDS_DIR;
+}
+
+/** Where the job's files live in the container: `<builds dir>/<namespace>/<project>`. */
+function containerProjectDir(buildsDir: string, projectPath: string): string {
   const safe = projectPath
     .split("/")
     .filter((part) => part !== "" && part !== "." && part !== "..")
     .join("/");
-  return posix.join(BUILDS_DIR, safe === "" ? "project" : safe);
-}
-
-interface SourcePlan {
-  strategy: GitStrategy;
-  depth: number;
-  includeChanges: boolean;
+  return posix.join(buildsDir, safe === "" ? "project" : safe);
 }
 
 interface JobState {
@@ -114,12 +109,13 @@ interface JobState {
   lease: SlotLease;
   /** Host folder mirroring the container's `/`: `<staging>/builds/<namespace>/<project>`. */
   staging: string;
+  /** CI_BUILDS_DIR in the container (`builds_dir`, default `/builds`). */
+  buildsDir: string;
   hostProjectDir: string;
   hostTmpDir: string;
   projectDir: string;
   tmpDir: string;
   env: Record<string, string>;
-  deadline: number;
   jobSignal: AbortSignal;
   containerId?: string;
   /** The script stage, started while the sources were put in place. */
@@ -150,88 +146,70 @@ export class DockerExecutor implements Executor {
     this.#runnerName = options.runnerName ?? hostname();
   }
 
-  async run(spec: JobSpec, ctx: ExecutionContext): Promise<JobResult> {
-    const started = performance.now();
-    const { trace } = ctx;
-    const deadline = Date.now() + spec.runner_info.timeout * 1000;
-    const jobAbort = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(
-      () => {
-        timedOut = true;
-        jobAbort.abort(new DOMException("job timeout", "TimeoutError"));
-      },
-      Math.min(spec.runner_info.timeout * 1000, 2 ** 31 - 1),
-    );
-    const onCancel = (): void => jobAbort.abort(ctx.signal.reason);
-    if (ctx.signal.aborted) onCancel();
-    ctx.signal.addEventListener("abort", onCancel, { once: true });
+  run(spec: JobSpec, ctx: ExecutionContext): Promise<JobResult> {
+    return runJobStages(spec, ctx, this.#runnerName, (job) => this.#stagesFor(job));
+  }
 
+  #stagesFor(job: JobRun): JobStages {
+    const { spec, ctx } = job;
     const projectKey = projectKeyFor(spec, ctx.projectDir);
     const objects = new JobObjects(this.#docker, spec, projectKey);
+    /** Work started ahead that must settle before cleanup removes its folder. */
     const background: Promise<unknown>[] = [];
     let lease: SlotLease | undefined;
     let staging: string | undefined;
-    let result: Verdict;
-    let dotenv: Record<string, string> | undefined;
-    try {
-      writeJobHeader(trace, this.#runnerName);
-      lease = await leaseSlots({ stateDir: ctx.stateDir, projectKey, signal: jobAbort.signal });
-      const tmpRoot = join(ctx.stateDir, "tmp");
-      await mkdir(tmpRoot, { recursive: true });
-      staging = await mkdtemp(join(tmpRoot, "docker-job-"));
-      const state = await this.#prepare(spec, ctx, {
-        objects,
-        projectKey,
-        lease,
-        staging,
-        deadline,
-        jobSignal: jobAbort.signal,
-        background,
-      });
-      result = await this.#runJob(state);
-      if (result.status !== "canceled") {
-        const succeeded = result.status === "success";
-        const collected = await this.#collectForUpload(state, succeeded);
-        if (collected !== undefined) {
-          await this.#archiveCache(state, collected, succeeded);
-          const uploaded = await this.#uploadArtifacts(
-            state,
-            collected,
-            succeeded ? "success" : "failed",
-          );
-          dotenv = uploaded.dotenv;
-          if (uploaded.error !== undefined && succeeded) {
-            result = { status: "failed", reason: "unknown_failure", systemMessage: uploaded.error };
-          }
-        }
-      }
-    } catch (error) {
-      result = this.#verdictForError(error, ctx, timedOut);
-    } finally {
-      clearTimeout(timer);
-      ctx.signal.removeEventListener("abort", onCancel);
-    }
-
-    await Promise.allSettled(background);
-    await this.#cleanup(trace, objects, staging);
-    if (lease !== undefined) await lease.release().catch(() => undefined);
-    writeVerdict(trace, result, spec.runner_info.timeout);
+    let prepared: JobState | undefined;
+    const state = (): JobState => {
+      if (prepared === undefined) throw new Error("the Docker executor's job was not prepared");
+      return prepared;
+    };
     return {
-      status: result.status,
-      ...(result.exitCode !== undefined && { exitCode: result.exitCode }),
-      ...(result.reason !== undefined && { failureReason: result.reason }),
-      durationMs: Math.round(performance.now() - started),
-      ...(dotenv !== undefined && { dotenv }),
+      get env() {
+        return prepared?.env ?? {};
+      },
+      get hostProjectDir() {
+        return state().hostProjectDir;
+      },
+      prepare: async () => {
+        lease = await leaseSlots({ stateDir: ctx.stateDir, projectKey, signal: job.signal });
+        const tmpRoot = join(ctx.stateDir, "tmp");
+        await mkdir(tmpRoot, { recursive: true });
+        staging = await mkdtemp(join(tmpRoot, "docker-job-"));
+        prepared = await this.#prepare(job, { objects, projectKey, lease, staging, background });
+      },
+      beforeScript: () => this.#putBuild(state()),
+      runStep: async (step, options) => {
+        const current = state();
+        if (step === "after_script") return this.#runStep(current, step, options);
+        const outcome = await this.#runStep(current, step, {
+          ...options,
+          ...(current.begun !== undefined && { begun: current.begun }),
+        });
+        // The engine removed the container on its way out (AutoRemove, waited for).
+        if (current.autoRemove && outcome.kind === "exited" && current.containerId !== undefined) {
+          current.objects.forgetContainer(current.containerId);
+        }
+        return outcome;
+      },
+      scriptSkipped: () => {
+        prepared?.begun?.then((stage) => stage.release()).catch(() => undefined);
+      },
+      filesForUpload: () => this.#collectForUpload(state()),
+      verdictForError: (error, how) => this.#verdictForError(error, how),
+      teardown: async () => {
+        await Promise.allSettled(background);
+        await this.#cleanup(job.trace, objects, staging);
+        if (lease !== undefined) await lease.release().catch(() => undefined);
+      },
     };
   }
 
-  #verdictForError(error: unknown, ctx: ExecutionContext, timedOut: boolean): Verdict {
-    if (ctx.signal.aborted && (isAbort(error) || ctx.hardKill?.aborted === true)) {
-      return { status: "canceled" };
-    }
-    if (ctx.signal.aborted) return { status: "canceled" };
-    if (timedOut) return { status: "failed", reason: "job_execution_timeout" };
+  #verdictForError(
+    error: unknown,
+    how: { canceled: boolean; timedOut: boolean },
+  ): Verdict | undefined {
+    if (how.canceled) return { status: "canceled" };
+    if (how.timedOut) return { status: "failed", reason: "job_execution_timeout" };
     if (error instanceof ImagePullError) {
       return { status: "failed", reason: "image_pull_failure", systemMessage: error.message };
     }
@@ -239,34 +217,25 @@ export class DockerExecutor implements Executor {
       // gitlab-runner's configuration errors reach GitLab as script failures.
       return { status: "failed", reason: "script_failure", systemMessage: error.message };
     }
-    if (error instanceof ServiceNotReadyError) {
-      return { status: "failed", reason: "runner_system_failure", systemMessage: error.message };
-    }
-    return {
-      status: "failed",
-      reason: "runner_system_failure",
-      systemMessage: errorMessage(error),
-    };
+    return undefined;
   }
 
+  /** prepare_executor (image, services, the job container started early), get_sources. */
   async #prepare(
-    spec: JobSpec,
-    ctx: ExecutionContext,
+    job: JobRun,
     o: {
       objects: JobObjects;
       projectKey: string;
       lease: SlotLease;
       staging: string;
-      deadline: number;
-      jobSignal: AbortSignal;
-      /** Work started ahead that must settle before cleanup removes its folder. */
       background: Promise<unknown>[];
     },
   ): Promise<JobState> {
-    const { trace } = ctx;
+    const { spec, ctx, trace } = job;
     const settings = this.#settings;
-    const signal = o.jobSignal;
-    const projectDir = containerProjectDir(spec.job_info.project_full_path);
+    const signal = job.signal;
+    const buildsDir = containerBuildsDir(ctx.buildsDir);
+    const projectDir = containerProjectDir(buildsDir, spec.job_info.project_full_path);
     const tmpDir = `${projectDir}.tmp`;
     const hostProjectDir = join(o.staging, projectDir);
     const hostTmpDir = join(o.staging, tmpDir);
@@ -279,12 +248,12 @@ export class DockerExecutor implements Executor {
       projectKey: o.projectKey,
       lease: o.lease,
       staging: o.staging,
+      buildsDir,
       hostProjectDir,
       hostTmpDir,
       projectDir,
       tmpDir,
       env: {},
-      deadline: o.deadline,
       jobSignal: signal,
       autoRemove: runsOnce(spec),
     };
@@ -302,7 +271,7 @@ export class DockerExecutor implements Executor {
       checkAllowedImage(imageName, "image", settings);
       const privileged = privilegeFor(imageName, "image", settings);
       state.env = await this.#resolveEnvironment(state);
-      sourcePlan = this.#sourcePlan(state);
+      sourcePlan = sourcePlanFor(job, state.env);
       fetched = this.#fetchSources(state, sourcePlan);
       o.background.push(fetched);
       fetched.catch(() => undefined);
@@ -315,7 +284,7 @@ export class DockerExecutor implements Executor {
       if (spec.services.length > 0) {
         // Services see the build tree too, as with gitlab-runner's build volume.
         const builds = await o.objects.createVolume("builds", signal);
-        mounts.push({ Type: "volume", Source: builds, Target: BUILDS_DIR });
+        mounts.push({ Type: "volume", Source: builds, Target: buildsDir });
       }
       const shared: ContainerHostConfig = {
         ...this.#resourceLimits(),
@@ -415,26 +384,29 @@ export class DockerExecutor implements Executor {
     trace.sectionStart("prepare_script", "Preparing environment");
     trace.println(`Running on ${o.objects.base}-build via ${hostname()}...`);
     trace.sectionEnd("prepare_script");
-    await this.#getSources(state, sourcePlan ?? this.#sourcePlan(state), fetched);
-    await this.#restoreCaches(state);
-    await this.#downloadArtifacts(state);
+    await writeGetSources(job, sourcePlan ?? sourcePlanFor(job, state.env), () => fetched);
+    return state;
+  }
+
+  /** The build tree (sources, cache, artifacts, step scripts) into the started container. */
+  async #putBuild(state: JobState): Promise<void> {
     await this.#writeStepScripts(state);
     const begun = state.begun;
     try {
       await putHostTree({
         docker: this.#docker,
         containerId: state.containerId ?? "",
-        hostDir: o.staging,
-        entries: [BUILDS_DIR.slice(1)],
+        hostDir: state.staging,
+        // The top folder of the builds dir: the staging folder holds nothing else under it.
+        entries: [state.buildsDir.split("/")[1] ?? "builds"],
         containerPath: "/",
-        signal,
+        signal: state.jobSignal,
       });
     } catch (error) {
       // A container whose entrypoint exited at once: the script stage reports its exit code.
       const stage = await begun?.catch(() => undefined);
       if (stage?.exited !== true) throw error;
     }
-    return state;
   }
 
   /**
@@ -494,7 +466,7 @@ export class DockerExecutor implements Executor {
       CI_RUNNER_DESCRIPTION: this.#runnerName,
       CI_RUNNER_TAGS: "",
       CI_RUNNER_EXECUTABLE_ARCH: `${process.platform}/${process.arch === "x64" ? "amd64" : process.arch}`,
-      CI_BUILDS_DIR: BUILDS_DIR,
+      CI_BUILDS_DIR: state.buildsDir,
       CI_PROJECT_DIR: state.projectDir,
       CI_CONCURRENT_ID: String(state.lease.concurrentId),
       CI_CONCURRENT_PROJECT_ID: String(state.lease.projectConcurrentId),
@@ -521,19 +493,6 @@ export class DockerExecutor implements Executor {
     return env;
   }
 
-  #sourcePlan(state: JobState): SourcePlan {
-    const { env, spec } = state;
-    const strategy = gitStrategy(env["GIT_STRATEGY"], spec.allow_git_fetch);
-    const depthText = env["GIT_DEPTH"];
-    const depth =
-      depthText !== undefined && /^\d+$/.test(depthText.trim())
-        ? Number(depthText)
-        : spec.git_info.depth;
-    const includeChanges =
-      state.ctx.projectDir !== undefined && (state.ctx.includeWorkingTreeChanges ?? true);
-    return { strategy, depth, includeChanges };
-  }
-
   /** The snapshot on the host; started early so it overlaps pulling and creating containers. */
   async #fetchSources(state: JobState, plan: SourcePlan): Promise<void> {
     await mkdir(state.hostProjectDir, { recursive: true });
@@ -549,61 +508,6 @@ export class DockerExecutor implements Executor {
     if (plan.strategy === "clone" || plan.strategy === "fetch") {
       await selfContainedRepository(state.hostProjectDir, state.jobSignal);
     }
-  }
-
-  async #getSources(state: JobState, plan: SourcePlan, fetched: Promise<void>): Promise<void> {
-    const { trace, spec } = state;
-    const { strategy, depth, includeChanges } = plan;
-    await trace.section("get_sources", "Getting source from Git repository", async () => {
-      if (strategy === "none") {
-        trace.println("Skipping Git repository setup");
-      } else if (strategy === "empty") {
-        trace.println("Skipping Git repository setup and creating an empty build directory");
-      } else {
-        const how = strategy === "fetch" ? "Fetching changes" : "Cloning repository";
-        trace.notice(depth > 0 ? `${how} with git depth set to ${depth}...` : `${how}...`);
-      }
-      await fetched;
-      if (strategy === "clone" || strategy === "fetch") {
-        const sha = spec.git_info.sha.slice(0, 8);
-        trace.notice(`Checking out ${sha} as detached HEAD (ref is ${spec.git_info.ref})...`);
-        if (includeChanges) trace.println("Including uncommitted changes from the working tree");
-      }
-    });
-  }
-
-  async #restoreCaches(state: JobState): Promise<void> {
-    const caches = state.spec.cache.filter((cache) => cache.policy !== "push");
-    if (caches.length === 0) return;
-    const { trace } = state;
-    await trace.section("restore_cache", "Restoring cache", async () => {
-      for (const cache of caches) {
-        try {
-          await restoreCache({
-            cacheDir: state.ctx.cacheDir,
-            cache,
-            projectDir: state.hostProjectDir,
-            signal: state.jobSignal,
-            log: (line) => logStorageLine(trace, line),
-          });
-        } catch (error) {
-          if (isAbort(error)) throw error;
-          trace.warning(`Failed to extract cache: ${errorMessage(error)}`);
-        }
-      }
-    });
-  }
-
-  async #downloadArtifacts(state: JobState): Promise<void> {
-    const deps = state.spec.dependencies.filter((dep) => dep.artifacts_file !== undefined);
-    if (deps.length === 0) return;
-    const { trace } = state;
-    await trace.section("download_artifacts", "Downloading artifacts", async () => {
-      for (const dep of deps) {
-        trace.notice(`Downloading artifacts for ${dep.name} (${dep.id})...`);
-        await state.ctx.artifacts.download(dep, state.hostProjectDir, state.jobSignal);
-      }
-    });
   }
 
   /** The step scripts go into `<project>.tmp/` with the build tree, in the same archive. */
@@ -626,96 +530,11 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  async #runJob(state: JobState): Promise<Verdict> {
-    const { trace, spec, ctx } = state;
-    const script = spec.steps.find((step) => step.name === "script");
-    const afterScript = spec.steps.find((step) => step.name === "after_script");
-
-    trace.sectionStart("step_script", 'Executing "step_script" stage of the job script');
-    let outcome: StepOutcome = { kind: "exited", exitCode: 0 };
-    const scriptLimit = parseGoDuration(state.env["RUNNER_SCRIPT_TIMEOUT"] ?? "");
-    const remaining = state.deadline - Date.now();
-    const byScriptLimit = scriptLimit !== undefined && scriptLimit > 0 && scriptLimit < remaining;
-    if (script !== undefined) {
-      outcome = await this.#runStep(state, "script", {
-        timeoutMs: byScriptLimit ? scriptLimit : remaining,
-        cancel: ctx.signal,
-        ...(state.begun !== undefined && { begun: state.begun }),
-      });
-      // The engine removed the container on its way out (AutoRemove, waited for).
-      if (state.autoRemove && outcome.kind === "exited" && state.containerId !== undefined) {
-        state.objects.forgetContainer(state.containerId);
-      }
-    } else {
-      state.begun?.then((stage) => stage.release()).catch(() => undefined);
-    }
-    trace.sectionEnd("step_script");
-
-    let result: Verdict;
-    switch (outcome.kind) {
-      case "exited":
-        result =
-          outcome.exitCode === 0
-            ? { status: "success" }
-            : { status: "failed", reason: "script_failure", exitCode: outcome.exitCode };
-        break;
-      case "timeout":
-        result = {
-          status: "failed",
-          reason: "job_execution_timeout",
-          ...(byScriptLimit && { timeoutSeconds: scriptLimit / 1000 }),
-        };
-        break;
-      case "canceled":
-        result = { status: "canceled" };
-        break;
-      case "spawn_failed":
-        result = {
-          status: "failed",
-          reason: "runner_system_failure",
-          systemMessage: outcome.message,
-        };
-        break;
-    }
-
-    const wantsAfterScript =
-      afterScript !== undefined &&
-      afterScript.script.some((line) => line.trim() !== "") &&
-      ctx.hardKill?.aborted !== true &&
-      outcome.kind !== "spawn_failed";
-    if (wantsAfterScript) {
-      trace.sectionStart("after_script", "Running after_script");
-      const limit = parseGoDuration(state.env["RUNNER_AFTER_SCRIPT_TIMEOUT"] ?? "");
-      const timeoutMs = limit !== undefined && limit > 0 ? limit : DEFAULT_AFTER_SCRIPT_TIMEOUT_MS;
-      const after = await this.#runStep(state, "after_script", {
-        timeoutMs,
-        // gitlab-runner (since 17.1) tells after_script a timeout apart from a failure.
-        jobStatus: result.reason === "job_execution_timeout" ? "timedout" : result.status,
-      });
-      if (after.kind === "exited" && after.exitCode !== 0) {
-        trace.warning(
-          `after_script failed, but job will continue unaffected: exit code ${after.exitCode}`,
-        );
-      } else if (after.kind === "timeout") {
-        trace.warning(
-          `after_script failed, but job will continue unaffected: execution took longer than ${formatGoDuration(timeoutMs / 1000)} seconds`,
-        );
-      }
-      trace.sectionEnd("after_script");
-    }
-    return result;
-  }
-
   /** Starts the job container (again) with one step's script; CI_JOB_STATUS for after_script. */
   #runStep(
     state: JobState,
     step: "script" | "after_script",
-    options: {
-      timeoutMs: number;
-      cancel?: AbortSignal;
-      jobStatus?: JobStatus | "timedout";
-      begun?: Promise<BegunStage>;
-    },
+    options: StepOptions & { begun?: Promise<BegunStage> },
   ): Promise<StepOutcome> {
     const path = posix.join(state.tmpDir, `${step}.sh`);
     // The shell reads this line from stdin; `$0` is the shell the detection picked.
@@ -739,13 +558,10 @@ export class DockerExecutor implements Executor {
    * Copies the project directory out of the container into a fresh host folder when a cache
    * or an artifact will be saved, so storage works on the files as the job left them.
    */
-  async #collectForUpload(state: JobState, succeeded: boolean): Promise<string | undefined> {
-    const outcome: JobOutcome = succeeded ? "success" : "failed";
-    const wanted =
-      state.spec.cache.some((c) => c.policy !== "pull" && cacheWhenMatches(c, succeeded)) ||
-      state.spec.artifacts.some((a) => whenAllows(a.when, outcome));
-    if (!wanted || state.containerId === undefined) return undefined;
-    const target = join(state.staging, "collected");
+  async #collectForUpload(state: JobState): Promise<string | undefined> {
+    if (state.containerId === undefined) return undefined;
+    // Not a name a builds dir's top folder would take: the two share the staging folder.
+    const target = join(state.staging, ".pier-collected");
     const deadline = deadlineSignal(state.ctx.signal, 30 * 60_000);
     const found = await getContainerTree({
       docker: this.#docker,
@@ -758,96 +574,22 @@ export class DockerExecutor implements Executor {
     return target;
   }
 
-  async #archiveCache(state: JobState, projectDir: string, succeeded: boolean): Promise<void> {
-    const caches = state.spec.cache.filter(
-      (cache) => cache.policy !== "pull" && cacheWhenMatches(cache, succeeded),
-    );
-    if (caches.length === 0) return;
-    const { trace } = state;
-    const section = succeeded ? "archive_cache" : "archive_cache_on_failure";
-    const title = succeeded ? "Saving cache for successful job" : "Saving cache for failed job";
-    await trace.section(section, title, async () => {
-      for (const cache of caches) {
-        try {
-          await saveCache({
-            cacheDir: state.ctx.cacheDir,
-            cache,
-            projectDir,
-            jobSucceeded: succeeded,
-            signal: state.ctx.signal,
-            log: (line) => logStorageLine(trace, line),
-          });
-        } catch (error) {
-          if (isAbort(error)) throw error;
-          trace.warning(`Failed to create cache: ${errorMessage(error)}`);
-        }
-      }
-    });
-  }
-
-  async #uploadArtifacts(
-    state: JobState,
-    projectDir: string,
-    outcome: JobOutcome,
-  ): Promise<{ dotenv?: Record<string, string>; error?: string }> {
-    const artifacts = state.spec.artifacts.filter((artifact) => whenAllows(artifact.when, outcome));
-    if (artifacts.length === 0) return {};
-    const { trace, spec } = state;
-    const section =
-      outcome === "success" ? "upload_artifacts_on_success" : "upload_artifacts_on_failure";
-    const title =
-      outcome === "success"
-        ? "Uploading artifacts for successful job"
-        : "Uploading artifacts for failed job";
-    return trace.section(section, title, async () => {
-      let dotenv: Record<string, string> | undefined;
-      for (const artifact of artifacts) {
-        const type = artifact.artifact_type;
-        trace.notice("Uploading artifacts...");
-        try {
-          const uploaded = await state.ctx.artifacts.upload(
-            { id: spec.id, name: spec.job_info.name, outcome },
-            artifact,
-            projectDir,
-            state.ctx.signal,
-          );
-          for (const info of uploaded.infos) trace.println(info);
-          for (const warning of uploaded.warnings) trace.warning(warning);
-          for (const error of uploaded.errors) trace.error(error);
-          if (!uploaded.skipped && uploaded.files > 0) {
-            trace.println(`Uploading artifacts as "${type}" to the run's folder... ok`);
-          }
-          if (uploaded.dotenv !== undefined) dotenv = { ...dotenv, ...uploaded.dotenv };
-        } catch (error) {
-          if (isAbort(error)) throw error;
-          const text = `Uploading artifacts as "${type}" failed: ${errorMessage(error)}`;
-          trace.error(text);
-          return { ...(dotenv !== undefined && { dotenv }), error: text };
-        }
-      }
-      return dotenv === undefined ? {} : { dotenv };
-    });
-  }
-
   async #cleanup(
     trace: TraceWriter,
     objects: JobObjects,
     staging: string | undefined,
   ): Promise<void> {
-    trace.sectionStart(
-      "cleanup_file_variables",
-      "Cleaning up project directory and file based variables",
-    );
-    const [problems] = await Promise.all([
-      objects.cleanup(async () => {
-        const network = objects.network;
-        if (network !== undefined) await this.#hooks.jobFinished(network);
-      }),
-      staging === undefined
-        ? Promise.resolve()
-        : rm(staging, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined),
-    ]);
-    for (const problem of problems) trace.warning(`Cleanup: ${problem}`);
-    trace.sectionEnd("cleanup_file_variables");
+    await writeCleanup(trace, async () => {
+      const [problems] = await Promise.all([
+        objects.cleanup(async () => {
+          const network = objects.network;
+          if (network !== undefined) await this.#hooks.jobFinished(network);
+        }),
+        staging === undefined
+          ? Promise.resolve()
+          : rm(staging, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined),
+      ]);
+      for (const problem of problems) trace.warning(`Cleanup: ${problem}`);
+    });
   }
 }

@@ -17,26 +17,54 @@ export interface BuildPaths {
 /**
  * Identifies a project across pier processes: the same repository gets the same key, so
  * project slot ids are shared host-wide; two repositories with one GitLab path do not collide.
+ * A clone URL is known without its credentials: in runner mode it holds the job's token.
  */
 export function projectKeyFor(spec: JobSpec, projectDir: string | undefined): string {
-  const identity = `${projectDir ?? spec.git_info.repo_url}\n${spec.job_info.project_full_path}`;
+  const repository = projectDir ?? withoutCredentials(spec.git_info.repo_url);
+  const identity = `${repository}\n${spec.job_info.project_full_path}`;
   return createHash("sha256").update(identity).digest("hex").slice(0, 12);
 }
 
-/** `<state>/builds/<concurrent id>/<project key>/<project concurrent id>/<project path>`. */
+/** The URL without its user and password; anything that is not a URL as it is. */
+export function withoutCredentials(repoUrl: string): string {
+  try {
+    const url = new URL(repoUrl);
+    url.username = "";
+    url.password = "";
+    return url.href;
+  } catch {
+    return repoUrl;
+  }
+}
+
+/**
+ * `<state>/builds/<concurrent id>/<project key>/<project concurrent id>/<project path>`, or
+ * with config.toml's `builds_dir` gitlab-runner's shared layout
+ * `<builds_dir>/<runner short token>/<project concurrent id>/<project path>` (the project key
+ * stands in for the short token outside runner mode).
+ */
 export function buildPathsFor(options: {
   stateDir: string;
+  buildsDir?: string;
+  runnerShortToken?: string;
   concurrentId: number;
   projectKey: string;
   projectConcurrentId: number;
   projectPath: string;
 }): BuildPaths {
-  const buildsDir = join(
-    buildsRoot(options.stateDir),
-    String(options.concurrentId),
-    options.projectKey,
-    String(options.projectConcurrentId),
-  );
+  const buildsDir =
+    options.buildsDir !== undefined && options.buildsDir !== ""
+      ? join(
+          options.buildsDir,
+          options.runnerShortToken ?? options.projectKey,
+          String(options.projectConcurrentId),
+        )
+      : join(
+          buildsRoot(options.stateDir),
+          String(options.concurrentId),
+          options.projectKey,
+          String(options.projectConcurrentId),
+        );
   const safeProjectPath = options.projectPath
     .split("/")
     .filter((part) => part !== "" && part !== "." && part !== "..")
