@@ -8,6 +8,7 @@ import { failureReasonFor } from "./failure-reasons.ts";
 import { backoffDelayMs, type GitLabClient } from "./gitlab-client.ts";
 import { runnerArtifactTransport } from "./runner-artifacts.ts";
 import { runnerCacheDir } from "./runner-cache-dir.ts";
+import { shortToken } from "./short-token.ts";
 import { updateJob, type JobPayload, type JobUpdate } from "./runner-api.ts";
 import { jobSpecForRunner } from "./runner-job-spec.ts";
 import { TraceUploader } from "./trace-uploader.ts";
@@ -102,6 +103,10 @@ export async function runRunnerJob(o: RunnerJobOptions): Promise<RunnerJobOutcom
       hardKill: hardKill.signal,
       stateDir: o.stateDir,
       cacheDir: runnerCacheDir(entry, o.stateDir, spec),
+      ...(entry.buildsDir && {
+        buildsDir: entry.buildsDir,
+        runnerShortToken: shortToken(entry.token),
+      }),
       artifacts,
     });
   } catch (error) {
