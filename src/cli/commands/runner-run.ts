@@ -33,11 +33,6 @@ function warnAboutUnappliedSettings(config: RunnerConfig, log: RunnerLog): void 
     if (entry.preGetSourcesScript !== undefined) {
       log.warn("pre_get_sources_script is not run: pier fetches sources on the host", { runner });
     }
-    if (entry.buildsDir !== undefined) {
-      log.warn("builds_dir is not applied (pier's state dir on the host, /builds in containers)", {
-        runner,
-      });
-    }
   }
 }
 
