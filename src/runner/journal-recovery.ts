@@ -8,11 +8,14 @@ import { sweepStateDir } from "../gc/state-sweep.ts";
 import { currentProcess, isRunning } from "../storage/process-identity.ts";
 import { ANSI_BOLD_RED, ANSI_RESET } from "../trace/ansi.ts";
 import { failureReasonFor } from "./failure-reasons.ts";
+import type { RunnerEntry } from "./config-toml.ts";
 import { backoffDelayMs, GitLabClient, type GitLabClientOptions } from "./gitlab-client.ts";
+import { tlsFilesOf, type GitLabTlsFiles } from "./gitlab-tls.ts";
 import { JobJournal, type JournalEntry, type StoredEntry } from "./journal.ts";
 import { sendFinalUpdate } from "./run-job.ts";
 import type { JobUpdate } from "./runner-api.ts";
 import type { RunnerLog } from "./runner-log.ts";
+import { shortToken } from "./short-token.ts";
 import { TraceUploader } from "./trace-uploader.ts";
 
 export interface RecoveryOptions {
@@ -20,7 +23,12 @@ export interface RecoveryOptions {
   log: RunnerLog;
   /** Connects to the engine when a lost job made Docker objects; undefined: none to clean. */
   connectDocker?: () => Promise<DockerClient>;
-  client?: Omit<GitLabClientOptions, "url">;
+  client?: Omit<GitLabClientOptions, "url" | "tls">;
+  /**
+   * config.toml's entries now: a lost job's runner found there (same token, same URL) is
+   * reached with its current TLS files, else with those the journal kept.
+   */
+  runners?: readonly RunnerEntry[];
   /** SIGTERM → SIGKILL grace for processes a lost shell job left running. */
   killGraceMs?: number;
 }
@@ -86,7 +94,13 @@ export async function recoverLostJobs(o: RecoveryOptions): Promise<RecoveredJob[
           });
         }
       }
-      const reported = await reportLostJob(claimed, o);
+      const reported = await reportLostJob(claimed, o).catch((error: unknown) => {
+        o.log.error("could not report a lost job", {
+          job: entry.jobId,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        return "unreported";
+      });
       if (reported === "unreported") {
         o.log.error("GitLab could not be told about a lost job; trying again at the next start", {
           runner: entry.runner,
@@ -121,7 +135,23 @@ export async function recoverLostJobs(o: RecoveryOptions): Promise<RecoveredJob[
 
 async function reportLostJob(stored: StoredEntry, o: RecoveryOptions): Promise<string> {
   const { entry } = stored;
-  const client = new GitLabClient({ ...o.client, url: entry.url });
+  const client = new GitLabClient({ ...o.client, url: entry.url, tls: tlsFor(entry, o.runners) });
+  try {
+    return await sendLostJob(stored, client);
+  } finally {
+    client.close();
+  }
+}
+
+function tlsFor(entry: JournalEntry, runners: RecoveryOptions["runners"]): GitLabTlsFiles {
+  const current = runners?.find(
+    (runner) => runner.url === entry.url && shortToken(runner.token) === entry.runner,
+  );
+  return current === undefined ? (entry.tls ?? {}) : tlsFilesOf(current);
+}
+
+async function sendLostJob(stored: StoredEntry, client: GitLabClient): Promise<string> {
+  const { entry } = stored;
   const uploader = new TraceUploader({
     client,
     jobId: entry.jobId,

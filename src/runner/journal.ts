@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProcessIdentity } from "../storage/process-identity.ts";
+import type { GitLabTlsFiles } from "./gitlab-tls.ts";
 import type { JobUpdate } from "./runner-api.ts";
 
 /** What a restarted pier needs to tell GitLab about a job its predecessor lost. */
@@ -10,6 +11,8 @@ export interface JournalEntry {
   jobToken: string;
   /** GitLab's URL as in config.toml. */
   url: string;
+  /** The entry's `tls-ca-file`, `tls-cert-file`, `tls-key-file`: a private-CA GitLab needs them. */
+  tls?: GitLabTlsFiles;
   /** The runner token's short form (logs, paths); never the token itself. */
   runner: string;
   systemId: string;

@@ -174,9 +174,8 @@ export class RunnerService {
   }
 
   #client(entry: RunnerEntry, worker: () => Worker | undefined): GitLabClient {
-    useGitLabTlsForGit(entry);
     const metrics = this.#o.metrics;
-    return new GitLabClient({
+    const client = new GitLabClient({
       ...this.#o.client,
       url: entry.url,
       tls: tlsFilesOf(entry),
@@ -189,6 +188,9 @@ export class RunnerService {
         },
       }),
     });
+    // After the client: files it refuses do not reach git either.
+    useGitLabTlsForGit(entry);
+    return client;
   }
 
   /** `strict` (at start): an entry that cannot be set up is an error, not a log line. */
@@ -247,12 +249,38 @@ export class RunnerService {
         };
       }
     }
-    if (before.url !== entry.url) worker.client = this.#client(entry, () => worker);
+    if (before.url !== entry.url || !isDeepStrictEqual(tlsFilesOf(before), tlsFilesOf(entry))) {
+      entry = this.#reconnect(worker, before, entry);
+    }
     worker.entry = entry;
     this.#o.metrics?.setLimit(this.#labels(worker), entry.limit ?? 0);
     this.#spawnPollers(worker);
     this.#scheduleRotation(worker);
     this.#o.log.info("runner settings reloaded", { runner: shortToken(entry.token) });
+  }
+
+  /**
+   * A new client for a changed `url` or `tls-*-file` (running jobs keep the one they started
+   * with). Files that cannot be read leave the previous connection settings in place.
+   */
+  #reconnect(worker: Worker, before: RunnerEntry, entry: RunnerEntry): RunnerEntry {
+    try {
+      worker.client = this.#client(entry, () => worker);
+      return entry;
+    } catch (error) {
+      this.#o.log.error("runner keeps its previous GitLab URL and TLS files: the new ones fail", {
+        runner: shortToken(entry.token),
+        error: error instanceof Error ? error.message : String(error),
+      });
+      const { tlsCaFile: _ca, tlsCertFile: _cert, tlsKeyFile: _key, ...rest } = entry;
+      return {
+        ...rest,
+        url: before.url,
+        ...(before.tlsCaFile !== undefined && { tlsCaFile: before.tlsCaFile }),
+        ...(before.tlsCertFile !== undefined && { tlsCertFile: before.tlsCertFile }),
+        ...(before.tlsKeyFile !== undefined && { tlsKeyFile: before.tlsKeyFile }),
+      };
+    }
   }
 
   #removeWorker(worker: Worker): void {
@@ -346,6 +374,7 @@ export class RunnerService {
       jobId: job.id,
       jobToken: job.token,
       url: entry.url,
+      tls: tlsFilesOf(entry),
       runner,
       systemId: this.#o.systemId,
       owner: currentProcess(),

@@ -1,5 +1,5 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -7,6 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { readRunnerConfig } from "../../src/runner/config-toml.ts";
+import { recoverLostJobs } from "../../src/runner/journal-recovery.ts";
+import { JobJournal, type JournalEntry } from "../../src/runner/journal.ts";
+import { shortToken } from "../../src/runner/short-token.ts";
 import { ShellExecutor } from "../../src/executors/shell/shell-executor.ts";
 import { parseRunnerConfig, type RunnerEntry } from "../../src/runner/config-toml.ts";
 import { GitLabClient, GitLabUnreachableError } from "../../src/runner/gitlab-client.ts";
@@ -15,8 +19,13 @@ import { runRunnerJob } from "../../src/runner/run-job.ts";
 import { requestJob } from "../../src/runner/runner-api.ts";
 import { runnerInfo } from "../../src/runner/runner-info.ts";
 import { EXECUTORS } from "../../src/runner/executor-registry.ts";
-import type { FakeGitLab } from "../support/fake-gitlab/fake-gitlab.ts";
-import { startRunnerFixture, type RunnerFixture } from "../support/runner-fixture.ts";
+import type { FakeGitLab, FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
+import { ensureBuilt, runPier } from "../support/pier-cli.ts";
+import {
+  quietRunnerLog,
+  startRunnerFixture,
+  type RunnerFixture,
+} from "../support/runner-fixture.ts";
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
 function makeCertificates(dir: string): void {
@@ -131,9 +140,10 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  // The services first: a final update still on its way goes through the front.
+  await fixture.close();
   proxy.closeAllConnections();
   await new Promise<void>((resolve) => proxy.close(() => resolve()));
-  await fixture.close();
 });
 
 function entry(tls: Partial<RunnerEntry>): RunnerEntry {
@@ -226,5 +236,171 @@ describe("the GitLab client over HTTPS with tls-ca-file, tls-cert-file and tls-k
     client.close();
     expect(answer).toMatchObject({ kind: "forbidden" });
     expect(clientNames).toEqual([]);
+  });
+});
+
+/** Hands the queued job out over HTTPS, as a pier that later died would have taken it. */
+async function takenByADeadPier(job: FakeJob, tls: JournalEntry["tls"]): Promise<JournalEntry> {
+  const client = new GitLabClient({ url: httpsUrl, tls: withClientCertificateFiles() });
+  expect((await askForJob(client)).kind).toBe("job");
+  client.close();
+  const logFile = join(stateDir, "runner", "lost", `${String(job.id)}.log`);
+  mkdirSync(join(logFile, ".."), { recursive: true });
+  writeFileSync(logFile, "started, then the runner died\n");
+  const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]);
+  const entry: JournalEntry = {
+    jobId: job.id,
+    jobToken: job.token,
+    url: httpsUrl,
+    ...(tls !== undefined && { tls }),
+    runner: shortToken(token),
+    systemId: "s_0123456789ab",
+    owner: { pid: Number(dead.stdout.toString()), start: "1" },
+    logFile,
+    outputLimitBytes: 4 * 1024 * 1024,
+    startedAt: new Date().toISOString(),
+  };
+  new JobJournal(stateDir).record(entry);
+  return entry;
+}
+
+const withClientCertificateFiles = (): NonNullable<JournalEntry["tls"]> => ({
+  caFile: join(certs, "ca.pem"),
+  certFile: join(certs, "client.pem"),
+  keyFile: join(certs, "client-key.pem"),
+});
+
+describe("TLS files beyond the job loop", () => {
+  it("recovers a lost job from a private-CA GitLab with the TLS files the journal kept", async () => {
+    const job = fake.queueJob({ script: ["true"] });
+    await takenByADeadPier(job, withClientCertificateFiles());
+    clientNames = [];
+    const recovered = await recoverLostJobs({
+      stateDir,
+      log: quietRunnerLog,
+      client: { baseDelayMs: 10, maxDelayMs: 50 },
+    });
+    expect(recovered).toMatchObject([{ jobId: job.id, reported: "failed" }]);
+    expect(job.final).toMatchObject({ state: "failed", failure_reason: "runner_system_failure" });
+    expect(job.trace.toString()).toContain("started, then the runner died");
+    expect(fake.violations).toEqual([]);
+    expect(clientNames.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(clientNames)).toEqual(new Set(["pier-runner-client"]));
+  });
+
+  it("recovers with the runner's TLS files from config.toml now, over those of the journal", async () => {
+    const job = fake.queueJob({ script: ["true"] });
+    // An entry journaled before pier kept TLS files, or with files since replaced.
+    await takenByADeadPier(job, { caFile: join(certs, "missing-ca.pem") });
+    const withoutConfig = await recoverLostJobs({
+      stateDir,
+      log: quietRunnerLog,
+      client: { maxAttempts: 1 },
+    });
+    expect(withoutConfig).toMatchObject([{ jobId: job.id, reported: "unreported" }]);
+    expect(job.final).toBeUndefined();
+
+    const recovered = await recoverLostJobs({
+      stateDir,
+      log: quietRunnerLog,
+      client: { baseDelayMs: 10, maxDelayMs: 50 },
+      runners: [entry(withClientCertificate())],
+    });
+    expect(recovered).toMatchObject([{ jobId: job.id, reported: "failed" }]);
+    expect(job.final).toMatchObject({ state: "failed" });
+    expect(new JobJournal(stateDir).list()).toEqual([]);
+  });
+
+  it("applies changed TLS files on config reload though the URL stays the same", async () => {
+    const job = fake.queueJob({ script: ["echo reconnected"] });
+    const caOnly = entry({ tlsCaFile: join(certs, "ca.pem") });
+    const service = fixture.startService({
+      global: { concurrent: 1 },
+      runners: [caOnly],
+      extra: {},
+    });
+    // Without its certificate the runner is turned away at the HTTPS front.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(job.state).toBe("pending");
+    await service.applyConfig({
+      global: { concurrent: 1 },
+      runners: [entry(withClientCertificate())],
+      extra: {},
+    });
+    await fake.waitFor(() => job.final !== undefined, 60_000);
+    expect(job.final).toMatchObject({ state: "success" });
+    expect(job.trace.toString()).toContain("reconnected");
+    expect(new Set(clientNames)).toEqual(new Set(["pier-runner-client"]));
+  });
+});
+
+describe("pier runner register with --tls-ca-file, --tls-cert-file, --tls-key-file", () => {
+  let home: string;
+  beforeEach(() => {
+    ensureBuilt();
+    home = mkdtempSync(join(tmpdir(), "pier-register-tls-"));
+  });
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  const tlsFlags = (): string[] => [
+    "--tls-ca-file",
+    join(certs, "ca.pem"),
+    "--tls-cert-file",
+    join(certs, "client.pem"),
+    "--tls-key-file",
+    join(certs, "client-key.pem"),
+  ];
+
+  it.each([
+    ["an authentication token (verify)", () => token, "/api/v4/runners/verify"],
+    ["a registration token (legacy)", () => fake.registrationToken, "/api/v4/runners"],
+  ])("registers with %s against a private-CA GitLab and keeps the files", async (_, t, path) => {
+    const configFile = join(home, "config.toml");
+    const registered = await runPier(
+      ["runner", "register", "-n", "-c", configFile, "--url", httpsUrl, "--token", t()].concat(
+        tlsFlags(),
+      ),
+      { HOME: home, XDG_STATE_HOME: join(home, "state") },
+    );
+    expect(registered.stderr).toBe("");
+    expect(registered.code).toBe(0);
+    expect(frontPaths).toContain(path);
+    expect(new Set(clientNames)).toEqual(new Set(["pier-runner-client"]));
+    const [registeredEntry] = readRunnerConfig(configFile).config.runners;
+    expect(registeredEntry).toMatchObject({
+      url: httpsUrl,
+      ...withClientCertificate(),
+    });
+    // What was written is what the other commands use.
+    const verified = await runPier(["runner", "verify", "-c", configFile], { HOME: home });
+    expect(verified.code).toBe(0);
+  });
+
+  it("fails before asking GitLab when a TLS file cannot be read", async () => {
+    const missing = await runPier(
+      ["runner", "register", "-n", "-c", join(home, "config.toml"), "--url", httpsUrl].concat([
+        "--token",
+        token,
+        "--tls-ca-file",
+        join(certs, "nope.pem"),
+      ]),
+      { HOME: home },
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("tls-ca-file");
+    expect(fake.requests).toEqual([]);
+  });
+
+  it("cannot reach the private-CA GitLab without --tls-ca-file", async () => {
+    const refused = await runPier(
+      ["runner", "register", "-n", "-c", join(home, "config.toml"), "--url", httpsUrl].concat([
+        "--token",
+        token,
+      ]),
+      { HOME: home },
+    );
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/certificate/i);
+    expect(frontPaths).toEqual([]);
   });
 });

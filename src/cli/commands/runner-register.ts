@@ -1,10 +1,12 @@
 import { hostname } from "node:os";
+import { resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { UsageError } from "../../errors.ts";
 import { readRunnerConfig, writeRunnerConfig, type RunnerEntry } from "../../runner/config-toml.ts";
 import { defaultRunnerConfigFile } from "../../runner/config-path.ts";
 import { executorFactory } from "../../runner/executor-registry.ts";
 import { GitLabClient } from "../../runner/gitlab-client.ts";
+import type { GitLabTlsFiles } from "../../runner/gitlab-tls.ts";
 import { registerRunner, verifyRunner, type RunnerCredentials } from "../../runner/runner-api.ts";
 import { runnerInfo } from "../../runner/runner-info.ts";
 import { loadSystemId } from "../../runner/system-id.ts";
@@ -24,6 +26,9 @@ export interface RegisterOptions {
   maintenanceNote?: string | undefined;
   accessLevel?: string | undefined;
   limit?: string | undefined;
+  tlsCaFile?: string | undefined;
+  tlsCertFile?: string | undefined;
+  tlsKeyFile?: string | undefined;
   config?: string | undefined;
   nonInteractive?: boolean | undefined;
 }
@@ -63,6 +68,20 @@ function wholeNumber(value: string | undefined, flag: string): number | undefine
   return Number(value);
 }
 
+/** `--tls-*-file` as absolute paths: `pier runner run` may start in another directory. */
+function tlsFilesFrom(options: RegisterOptions): GitLabTlsFiles {
+  const absolute = (file: string | undefined): string | undefined =>
+    file === undefined || file === "" ? undefined : resolve(file);
+  const files: GitLabTlsFiles = {};
+  const caFile = absolute(options.tlsCaFile);
+  const certFile = absolute(options.tlsCertFile);
+  const keyFile = absolute(options.tlsKeyFile);
+  if (caFile !== undefined) files.caFile = caFile;
+  if (certFile !== undefined) files.certFile = certFile;
+  if (keyFile !== undefined) files.keyFile = keyFile;
+  return files;
+}
+
 /**
  * `pier runner register`: with a `glrt-` token (a runner created in GitLab) it verifies the
  * token; with a registration token it registers a new runner (legacy flow). Either way a
@@ -86,7 +105,9 @@ export async function runnerRegisterCommand(options: RegisterOptions): Promise<n
   const name = options.name ?? options.description ?? hostname();
   const limit = wholeNumber(options.limit, "--limit");
 
-  const client = new GitLabClient({ url });
+  const tls = tlsFilesFrom(options);
+  // Reads the files now: one that is missing fails before GitLab is asked anything.
+  const client = new GitLabClient({ url, tls });
   const info = runnerInfo(executor, factory.features);
   if (token.startsWith("glrt-") && SERVER_OWNED.some((key) => options[key] !== undefined)) {
     throw new UsageError(
@@ -137,6 +158,9 @@ export async function runnerRegisterCommand(options: RegisterOptions): Promise<n
         : new Date(credentials.tokenExpiresAt),
     executor,
     ...(limit !== undefined && { limit }),
+    ...(tls.caFile !== undefined && { tlsCaFile: tls.caFile }),
+    ...(tls.certFile !== undefined && { tlsCertFile: tls.certFile }),
+    ...(tls.keyFile !== undefined && { tlsKeyFile: tls.keyFile }),
     extra: {},
   };
   const { config } = loaded;

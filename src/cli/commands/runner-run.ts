@@ -57,26 +57,33 @@ function reloadOnChange(
   let current = running;
   let queue = Promise.resolve();
   const reload = (): void => {
-    queue = queue.then(async () => {
-      let next: RunnerConfig;
-      try {
-        const loaded = readRunnerConfig(configFile);
-        next = checkedConfig(configFile, loaded.config);
-        for (const warning of loaded.warnings) log.warn(warning);
-      } catch (error) {
-        log.error("config.toml not reloaded; keeping the running configuration", {
+    queue = queue
+      .then(async () => {
+        let next: RunnerConfig;
+        try {
+          const loaded = readRunnerConfig(configFile);
+          next = checkedConfig(configFile, loaded.config);
+          for (const warning of loaded.warnings) log.warn(warning);
+        } catch (error) {
+          log.error("config.toml not reloaded; keeping the running configuration", {
+            error: error instanceof Error ? error.message : String(error),
+          });
+          return;
+        }
+        if (next.global.listenAddress !== current.global.listenAddress) {
+          log.warn("listen_address changes take effect when pier restarts");
+        }
+        log.setLevel(next.global.logLevel);
+        current = next;
+        await service.applyConfig(next);
+        log.info("configuration loaded", { config: configFile, concurrent: service.concurrent });
+      })
+      .catch((error: unknown) => {
+        // The queue goes on: a later change of the file is still applied.
+        log.error("config.toml reload failed", {
           error: error instanceof Error ? error.message : String(error),
         });
-        return;
-      }
-      if (next.global.listenAddress !== current.global.listenAddress) {
-        log.warn("listen_address changes take effect when pier restarts");
-      }
-      log.setLevel(next.global.logLevel);
-      current = next;
-      await service.applyConfig(next);
-      log.info("configuration loaded", { config: configFile, concurrent: service.concurrent });
-    });
+      });
   };
   const watcher = watchConfigFile({ file: configFile, onChange: reload });
   process.on("SIGHUP", reload);
@@ -148,6 +155,7 @@ export async function runnerRunCommand(options: RunnerRunOptions): Promise<numbe
   const recovery = recoverLostJobs({
     stateDir,
     log,
+    runners: config.runners,
     connectDocker: () => connectDocker({ signal: AbortSignal.timeout(15_000) }),
   }).catch((error: unknown) => {
     log.error("recovering lost jobs failed", { error: String(error) });
