@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { type DockerClient, connectDocker } from "../../src/docker/docker-client.ts";
 import { readTar } from "../../src/docker/tar-reader.ts";
+import { runAttachedScript } from "../support/attached-script.ts";
 
 const LABELS = { "pier.managed": "true", "pier.test": "docker-client" };
 const SLOW = 240_000;
@@ -103,21 +104,9 @@ describe("Docker client against a DinD engine over TLS", () => {
         StdinOnce: true,
         AttachStdin: true,
       });
-      const streams = await inner.containers.attach(Id, { stdin: true });
-      const pending = await inner.containers.beginWait(Id, { condition: "next-exit" });
-      await inner.containers.start(Id);
-      streams.stdin.end("echo inside dind\necho warn >&2\n(exit 9)\n");
-      const collect = async (stream: AsyncIterable<unknown>): Promise<string> => {
-        const chunks: Buffer[] = [];
-        for await (const chunk of stream) chunks.push(chunk as Buffer);
-        return Buffer.concat(chunks).toString();
-      };
-      const [stdout, stderr, exit] = await Promise.all([
-        collect(streams.stdout),
-        collect(streams.stderr),
-        pending.exit,
-      ]);
-      expect({ stdout, stderr, code: exit.StatusCode }).toEqual({
+      expect(
+        await runAttachedScript(inner, Id, "echo inside dind\necho warn >&2\n(exit 9)\n"),
+      ).toEqual({
         stdout: "inside dind\n",
         stderr: "warn\n",
         code: 9,

@@ -1,92 +1,35 @@
-import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
-import { promisify } from "node:util";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { type DockerClient, connectDocker } from "../../src/docker/docker-client.ts";
 import { dockerEndpointFromEnvironment } from "../../src/docker/docker-endpoint.ts";
 import { DockerUnavailableError } from "../../src/docker/docker-errors.ts";
+import { runAttachedScript } from "../support/attached-script.ts";
+import { makeTestCertificates, type TestCertificates } from "../support/test-certificates.ts";
 
-const run = promisify(execFile);
 const LABELS = { "pier.managed": "true", "pier.test": "docker-client" };
-
-/** A CA, and a certificate signed by it for `purpose` (serverAuth with 127.0.0.1, or clientAuth). */
-async function makeCertificates(dir: string): Promise<void> {
-  const openssl = async (args: string[]): Promise<void> => {
-    await run("openssl", args, { cwd: dir });
-  };
-  const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl([
-    "req",
-    "-x509",
-    ...ecKey,
-    "-keyout",
-    "ca-key.pem",
-    "-out",
-    "ca.pem",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=pier-test-ca",
-  ]);
-  await writeFile(
-    join(dir, "server.ext"),
-    "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-  );
-  await writeFile(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
-  for (const [name, subject] of [
-    ["server", "/CN=127.0.0.1"],
-    ["client", "/CN=pier-test-client"],
-  ] as const) {
-    await openssl([
-      "req",
-      ...ecKey,
-      "-keyout",
-      `${name}-key.pem`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      subject,
-    ]);
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca-key.pem",
-      "-CAcreateserial",
-      "-out",
-      `${name}.pem`,
-      "-days",
-      "1",
-      "-extfile",
-      `${name}.ext`,
-    ]);
-  }
-}
 
 /**
  * Stands in for a TLS engine (what DinD serves on 2376): TLS with client certificates on an
  * ephemeral loopback port, each connection spliced byte for byte onto the local engine's
  * socket, so hijacked attach/exec and half-close go through real TLS.
  */
-async function startTlsFront(dir: string): Promise<{ port: number; close: () => Promise<void> }> {
+async function startTlsFront(
+  certificates: TestCertificates,
+): Promise<{ port: number; close: () => Promise<void> }> {
   const engine = dockerEndpointFromEnvironment(process.env);
   if (engine.kind !== "unix") throw new Error("this test fronts a unix-socket engine");
   const sockets = new Set<net.Socket>();
   const server = tls.createServer(
     {
-      key: await readFile(join(dir, "server-key.pem")),
-      cert: await readFile(join(dir, "server.pem")),
-      ca: await readFile(join(dir, "ca.pem")),
+      key: await readFile(certificates.serverKey),
+      cert: await readFile(certificates.serverCert),
+      ca: await readFile(certificates.ca),
       requestCert: true,
       rejectUnauthorized: true,
       allowHalfOpen: true,
@@ -121,23 +64,21 @@ async function startTlsFront(dir: string): Promise<{ port: number; close: () => 
 
 describe("Docker client over TCP with TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)", () => {
   let dir = "";
+  let certificates: TestCertificates;
   let front: { port: number; close: () => Promise<void> };
   let docker: DockerClient | undefined;
   const containers: string[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "pier-docker-tls-"));
-    await makeCertificates(dir);
+    certificates = makeTestCertificates(dir);
+    // DOCKER_CERT_PATH's layout.
     const clientDir = join(dir, "client");
     await mkdir(clientDir);
-    for (const [from, to] of [
-      ["ca.pem", "ca.pem"],
-      ["client.pem", "cert.pem"],
-      ["client-key.pem", "key.pem"],
-    ] as const) {
-      await writeFile(join(clientDir, to), await readFile(join(dir, from)));
-    }
-    front = await startTlsFront(dir);
+    await copyFile(certificates.ca, join(clientDir, "ca.pem"));
+    await copyFile(certificates.clientCert, join(clientDir, "cert.pem"));
+    await copyFile(certificates.clientKey, join(clientDir, "key.pem"));
+    front = await startTlsFront(certificates);
   });
 
   afterAll(async () => {
@@ -167,21 +108,7 @@ describe("Docker client over TCP with TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)"
       Labels: LABELS,
     });
     containers.push(Id);
-    const streams = await docker.containers.attach(Id, { stdin: true });
-    const pending = await docker.containers.beginWait(Id, { condition: "next-exit" });
-    await docker.containers.start(Id);
-    streams.stdin.end("echo over tls\necho err >&2\n(exit 6)\n");
-    const collect = async (stream: AsyncIterable<unknown>): Promise<string> => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of stream) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString();
-    };
-    const [stdout, stderr, exit] = await Promise.all([
-      collect(streams.stdout),
-      collect(streams.stderr),
-      pending.exit,
-    ]);
-    expect({ stdout, stderr, code: exit.StatusCode }).toEqual({
+    expect(await runAttachedScript(docker, Id, "echo over tls\necho err >&2\n(exit 6)\n")).toEqual({
       stdout: "over tls\n",
       stderr: "err\n",
       code: 6,
@@ -207,9 +134,9 @@ describe("Docker client over TCP with TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)"
   it("refuses an engine whose certificate another CA signed", async () => {
     const otherDir = join(dir, "other-ca");
     await mkdir(otherDir);
-    await makeCertificates(otherDir);
-    await writeFile(join(otherDir, "cert.pem"), await readFile(join(dir, "client.pem")));
-    await writeFile(join(otherDir, "key.pem"), await readFile(join(dir, "client-key.pem")));
+    makeTestCertificates(otherDir, "pier-other-ca");
+    await copyFile(certificates.clientCert, join(otherDir, "cert.pem"));
+    await copyFile(certificates.clientKey, join(otherDir, "key.pem"));
     const attempt = connectDocker({
       env: {
         DOCKER_HOST: `tcp://127.0.0.1:${front.port}`,
@@ -228,7 +155,7 @@ describe("Docker client over TCP with TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)"
   it("is refused without a client certificate", async () => {
     const noClientCert = join(dir, "ca-only");
     await mkdir(noClientCert);
-    await writeFile(join(noClientCert, "ca.pem"), await readFile(join(dir, "ca.pem")));
+    await copyFile(certificates.ca, join(noClientCert, "ca.pem"));
     await expect(
       connectDocker({
         env: {
