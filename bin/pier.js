@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import {
   bundleCacheName,
+  commandOf,
   compileCacheDir,
   findBundle,
   loadCachedBundle,
@@ -11,10 +12,12 @@ import {
 import { pierVersion } from "../dist/cli/version.js";
 
 const bundlePath = findBundle(join(import.meta.dirname, "../dist"));
+const argv = process.argv.slice(2);
 const bundle = loadCachedBundle(bundlePath, {
   cacheName: bundleCacheName(bundlePath, pierVersion()),
   cacheDir: compileCacheDir(),
+  command: commandOf(argv),
 });
-process.exitCode = await bundle.exports.main(process.argv.slice(2));
+process.exitCode = await bundle.exports.main(argv);
 // After the command: the cache then holds the functions it compiled lazily too.
 bundle.saveCache();

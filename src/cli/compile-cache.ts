@@ -20,7 +20,7 @@ export interface CachedBundle {
   cacheFile: string | undefined;
   /** "hit" when V8 took the cached code, "miss" when there was none, "rejected" when it was unusable. */
   cacheState: "hit" | "miss" | "rejected" | "off";
-  /** Writes the cache when there is none yet or this run compiled more. Never throws. */
+  /** Writes the cache when there is none or it lacks this command's code. Never throws. */
   saveCache(): void;
 }
 
@@ -29,14 +29,32 @@ export interface CompileCacheOptions {
   cacheName: string;
   /** Folder for cache files; undefined turns the cache off. */
   cacheDir: string | undefined;
+  /** What this run does (see commandOf): the cache is rewritten once for each new one. */
+  command: string;
 }
 
 // V8 checks the cache against the source's length and V8's version and flags, not against its
 // own bytes (only debug builds do): a header with a checksum keeps a damaged file from being used.
-const magic = Buffer.from("pierv8c1");
-const headerLength = magic.length + 4;
+// Layout: magic, CRC-32 of the rest, length of the command list, the command list, V8's data.
+const magic = Buffer.from("pierv8c2");
+const crcOffset = magic.length;
+const commandsLengthOffset = crcOffset + 4;
+const commandsOffset = commandsLengthOffset + 2;
 // Cache files of other versions and builds kept (for switching between installs).
 const keptCacheFiles = 4;
+
+interface CacheFile {
+  /** The commands whose code the data holds. */
+  commands: string[];
+  data: Buffer;
+}
+
+/** The command of argv (`run`, `runner run`, … or `-` for none) for CompileCacheOptions. */
+export function commandOf(argv: readonly string[]): string {
+  const words = argv.filter((arg) => !arg.startsWith("-"));
+  const command = words[0] === "runner" ? words.slice(0, 2).join(" ") : (words[0] ?? "-");
+  return /^[a-z -]{1,40}$/.test(command) ? command : "?";
+}
 
 /** $XDG_CACHE_HOME/pier/v8, or undefined when PIER_NO_COMPILE_CACHE is set. */
 export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -73,36 +91,32 @@ export function loadCachedBundle(bundlePath: string, options: CompileCacheOption
   const source = readFileSync(bundlePath, "utf8");
   const cacheFile =
     options.cacheDir === undefined ? undefined : join(options.cacheDir, options.cacheName);
-  const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);
+  const cached = cacheFile === undefined ? undefined : readCache(cacheFile);
   // Strict like the ES module bundle it replaces; the parameters are the CommonJS module scope.
   const wrapped = `(function (exports, require, module, __filename, __dirname) {"use strict";${source}\n})`;
   const script = new Script(wrapped, {
     filename: bundlePath,
-    ...(cachedData === undefined ? {} : { cachedData }),
+    ...(cached === undefined ? {} : { cachedData: cached.data }),
   });
-  const rejected = cachedData !== undefined && script.cachedDataRejected === true;
+  const rejected = cached !== undefined && script.cachedDataRejected === true;
   const module = { exports: {} as Record<string, unknown> };
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   run(module.exports, createRequire(bundlePath), module, bundlePath, dirname(bundlePath));
+  const cacheState =
+    cacheFile === undefined ? "off" : cached === undefined ? "miss" : rejected ? "rejected" : "hit";
   return {
     exports: module.exports,
     cacheFile,
-    cacheState:
-      cacheFile === undefined
-        ? "off"
-        : cachedData === undefined
-          ? "miss"
-          : rejected
-            ? "rejected"
-            : "hit",
+    cacheState,
     saveCache() {
       if (cacheFile === undefined) return;
+      const known = cacheState === "hit" ? (cached?.commands ?? []) : [];
+      // Serializing costs about as much as it saves: only when this command's lazily compiled
+      // functions are not in the cache yet (the new data holds the deserialized ones too).
+      if (known.includes(options.command)) return;
       try {
-        const data = script.createCachedData();
-        // Lazily compiled functions add to the cache: keep the larger one, so the cache grows
-        // towards every command's code instead of swinging to the last command's.
-        if (cachedData !== undefined && !rejected && data.length <= cachedData.length) return;
-        writeCache(cacheFile, data, cachedData === undefined);
+        const commands = [...known, options.command];
+        writeCache(cacheFile, { commands, data: script.createCachedData() }, cached === undefined);
       } catch {
         // A cache that cannot be written only costs the next start its compile time.
       }
@@ -110,29 +124,34 @@ export function loadCachedBundle(bundlePath: string, options: CompileCacheOption
   };
 }
 
-function readCache(cacheFile: string): Buffer | undefined {
+function readCache(cacheFile: string): CacheFile | undefined {
   let file: Buffer;
   try {
     file = readFileSync(cacheFile);
   } catch {
     return undefined;
   }
-  if (file.length <= headerLength || !file.subarray(0, magic.length).equals(magic)) {
+  if (file.length <= commandsOffset || !file.subarray(0, magic.length).equals(magic)) {
     return undefined;
   }
-  const data = file.subarray(headerLength);
-  return file.readUInt32BE(magic.length) === crc32(data) ? data : undefined;
+  if (file.readUInt32BE(crcOffset) !== crc32(file.subarray(commandsLengthOffset))) return undefined;
+  const dataOffset = commandsOffset + file.readUInt16BE(commandsLengthOffset);
+  const commands = file.subarray(commandsOffset, dataOffset).toString("utf8").split("\n");
+  return { commands, data: file.subarray(dataOffset) };
 }
 
-function writeCache(cacheFile: string, data: Buffer, isNew: boolean): void {
+function writeCache(cacheFile: string, cache: CacheFile, isNew: boolean): void {
   const dir = dirname(cacheFile);
   mkdirSync(dir, { recursive: true });
-  const header = Buffer.alloc(headerLength);
+  const commands = Buffer.from(cache.commands.join("\n"));
+  const header = Buffer.alloc(commandsOffset);
   magic.copy(header);
-  header.writeUInt32BE(crc32(data), magic.length);
+  header.writeUInt16BE(commands.length, commandsLengthOffset);
+  const file = Buffer.concat([header, commands, cache.data]);
+  file.writeUInt32BE(crc32(file.subarray(commandsLengthOffset)), crcOffset);
   const temporary = `${cacheFile}.${process.pid}.tmp`;
   try {
-    writeFileSync(temporary, Buffer.concat([header, data]));
+    writeFileSync(temporary, file);
     renameSync(temporary, cacheFile);
   } catch (error) {
     rmSync(temporary, { force: true });
