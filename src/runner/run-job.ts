@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Executor, JobResult } from "../executors/executor.ts";
+import type { JobSpec } from "../job/spec.ts";
 import { maskPhrases, phrasesFor } from "../trace/mask-phrases.ts";
 import { TraceWriter } from "../trace/trace-writer.ts";
 import type { RunnerEntry } from "./config-toml.ts";
@@ -95,6 +96,7 @@ export async function runRunnerJob(o: RunnerJobOptions): Promise<RunnerJobOutcom
     stateDir: o.stateDir,
   });
 
+  warnAboutUnrunHooks(spec, trace);
   let result: JobResult;
   try {
     result = await o.executor.run(spec, {
@@ -141,6 +143,20 @@ export async function runRunnerJob(o: RunnerJobOptions): Promise<RunnerJobOutcom
   const reported =
     answer === "accepted" ? update.state : answer === "refused" ? "aborted" : "unreported";
   return { reported, update, result };
+}
+
+/**
+ * `hooks:pre_get_sources_script` runs before the sources are fetched, in gitlab-runner's build
+ * shell; pier fetches them on the host before any job shell exists, so it cannot run it there.
+ */
+function warnAboutUnrunHooks(spec: JobSpec, trace: TraceWriter): void {
+  for (const hook of spec.hooks ?? []) {
+    if (hook.name === "pre_get_sources_script" && hook.script.length > 0) {
+      trace.warning(
+        "hooks:pre_get_sources_script is not run: pier fetches the sources on the host, before the job's shell starts",
+      );
+    }
+  }
 }
 
 function finalUpdate(

@@ -103,6 +103,19 @@ describe("config.toml keys that shape a runner job", () => {
     expect(job.trace.toString()).not.toContain("post_build_script sees");
   });
 
+  it("says in the job log that the payload's hooks:pre_get_sources_script is not run", async () => {
+    const marker = join(fixture.stateDir, "hook-ran");
+    const job = queueKeysJob(["cat hello.txt"]);
+    job.payload.hooks = [{ name: "pre_get_sources_script", script: [`touch ${marker}`] }];
+    fixture.startService(configWith("shell"));
+    await fake.waitFor(() => job.final !== undefined, 120_000);
+    expect(job.final).toMatchObject({ state: "success" });
+    const trace = job.trace.toString();
+    expect(trace).toContain("WARNING: hooks:pre_get_sources_script is not run");
+    expect(trace).toContain("hello through clone_url");
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it("docker executor: the same keys, and nothing left behind", async () => {
     await requireDocker();
     const job = queueKeysJob(keysScript);
