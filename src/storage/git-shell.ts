@@ -50,10 +50,22 @@ export class GitShell {
       steps.push(`printf '%s' ${quote(content)} > ${quote(path)}`);
     }
     steps.push(`git ${args.map(quote).join(" ")} </dev/null >/dev/null 2>&1`);
-    const line = `${steps.join(" && ")}; echo "${String(id)} $?"\n`;
+    return this.#submit(id, steps.join(" && "));
+  }
+
+  /**
+   * Deletes the folder `path` and everything in it (`rm -rf`); resolves with the exit code.
+   * Deleting a checkout from pier's main thread costs callbacks per file.
+   */
+  remove(path: string): Promise<number> {
+    if (this.#exited) return Promise.resolve(127);
+    return this.#submit(this.#nextId++, `rm -rf -- ${quote(path)} </dev/null >/dev/null 2>&1`);
+  }
+
+  #submit(id: number, command: string): Promise<number> {
     const done = new Promise<number>((resolve) => this.#pending.set(id, resolve));
     this.#hold(true);
-    this.#child.stdin?.write(line);
+    this.#child.stdin?.write(`${command}; echo "${String(id)} $?"\n`);
     return done;
   }
 
@@ -91,4 +103,23 @@ export class GitShell {
       else handle?.unref?.();
     }
   }
+}
+
+let shared: GitShell | undefined;
+
+/** The process's shell for background work, started on first use. */
+export function sharedGitShell(): GitShell {
+  shared ??= new GitShell();
+  return shared;
+}
+
+/** The shell if one runs already: for work that is not worth starting one. */
+export function runningGitShell(): GitShell | undefined {
+  return shared;
+}
+
+/** Ends the shell once what it was given is done; the next use starts another. */
+export function closeSharedGitShell(): void {
+  shared?.close();
+  shared = undefined;
 }

@@ -5,11 +5,22 @@ import { runGit } from "./run-git.ts";
  * distance N-1 from `sha` (shortest path, all parents followed) that have parents. Reads
  * `rev-list --parents` in growing windows so a linear history costs one git call.
  */
-export async function shallowBoundary(
-  repoDir: string,
-  sha: string,
-  depth: number,
-): Promise<string[]> {
+export function shallowBoundary(repoDir: string, sha: string, depth: number): Promise<string[]> {
+  // Commits never change: every job of a pipeline asks the same, and a git process per job
+  // would cost more than the rest of its checkout.
+  const key = `${repoDir}\0${sha}\0${String(depth)}`;
+  let boundary = boundaries.get(key);
+  if (boundary === undefined) {
+    boundary = readBoundary(repoDir, sha, depth);
+    boundaries.set(key, boundary);
+    boundary.catch(() => boundaries.delete(key));
+  }
+  return boundary;
+}
+
+const boundaries = new Map<string, Promise<string[]>>();
+
+async function readBoundary(repoDir: string, sha: string, depth: number): Promise<string[]> {
   for (let window = Math.max(depth * 2, 16); ; window *= 4) {
     const { stdout } = await runGit(
       ["rev-list", "--parents", `--max-count=${String(window)}`, sha],

@@ -1,11 +1,10 @@
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import {
   chmod,
   copyFile,
   lstat,
   mkdir,
   readdir,
-  readFile,
   readlink,
   rm,
   stat,
@@ -112,10 +111,11 @@ async function prepareFromLocal(
   if (!reuse) {
     await removeAside(o.target);
     checkedOut = await takeSpareCheckout(spareKey, o.target);
-    if (checkedOut) keepSpare();
-    else await writeSkeleton(gitDir, o.repoDir);
+    if (!checkedOut) await writeSkeleton(gitDir, o.repoDir);
   }
-  await writeGitState(gitDir, o, layout);
+  await writeGitState(gitDir, o, layout, checkedOut);
+  // After this job's own writes: the next spare's copying would queue ahead of them.
+  if (checkedOut) keepSpare();
   if (reuse) {
     await runGit(["reset", "-q", "--hard", o.gitInfo.sha], { cwd: o.target, ...signalOption });
     const cleanFlags = o.cleanFlags ?? ["-ffdx"];
@@ -133,27 +133,36 @@ async function prepareFromLocal(
   }
 }
 
-/** What .git holds for this job: borrowed objects, its shallow boundary, its ref and HEAD. */
+/**
+ * What .git holds for this job: borrowed objects, its shallow boundary, its ref and HEAD.
+ * A few tiny files, written synchronously: through libuv's thread pool each write would queue
+ * behind the background copying of the next job's checkout. A spare checkout has the right
+ * alternates and HEAD already (they are part of its key): rewriting a file in place on ext4
+ * flushes it to disk on close (auto_da_alloc), milliseconds each.
+ */
 async function writeGitState(
   gitDir: string,
   o: PrepareSourcesOptions & { repoDir: string },
   layout: RepositoryLayout,
+  fromSpare: boolean,
 ): Promise<void> {
-  await Promise.all([
-    writeFile(join(gitDir, "objects", "info", "alternates"), `${layout.objectsDir}\n`),
-    writeShallow(gitDir, { ...o, repoDir: layout.topLevel }, layout.shallowFile),
-    writeRefs(gitDir, o.gitInfo),
-    writeFile(join(gitDir, "HEAD"), `${o.gitInfo.sha}\n`),
-  ]);
+  const boundary =
+    o.depth > 0 ? await shallowBoundary(layout.topLevel, o.gitInfo.sha, o.depth) : [];
+  if (!fromSpare) {
+    writeFileSync(join(gitDir, "objects", "info", "alternates"), `${layout.objectsDir}\n`);
+    writeFileSync(join(gitDir, "HEAD"), `${o.gitInfo.sha}\n`);
+  }
+  writeShallow(gitDir, boundary, layout.shallowFile);
+  writeRefs(gitDir, o.gitInfo);
 }
 
 /** CI_PROJECT_DIR inside the user's working tree would write into it; refuse outright. */
 function refuseInside(target: string, topLevel: string): void {
   if (topLevel === "") return;
-  const realTop = realpathSync(topLevel);
+  const realTop = realpathSync.native(topLevel);
   let existing = target;
   while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
-  const realTarget = join(realpathSync(existing), relative(existing, target));
+  const realTarget = join(realpathSync.native(existing), relative(existing, target));
   const fromTop = relative(realTop, realTarget);
   if (fromTop === "" || (!fromTop.startsWith("..") && !isAbsolute(fromTop))) {
     throw new PierError(
@@ -197,24 +206,19 @@ function quoteConfigValue(value: string): string {
   return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
-async function writeShallow(
-  gitDir: string,
-  o: { depth: number; gitInfo: JobGitInfo; repoDir: string },
-  sourceShallow: string,
-): Promise<void> {
+function writeShallow(gitDir: string, boundary: readonly string[], sourceShallow: string): void {
   // The source may be shallow itself; its boundary must stay, or git looks for missing parents.
-  const inherited = (await readFile(sourceShallow, "utf8").catch(() => ""))
+  const inherited = (existsSync(sourceShallow) ? readFileSync(sourceShallow, "utf8") : "")
     .split("\n")
     .filter((l) => l !== "");
-  const boundary = o.depth > 0 ? await shallowBoundary(o.repoDir, o.gitInfo.sha, o.depth) : [];
   const all = [...new Set([...inherited, ...boundary])].sort();
   const path = join(gitDir, "shallow");
-  if (all.length === 0) await rm(path, { force: true });
-  else await writeFile(path, `${all.join("\n")}\n`);
+  if (all.length === 0) rmSync(path, { force: true });
+  else writeFileSync(path, `${all.join("\n")}\n`);
 }
 
 /** The refs gitlab-runner's refspecs create: origin's branch, or the tag. */
-async function writeRefs(gitDir: string, gitInfo: JobGitInfo): Promise<void> {
+function writeRefs(gitDir: string, gitInfo: JobGitInfo): void {
   if (
     !/^[^\0\s~^:?*[\\]+$/.test(gitInfo.ref) ||
     gitInfo.ref.includes("..") ||
@@ -225,8 +229,8 @@ async function writeRefs(gitDir: string, gitInfo: JobGitInfo): Promise<void> {
     gitInfo.ref_type === "tag"
       ? join(gitDir, "refs", "tags", gitInfo.ref)
       : join(gitDir, "refs", "remotes", "origin", gitInfo.ref);
-  await mkdir(dirname(ref), { recursive: true });
-  await writeFile(ref, `${gitInfo.sha}\n`);
+  mkdirSync(dirname(ref), { recursive: true });
+  writeFileSync(ref, `${gitInfo.sha}\n`);
 }
 
 interface TrackedChange {
