@@ -1,18 +1,11 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { PierError } from "../errors.ts";
 import type { RunOptions } from "./commands/run.ts";
+import type { PipelineFlags } from "./pipeline-request.ts";
 import { pierVersion } from "./version.ts";
 
-/** Options every command that reads a pipeline takes. */
-export interface PipelineOptions {
-  file: string;
-  directory: string;
-  variable: string[];
-  ref?: string | undefined;
-  branch?: string | undefined;
-  tag?: string | undefined;
-  source?: string | undefined;
-}
+/** Options every command that reads a pipeline takes (the flags withPipelineOptions adds). */
+export type PipelineOptions = PipelineFlags;
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
