@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The CLI is bundled by `npm run build` into one CommonJS file, dist/pier-<hash>.cjs, so that
+// The CLI is bundled by `npm run build` into one CommonJS file, dist/pier-<version>-<hash>.cjs, so that
 // V8's compiled code for it can be cached between runs (see src/cli/compile-cache.ts).
 import { join } from "node:path";
 import {
@@ -9,12 +9,11 @@ import {
   findBundle,
   loadCachedBundle,
 } from "../dist/cli/compile-cache.js";
-import { pierVersion } from "../dist/cli/version.js";
 
 const bundlePath = findBundle(join(import.meta.dirname, "../dist"));
 const argv = process.argv.slice(2);
 const bundle = loadCachedBundle(bundlePath, {
-  cacheName: bundleCacheName(bundlePath, pierVersion()),
+  cacheName: bundleCacheName(bundlePath),
   cacheDir: compileCacheDir(),
   command: commandOf(argv),
 });

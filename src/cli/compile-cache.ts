@@ -63,27 +63,27 @@ export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string | 
   return join(base, "pier", "v8");
 }
 
-const bundleFileName = /^pier-([A-Za-z0-9]+)\.cjs$/;
+const bundleFileName = /^pier-(.+)-([A-Za-z0-9]+)\.cjs$/;
 
-/** The bundle in distDir: `npm run build` names it pier-<hash of its contents>.cjs. */
+/** The bundle in distDir: `npm run build` names it pier-<version>-<hash of its contents>.cjs. */
 export function findBundle(distDir: string): string {
   const names = readdirSync(distDir).filter((name) => bundleFileName.test(name));
   if (names.length !== 1) {
     throw new Error(
-      `${distDir} should hold one pier-<hash>.cjs, not ${names.length}: npm run build`,
+      `${distDir} should hold one pier-<version>-<hash>.cjs, not ${names.length}: npm run build`,
     );
   }
   return join(distDir, names[0] as string);
 }
 
 /**
- * `<version>-<hash>-v8-<V8 version>`: the bundle's content hash comes from its name (computed by
- * the bundler, so starting needs no hashing); V8 only takes a cache made by the same V8.
+ * `<version>-<hash>-v8-<V8 version>`: pier's version and the bundle's content hash come from its
+ * name (computed by the bundler, so starting needs no hashing); V8 only takes its own caches.
  */
-export function bundleCacheName(bundlePath: string, version: string): string {
-  const hash = bundleFileName.exec(basename(bundlePath))?.[1];
-  if (hash === undefined) throw new Error(`${bundlePath} is not named pier-<hash>.cjs`);
-  return `${version}-${hash}-v8-${process.versions.v8}`;
+export function bundleCacheName(bundlePath: string): string {
+  const match = bundleFileName.exec(basename(bundlePath));
+  if (match === null) throw new Error(`${bundlePath} is not named pier-<version>-<hash>.cjs`);
+  return `${match[1] ?? ""}-${match[2] ?? ""}-v8-${process.versions.v8}`;
 }
 
 /** Runs the CommonJS bundle at bundlePath, compiled from the cache in options.cacheDir if valid. */

@@ -32,7 +32,7 @@ afterEach(() => {
 
 /** A small CommonJS bundle; `tag` makes its source differ from other tests' (V8 shares code). */
 function writeBundle(tag: string, hash = "TESTHASH"): string {
-  const path = join(scratch, `pier-${hash}.cjs`);
+  const path = join(scratch, `pier-1.2.3-${hash}.cjs`);
   writeFileSync(
     path,
     `// ${tag}
@@ -60,7 +60,7 @@ describe("loadCachedBundle", () => {
     const first = load(bundle, cacheDir);
     expect(first.cacheState).toBe("miss");
     expect(await runMain(first.exports)).toEqual([2, 4]);
-    expect(first.exports["fileName"]).toBe("pier-TESTHASH.cjs");
+    expect(first.exports["fileName"]).toBe("pier-1.2.3-TESTHASH.cjs");
     expect(existsSync(join(cacheDir, "test-cache"))).toBe(false);
     first.saveCache();
     const written = readFileSync(join(cacheDir, "test-cache"));
@@ -147,7 +147,7 @@ describe("loadCachedBundle", () => {
     expect(loaded.cacheFile).toBeUndefined();
     expect(await runMain(loaded.exports)).toEqual([2, 4]);
     loaded.saveCache();
-    expect(readdirSync(scratch)).toEqual(["pier-TESTHASH.cjs"]);
+    expect(readdirSync(scratch)).toEqual(["pier-1.2.3-TESTHASH.cjs"]);
   });
 });
 
@@ -168,9 +168,9 @@ describe("cache location and name", () => {
   it("is named by pier's version, the bundle's hash and V8's version", () => {
     const bundle = writeBundle("name", "AB12CD");
     expect(findBundle(scratch)).toBe(bundle);
-    expect(bundleCacheName(bundle, "1.2.3")).toBe(`1.2.3-AB12CD-v8-${process.versions.v8}`);
+    expect(bundleCacheName(bundle)).toBe(`1.2.3-AB12CD-v8-${process.versions.v8}`);
     writeBundle("second", "EF34");
-    expect(() => findBundle(scratch)).toThrow(/one pier-<hash>\.cjs, not 2/);
+    expect(() => findBundle(scratch)).toThrow(/one pier-<version>-<hash>\.cjs, not 2/);
   });
 });
 
