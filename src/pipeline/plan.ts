@@ -90,20 +90,11 @@ export interface PlannedRetry {
   exitCodes: number[];
 }
 
-export interface PlannedJob {
-  /** Concrete name, with the parallel suffix (`build 1/3`, `build: [linux, amd64]`). */
-  name: string;
-  /** Name as written in the YAML (without the parallel suffix). */
-  baseName: string;
+/** What a job runs and how: the same in the job model (after `extends`) and in the plan. */
+export interface JobExecution {
   stage: string;
-  stageIndex: number;
   when: JobWhen;
   startInSeconds?: number;
-  allowFailure: boolean | { exitCodes: number[] };
-  /** undefined = wait for all earlier stages; [] = start at once. */
-  needs?: PlannedNeed[];
-  /** undefined = artifacts of all jobs of earlier stages (or of the needs). */
-  dependencies?: string[];
   retry: PlannedRetry;
   timeoutSeconds?: number;
   resourceGroup?: string;
@@ -113,21 +104,34 @@ export interface PlannedJob {
   beforeScript: string[];
   script: string[];
   afterScript: string[];
-  /** Job-level, matrix and rule variables (GitLab's precedence), expanded as at creation. */
-  variables: PlanVariable[];
-  /** CI_* variables GitLab defines for this job (CI_JOB_NAME, CI_PIPELINE_ID, CI_NODE_INDEX, …). */
-  predefinedVariables: PlanVariable[];
   artifacts?: PlannedArtifacts;
   cache: PlannedCache[];
   environment?: PlannedEnvironment;
   tags: string[];
   coverage?: string;
-  parallel?: { index: number; total: number; matrix?: Record<string, string> };
   /** Trigger (bridge) jobs are recognised; local runs do not run them. */
   trigger?: unknown;
   /** Hooks such as `pre_get_sources_script`. */
   hooks?: Record<string, string[]>;
   position: SourcePosition;
+}
+
+export interface PlannedJob extends JobExecution {
+  /** Concrete name, with the parallel suffix (`build 1/3`, `build: [linux, amd64]`). */
+  name: string;
+  /** Name as written in the YAML (without the parallel suffix). */
+  baseName: string;
+  stageIndex: number;
+  allowFailure: boolean | { exitCodes: number[] };
+  /** undefined = wait for all earlier stages; [] = start at once. */
+  needs?: PlannedNeed[];
+  /** undefined = artifacts of all jobs of earlier stages (or of the needs). */
+  dependencies?: string[];
+  /** Job-level, matrix and rule variables (GitLab's precedence), expanded as at creation. */
+  variables: PlanVariable[];
+  /** CI_* variables GitLab defines for this job (CI_JOB_NAME, CI_PIPELINE_ID, CI_NODE_INDEX, …). */
+  predefinedVariables: PlanVariable[];
+  parallel?: { index: number; total: number; matrix?: Record<string, string> };
 }
 
 export interface Plan {

@@ -24,7 +24,13 @@ export function parse(source: string): Expression {
   return expression;
 }
 
-const COMPARISONS = new Set<string>(["==", "!=", "=~", "!~"]);
+type BinaryOperator = ComparisonOperator | LogicalOperator;
+/** Binary operators from the loosest binding to the tightest. */
+const PRECEDENCE: ReadonlyArray<ReadonlySet<string>> = [
+  new Set<BinaryOperator>(["||"]),
+  new Set<BinaryOperator>(["&&"]),
+  new Set<BinaryOperator>(["==", "!=", "=~", "!~"]),
+];
 
 class Parser {
   private index = 0;
@@ -41,28 +47,17 @@ class Parser {
   }
 
   parseOr(): Expression {
-    let left = this.parseAnd();
-    while (this.peek()?.kind === "||") {
-      this.index++;
-      left = binary("||", left, this.parseAnd());
-    }
-    return left;
+    return this.parseLevel(0);
   }
 
-  private parseAnd(): Expression {
-    let left = this.parseComparison();
-    while (this.peek()?.kind === "&&") {
+  /** Operands joined by the operators of `PRECEDENCE[level]`, left-associative. */
+  private parseLevel(level: number): Expression {
+    const operators = PRECEDENCE[level];
+    if (!operators) return this.parseOperand();
+    let left = this.parseLevel(level + 1);
+    for (let token = this.peek(); token && operators.has(token.kind); token = this.peek()) {
       this.index++;
-      left = binary("&&", left, this.parseComparison());
-    }
-    return left;
-  }
-
-  private parseComparison(): Expression {
-    let left = this.parseOperand();
-    for (let token = this.peek(); token && COMPARISONS.has(token.kind); token = this.peek()) {
-      this.index++;
-      left = binary(token.kind as ComparisonOperator, left, this.parseOperand());
+      left = binary(token.kind as BinaryOperator, left, this.parseLevel(level + 1));
     }
     return left;
   }
@@ -115,11 +110,7 @@ class Parser {
   }
 }
 
-function binary(
-  operator: ComparisonOperator | LogicalOperator,
-  left: Expression,
-  right: Expression,
-): Expression {
+function binary(operator: BinaryOperator, left: Expression, right: Expression): Expression {
   return { kind: "binary", operator, left, right };
 }
 

@@ -1,5 +1,6 @@
 import { copyNodePositions, recordKeyOffset, recordOffset, type SourceFile } from "./source-map.ts";
 import type { LineRecorder } from "./line-index.ts";
+import { setKey } from "./plain-object.ts";
 import { ReferenceTag } from "./reference-tag.ts";
 import { mergeKey, resolveYaml11Plain } from "./yaml-scalars.ts";
 
@@ -390,7 +391,7 @@ class FastReader {
       } else {
         const name = keyName(key.value);
         if (name in result && name !== "__proto__") delete result[name];
-        setOwn(result, name, value);
+        setKey(result, name, value);
         recordKeyOffset(result, name, this.source, offset);
       }
       if (next >= this.starts.length) return { value: result, next };
@@ -417,7 +418,7 @@ class FastReader {
       Object.assign(merged, source);
     }
     for (const [key, item] of Object.entries(merged)) {
-      setOwn(result, key, item);
+      setKey(result, key, item);
       recordKeyOffset(result, key, this.source, keyOffset);
     }
   }
@@ -618,7 +619,7 @@ class FastReader {
       if (item === mergeKey) throw giveUp;
       const name = keyName(item);
       if (name in map && name !== "__proto__") delete map[name];
-      setOwn(map, name, value);
+      setKey(map, name, value);
       recordKeyOffset(map, name, this.source, keyOffset);
     }
   }
@@ -783,19 +784,6 @@ function keyName(value: unknown): string {
   throw giveUp;
 }
 
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") {
-    Object.defineProperty(target, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else {
-    target[key] = value;
-  }
-}
-
 /** Each alias is a fresh copy of its anchor's value, with the same positions, like the full path. */
 function copyValue(value: unknown, depth: number): unknown {
   if (typeof value !== "object" || value === null) return value;
@@ -812,7 +800,7 @@ function copyValue(value: unknown, depth: number): unknown {
     return list;
   }
   const result: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) setOwn(result, key, copyValue(item, depth + 1));
+  for (const [key, item] of Object.entries(value)) setKey(result, key, copyValue(item, depth + 1));
   copyNodePositions(value, result);
   return result;
 }

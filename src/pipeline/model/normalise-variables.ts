@@ -5,6 +5,14 @@ import type { SourcePosition } from "../plan.ts";
 import type { YamlVariable } from "./pipeline-model.ts";
 import { isStringList, scalarText } from "./value-checks.ts";
 
+/** What a `variables:` mapping may say besides values: GitLab accepts different keys by place. */
+export interface VariablesOptions {
+  /** `description` and `options` (top level). */
+  allowDetails: boolean;
+  /** `expand`. */
+  allowExpand: boolean;
+}
+
 /**
  * `variables:` at top level (`allowDetails`: description/options) or in a job. Values must be
  * strings or integers; `{value, expand}` objects are accepted where GitLab accepts them.
@@ -14,11 +22,15 @@ export function normaliseVariables(
   path: string,
   position: SourcePosition | undefined,
   diagnostics: Diagnostics,
-  options: { allowDetails: boolean; allowExpand: boolean },
+  options: VariablesOptions,
 ): YamlVariable[] {
   if (value === undefined || value === null) return noVariables;
+  if (!isPlainObject(value)) {
+    diagnostics.error(position, invalidMessage(path));
+    return [];
+  }
   // Jobs share the `variables:` of the templates they extend: read each mapping once.
-  const known = isPlainObject(value) ? clean.get(value) : undefined;
+  const known = clean.get(value);
   if (
     known &&
     known.options.allowDetails === options.allowDetails &&
@@ -26,32 +38,27 @@ export function normaliseVariables(
   )
     return known.variables;
   const before = diagnostics.items.length;
-  const variables = readVariables(value, path, position, diagnostics, options);
-  if (isPlainObject(value) && diagnostics.items.length === before)
-    clean.set(value, { options, variables });
+  const variables = readVariables(value, path, diagnostics, options);
+  if (diagnostics.items.length === before) clean.set(value, { options, variables });
   return variables;
 }
 
 /** Shared by everything without variables (never changed by callers). */
 const noVariables: YamlVariable[] = [];
 /** Mappings read without a problem, with what they gave (problems are reported each time). */
-const clean = new WeakMap<
-  object,
-  { options: { allowDetails: boolean; allowExpand: boolean }; variables: YamlVariable[] }
->();
+const clean = new WeakMap<object, { options: VariablesOptions; variables: YamlVariable[] }>();
+
+function invalidMessage(path: string): string {
+  return `${path} config should be a hash of key value pairs`;
+}
 
 function readVariables(
-  value: unknown,
+  value: Record<string, unknown>,
   path: string,
-  position: SourcePosition | undefined,
   diagnostics: Diagnostics,
-  options: { allowDetails: boolean; allowExpand: boolean },
+  options: VariablesOptions,
 ): YamlVariable[] {
-  const invalid = `${path} config should be a hash of key value pairs`;
-  if (!isPlainObject(value)) {
-    diagnostics.error(position, invalid);
-    return [];
-  }
+  const invalid = invalidMessage(path);
   const result: YamlVariable[] = [];
   for (const [key, raw] of Object.entries(value)) {
     const at = (): SourcePosition | undefined => keyPositionOf(value, key);

@@ -1,14 +1,6 @@
 import type { Rule } from "../rules/rule.ts";
 import type { OnlyExcept } from "../rules/only-except.ts";
-import type {
-  PlannedArtifacts,
-  PlannedCache,
-  PlannedEnvironment,
-  PlannedImage,
-  PlannedRetry,
-  PlannedService,
-  SourcePosition,
-} from "../plan.ts";
+import type { JobExecution, PlannedNeed, SourcePosition } from "../plan.ts";
 
 export interface YamlVariable {
   key: string;
@@ -18,10 +10,7 @@ export interface YamlVariable {
   options?: string[];
 }
 
-export interface NeedSpec {
-  job: string;
-  artifacts: boolean;
-  optional: boolean;
+export interface NeedSpec extends PlannedNeed {
   /** `needs:parallel:matrix`: the instances of a matrix job to wait for. */
   matrix?: Array<Record<string, string[]>>;
   position: SourcePosition | undefined;
@@ -34,13 +23,9 @@ export interface RuleSpec extends Rule {
 }
 
 /** One visible job after `extends`, `!reference`, `default:` and validation; before rules and parallel. */
-export interface JobModel {
+export interface JobModel extends JobExecution {
   name: string;
-  position: SourcePosition;
-  stage: string;
   stagePosition: SourcePosition | undefined;
-  when: "on_success" | "on_failure" | "always" | "manual" | "delayed";
-  startInSeconds?: number;
   /** As written; undefined when the job does not say. */
   allowFailure?: boolean | { exitCodes: number[] };
   rules?: RuleSpec[];
@@ -49,26 +34,10 @@ export interface JobModel {
   needs?: NeedSpec[];
   dependencies?: string[];
   dependenciesPosition?: SourcePosition;
-  retry: PlannedRetry;
-  timeoutSeconds?: number;
-  resourceGroup?: string;
-  interruptible: boolean;
-  image?: PlannedImage;
-  services: PlannedService[];
-  beforeScript: string[];
-  script: string[];
-  afterScript: string[];
   variables: YamlVariable[];
   /** `inherit:variables`: which global variables the job sees. */
   inheritVariables: boolean | string[];
-  artifacts?: PlannedArtifacts;
-  cache: PlannedCache[];
-  environment?: PlannedEnvironment;
-  tags: string[];
-  coverage?: string;
   parallel?: { total: number } | { matrix: Array<Record<string, string[]>> };
-  trigger?: unknown;
-  hooks?: Record<string, string[]>;
 }
 
 export interface WorkflowModel {
