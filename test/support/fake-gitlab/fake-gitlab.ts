@@ -19,6 +19,10 @@ export interface RecordedRequest {
   status: number;
   /** Date.now() when the request arrived. */
   receivedAt: number;
+  /** Date.now() when it was answered (or its connection dropped); undefined while held. */
+  answeredAt?: number;
+  /** The connection was dropped instead of sending `status` (an injected fault). */
+  dropped?: boolean;
   /** True when a job request was held by long polling. */
   held?: boolean;
 }
@@ -57,6 +61,11 @@ export interface InjectedResponse {
   status: number;
   headers?: Record<string, string>;
   body?: string;
+  /**
+   * Drop the connection instead of answering: "unseen" before the request is handled,
+   * "handled" after the stand-in has acted on it (the runner never learns that it did).
+   */
+  drop?: "unseen" | "handled";
 }
 
 interface RegisteredRunner {
@@ -303,12 +312,20 @@ export class FakeGitLab {
       status: 0,
     };
     this.requests.push(record);
+    let dropAnswer = false;
     const send = (
       status: number,
       headers: Record<string, string> = {},
       text: string | Buffer = "",
     ): void => {
       record.status = status;
+      record.answeredAt = Date.now();
+      if (dropAnswer) {
+        record.dropped = true;
+        request.socket.destroy();
+        this.#changed();
+        return;
+      }
       response.writeHead(status, headers);
       response.end(text);
       this.#changed();
@@ -327,8 +344,13 @@ export class FakeGitLab {
     );
     if (injectedAt >= 0) {
       const [item] = this.#injected.splice(injectedAt, 1);
-      send(item!.status, item!.headers ?? {}, item!.body ?? "");
-      return;
+      if (item!.drop === "handled") {
+        dropAnswer = true;
+      } else {
+        if (item!.drop === "unseen") dropAnswer = true;
+        send(item!.status, item!.headers ?? {}, item!.body ?? "");
+        return;
+      }
     }
 
     const route = `${record.method} ${path}`;

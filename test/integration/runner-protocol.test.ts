@@ -1,0 +1,183 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { RunnerConfig, RunnerEntry } from "../../src/runner/config-toml.ts";
+import { shortToken } from "../../src/runner/short-token.ts";
+import type { FakeGitLab, FakeJob, RecordedRequest } from "../support/fake-gitlab/fake-gitlab.ts";
+import { makeRepository } from "../support/pier-cli.ts";
+import { startRunnerFixture, type RunnerFixture } from "../support/runner-fixture.ts";
+
+const COMMITTER = {
+  GIT_AUTHOR_NAME: "pier test",
+  GIT_AUTHOR_EMAIL: "test@pier.invalid",
+  GIT_COMMITTER_NAME: "pier test",
+  GIT_COMMITTER_EMAIL: "test@pier.invalid",
+};
+
+let fixture: RunnerFixture;
+let fake: FakeGitLab;
+
+beforeEach(async () => {
+  fixture = await startRunnerFixture({ "hello.txt": "hello\n" });
+  fake = fixture.fake;
+});
+
+afterEach(async () => {
+  await fixture.close();
+});
+
+function config(global: RunnerConfig["global"], entry: Partial<RunnerEntry> = {}): RunnerConfig {
+  return {
+    global,
+    runners: [
+      {
+        name: "protocol",
+        url: fake.url,
+        token: fixture.token,
+        executor: "shell",
+        extra: {},
+        ...entry,
+      },
+    ],
+    extra: {},
+  };
+}
+
+const jobRequests = (): RecordedRequest[] =>
+  fake.requests.filter((r) => r.path === "/api/v4/jobs/request");
+
+function localLog(job: FakeJob): Buffer {
+  const runner = shortToken(fixture.token);
+  return readFileSync(join(fixture.stateDir, "runner", runner, "jobs", `${String(job.id)}.log`));
+}
+
+/** Most requests of these that were open at the same moment. */
+function mostAtOnce(requests: RecordedRequest[]): number {
+  const edges = requests.flatMap((r) => [
+    [r.receivedAt, 1],
+    [r.answeredAt ?? Number.MAX_SAFE_INTEGER, -1],
+  ]);
+  // Ends before starts at the same millisecond: back-to-back requests do not overlap.
+  edges.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+  let open = 0;
+  let most = 0;
+  for (const [, step] of edges) {
+    open += step!;
+    most = Math.max(most, open);
+  }
+  return most;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("the runner's side of GitLab's job protocol", () => {
+  it("echoes X-GitLab-Last-Update as last_update, so GitLab holds the request (long polling)", async () => {
+    fixture.startService(config({ concurrent: 1 }));
+    await fake.waitFor(() => jobRequests().some((r) => r.held === true), 15_000);
+    const job = fake.queueJob({ script: ["echo after the long poll"] });
+    await fake.waitFor(() => job.final !== undefined, 60_000);
+    expect(job.final).toMatchObject({ state: "success" });
+    const [first, second] = jobRequests();
+    expect(JSON.parse(first!.body.toString())).not.toHaveProperty("last_update");
+    // The stand-in's queue version the first 204 gave; it holds only a request that echoes it.
+    expect(JSON.parse(second!.body.toString())).toHaveProperty("last_update", "v1");
+    expect(second!.held).toBe(true);
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("backs off after 409 and 502 from jobs/request, then takes the job", async () => {
+    fake.inject({ method: "POST", path: /\/jobs\/request$/, status: 409 });
+    fake.inject({ method: "POST", path: /\/jobs\/request$/, status: 502 });
+    const job = fake.queueJob({ script: ["echo taken"] });
+    fixture.startService(config({ concurrent: 1 }));
+    await fake.waitFor(() => job.final !== undefined, 60_000);
+    expect(job.final).toMatchObject({ state: "success" });
+    const [conflict, badGateway, taken] = jobRequests();
+    expect([conflict?.status, badGateway?.status, taken?.status]).toEqual([409, 502, 201]);
+    // Not the 100 ms check interval: exponential backoff from a second on.
+    expect(badGateway!.receivedAt - conflict!.receivedAt).toBeGreaterThanOrEqual(900);
+    expect(taken!.receivedAt - badGateway!.receivedAt).toBeGreaterThanOrEqual(900);
+  });
+
+  it("runs no more than the entry's limit at once under a larger concurrent", async () => {
+    const jobs = Array.from({ length: 5 }, (_, i) =>
+      fake.queueJob({ name: `limited ${String(i)}`, script: ["sleep 1"] }),
+    );
+    fixture.startService(config({ concurrent: 4 }, { limit: 2 }));
+    await fake.waitFor(() => jobs.every((job) => job.final !== undefined), 90_000);
+    expect(jobs.map((job) => job.final?.state)).toEqual(Array(5).fill("success"));
+    expect(fake.maxRunning).toBe(2);
+  });
+
+  it("keeps request_concurrency job requests open at once while idle, never more", async () => {
+    fixture.startService(config({ concurrent: 4 }, { requestConcurrency: 3 }));
+    await sleep(2000);
+    expect(mostAtOnce(jobRequests())).toBe(3);
+  });
+
+  it("asks with one request at a time by default", async () => {
+    fixture.startService(config({ concurrent: 4 }));
+    await sleep(1500);
+    expect(jobRequests().length).toBeGreaterThan(1);
+    expect(mostAtOnce(jobRequests())).toBe(1);
+  });
+
+  it("fetches git_info's refspecs at its depth, and nothing with GIT_STRATEGY=none", async () => {
+    // Three commits and a tag, served as the project the next jobs belong to.
+    const repo = makeRepository({ "hello.txt": "hello 1\n" });
+    try {
+      const git = (...args: string[]): void => {
+        execFileSync("git", args, { cwd: repo, env: { ...process.env, ...COMMITTER } });
+      };
+      for (const n of [2, 3]) {
+        writeFileSync(join(repo, "hello.txt"), `hello ${String(n)}\n`);
+        git("commit", "-qam", `commit ${String(n)}`);
+      }
+      git("tag", "v3");
+      fake.addProject("group/deep", repo);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
+    const shallow = fake.queueJob({
+      script: ["cat hello.txt", 'echo "commits: $(git rev-list --count HEAD)"', "git tag --list"],
+    });
+    shallow.payload.git_info.depth = 1;
+    const none = fake.queueJob({
+      script: ['if [ -e hello.txt ]; then echo "sources present"; else echo "no sources"; fi'],
+      variables: [{ key: "GIT_STRATEGY", value: "none", public: true }],
+    });
+    fixture.startService(config({ concurrent: 1 }));
+    await fake.waitFor(() => shallow.final !== undefined && none.final !== undefined, 90_000);
+    expect(shallow.final).toMatchObject({ state: "success" });
+    const shallowLog = shallow.trace.toString();
+    expect(shallowLog).toContain("hello 3");
+    expect(shallowLog).toContain("commits: 1");
+    expect(shallowLog).toMatch(/^v3$/m);
+    expect(none.final).toMatchObject({ state: "success" });
+    expect(none.trace.toString()).toContain("no sources");
+  });
+
+  it("ends the job with its whole log when connections drop before and after GitLab acts", async () => {
+    fake.inject({ method: "POST", path: /\/jobs\/request$/, status: 0, drop: "unseen" });
+    fake.inject({ method: "PATCH", path: /\/trace$/, status: 0, drop: "handled" });
+    fake.inject({ method: "PUT", path: /\/jobs\/\d+$/, status: 0, drop: "unseen" });
+    const job = fake.queueJob({
+      script: ["for n in $(seq 1 500); do echo line $n; done", "sleep 0.5", "echo last line"],
+    });
+    fixture.startService(config({ concurrent: 1 }));
+    await fake.waitFor(() => job.final !== undefined, 60_000);
+    expect(job.final).toMatchObject({ state: "success" });
+    expect(job.trace.equals(localLog(job))).toBe(true);
+    expect(job.trace.toString()).toContain("last line");
+    expect(fake.violations).toEqual([]);
+    const dropped = fake.requests.filter((r) => r.dropped === true);
+    expect(dropped.map((r) => `${r.method} ${String(r.status)}`)).toEqual([
+      "POST 0",
+      "PATCH 202",
+      "PUT 0",
+    ]);
+    // The PATCH GitLab took but the runner never heard of was sent again: answered 416, resynced.
+    expect(fake.requests.some((r) => r.method === "PATCH" && r.status === 416)).toBe(true);
+  });
+});
