@@ -10,8 +10,8 @@ export interface ExecutorFactory {
 }
 
 /**
- * What every pier executor does in runner mode. Only what is real: artifacts are not uploaded
- * to GitLab yet, so `artifacts` is not advertised.
+ * What every pier executor does in runner mode, and only that: GitLab refuses to hand out jobs
+ * that need a feature a runner does not list (artifacts:exclude, reports in several formats).
  */
 const COMMON_FEATURES: Record<string, boolean> = {
   variables: true,
@@ -27,10 +27,10 @@ const COMMON_FEATURES: Record<string, boolean> = {
   cancel_gracefully: true,
   cache: true,
   fallback_cache_keys: true,
-  artifacts: false,
-  upload_multiple_artifacts: false,
-  upload_raw_artifacts: false,
-  artifacts_exclude: false,
+  artifacts: true,
+  upload_multiple_artifacts: true,
+  upload_raw_artifacts: true,
+  artifacts_exclude: true,
   session: false,
   terminal: false,
   proxy: false,

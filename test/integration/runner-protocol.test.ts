@@ -80,6 +80,18 @@ describe("the runner's side of GitLab's job protocol", () => {
     expect(job.final).toMatchObject({ state: "success" });
     const [first, second] = jobRequests();
     expect(JSON.parse(first!.body.toString())).not.toHaveProperty("last_update");
+    // What pier does, and no more: GitLab hands out only jobs whose needs a runner lists.
+    const asked = JSON.parse(first!.body.toString()) as { info: { features: object } };
+    expect(asked.info.features).toMatchObject({
+      artifacts: true,
+      upload_multiple_artifacts: true,
+      upload_raw_artifacts: true,
+      artifacts_exclude: true,
+      image: false,
+      services: false,
+      session: false,
+      terminal: false,
+    });
     // The stand-in's queue version the first 204 gave; it holds only a request that echoes it.
     expect(JSON.parse(second!.body.toString())).toHaveProperty("last_update", "v1");
     expect(second!.held).toBe(true);
