@@ -1,11 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planErrors, planFrom } from "./helpers.ts";
-
-function job(plan: Awaited<ReturnType<typeof planFrom>>, name: string) {
-  const found = plan.jobs.find((j) => j.name === name);
-  if (!found) throw new Error(`no job ${name} in ${plan.jobs.map((j) => j.name).join(", ")}`);
-  return found;
-}
+import { jobNamed, planErrors, planFrom } from "./helpers.ts";
 
 describe("extends", () => {
   it("deep-merges hashes, replaces arrays, and applies several parents left to right", async () => {
@@ -21,7 +15,7 @@ job:
   extends: [.a, .b]
   variables: {C: c}
 `);
-    const built = job(plan, "job");
+    const built = jobNamed(plan, "job");
     expect(built.variables.map((v) => `${v.key}=${v.value}`)).toEqual([
       "A=a",
       "SHARED=from-b",
@@ -50,9 +44,9 @@ test4:
   extends: .base
   variables: null
 `);
-    expect(job(plan, "test3").variables.map((v) => v.key)).toEqual(["VAR1"]);
-    expect(job(plan, "test4").variables).toEqual([]);
-    expect(job(plan, "test1").variables.map((v) => v.value)).toEqual([
+    expect(jobNamed(plan, "test3").variables.map((v) => v.key)).toEqual(["VAR1"]);
+    expect(jobNamed(plan, "test4").variables).toEqual([]);
+    expect(jobNamed(plan, "test1").variables.map((v) => v.value)).toEqual([
       "test1 var 1",
       "test2 var 2",
     ]);
@@ -70,7 +64,7 @@ rspec 1:
   variables: {RSPEC_SUITE: '1'}
   extends: .rspec
 `);
-    expect(job(plan, "rspec 1").script).toEqual(["rake rspec"]);
+    expect(jobNamed(plan, "rspec 1").script).toEqual(["rake rspec"]);
   });
 
   it("reports unknown parents, cycles and too deep nesting", async () => {
@@ -118,7 +112,7 @@ test:
   after_script:
     - !reference [.teardown, after_script]
 `);
-    const test = job(plan, "test");
+    const test = jobNamed(plan, "test");
     expect(test.script).toEqual([
       "echo creating environment",
       "echo nested",
@@ -137,7 +131,7 @@ test:
 job:
   script: !reference [.child, script]
 `);
-    expect(job(plan, "job").script).toEqual(["from-base"]);
+    expect(jobNamed(plan, "job").script).toEqual(["from-base"]);
   });
 
   it("reports missing targets, cycles, invalid tags and too deep chains", async () => {
@@ -184,11 +178,11 @@ rspec 2.7:
   before_script: []
   script: bundle exec rspec
 `);
-    expect(job(plan, "rspec").image?.name).toBe("ruby:3.0");
-    expect(job(plan, "rspec").retry.max).toBe(2);
-    expect(job(plan, "rspec").beforeScript).toEqual(["setup"]);
-    expect(job(plan, "rspec 2.7").image?.name).toBe("ruby:2.7");
-    expect(job(plan, "rspec 2.7").beforeScript).toEqual([]);
+    expect(jobNamed(plan, "rspec").image?.name).toBe("ruby:3.0");
+    expect(jobNamed(plan, "rspec").retry.max).toBe(2);
+    expect(jobNamed(plan, "rspec").beforeScript).toEqual(["setup"]);
+    expect(jobNamed(plan, "rspec 2.7").image?.name).toBe("ruby:2.7");
+    expect(jobNamed(plan, "rspec 2.7").beforeScript).toEqual([]);
   });
 
   it("honours inherit:default and inherit:variables (true, false and lists)", async () => {
@@ -209,16 +203,16 @@ job2:
     default: [retry, image]
     variables: [VARIABLE2]
 `);
-    expect(job(plan, "job1").image).toBeUndefined();
-    expect(job(plan, "job1").variables).toEqual([]);
-    expect(job(plan, "job2").retry.max).toBe(2);
-    expect(job(plan, "job2").interruptible).toBe(false);
-    expect(job(plan, "job2").variables.map((v) => v.key)).toEqual(["VARIABLE2"]);
+    expect(jobNamed(plan, "job1").image).toBeUndefined();
+    expect(jobNamed(plan, "job1").variables).toEqual([]);
+    expect(jobNamed(plan, "job2").retry.max).toBe(2);
+    expect(jobNamed(plan, "job2").interruptible).toBe(false);
+    expect(jobNamed(plan, "job2").variables.map((v) => v.key)).toEqual(["VARIABLE2"]);
   });
 
   it("treats deprecated top-level keys as defaults and rejects them twice", async () => {
     const plan = await planFrom("image: alpine\njob:\n  script: x\n");
-    expect(job(plan, "job").image?.name).toBe("alpine");
+    expect(jobNamed(plan, "job").image?.name).toBe("alpine");
     expect(await planErrors("image: alpine\ndefault:\n  image: ruby\njob:\n  script: x\n")).toEqual(
       ["1:1: image is defined in top-level and `default:` entry"],
     );

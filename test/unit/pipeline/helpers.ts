@@ -16,7 +16,7 @@ export function tempRepo(files: Record<string, string | Buffer>): {
 }
 
 import { planPipeline } from "../../../src/pipeline/plan-pipeline.ts";
-import type { Plan, PlanOptions } from "../../../src/pipeline/plan.ts";
+import type { Plan, PlanOptions, PlannedJob } from "../../../src/pipeline/plan.ts";
 import { PipelineError } from "../../../src/pipeline/pipeline-error.ts";
 
 /** Plans `.gitlab-ci.yml` (plus other files) in a temporary directory. */
@@ -55,4 +55,21 @@ export async function planErrors(
     }
     throw error;
   }
+}
+
+/** The names of the plan's jobs, in the plan's order. */
+export function jobNames(plan: Plan): string[] {
+  return plan.jobs.map((job) => job.name);
+}
+
+/** The planned job with this name; throws (naming the jobs there are) when there is none. */
+export function jobNamed(plan: Plan, name: string): PlannedJob {
+  const found = plan.jobs.find((job) => job.name === name);
+  if (!found) throw new Error(`no job ${name} in ${jobNames(plan).join(", ")}`);
+  return found;
+}
+
+/** The variables of the job with this name, as KEY → value. */
+export function jobVariables(plan: Plan, name: string): Record<string, string> {
+  return Object.fromEntries(jobNamed(plan, name).variables.map((v) => [v.key, v.value]));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planErrors, planFrom } from "./helpers.ts";
+import { jobNamed, jobNames, jobVariables, planErrors, planFrom } from "./helpers.ts";
 
 describe("include", () => {
   it("merges local files first, the including file on top, nested includes depth-first", async () => {
@@ -19,11 +19,11 @@ job:
         },
       },
     );
-    expect(plan.jobs.map((j) => j.name).sort()).toEqual(["job", "other"]);
-    const job = plan.jobs.find((j) => j.name === "job");
-    expect(job?.script).toEqual(["main"]);
-    expect(job?.tags).toEqual(["b"]);
-    expect(Object.fromEntries(job?.variables.map((v) => [v.key, v.value]) ?? [])).toMatchObject({
+    expect(jobNames(plan).sort()).toEqual(["job", "other"]);
+    const job = jobNamed(plan, "job");
+    expect(job.script).toEqual(["main"]);
+    expect(job.tags).toEqual(["b"]);
+    expect(jobVariables(plan, "job")).toMatchObject({
       WHO: "main",
       A: "a",
       B: "b",
@@ -37,9 +37,9 @@ job:
       "configs/sub/b.yml": "b:\n  script: b\n",
     };
     const one = await planFrom("include: 'configs/*.yml'\n", { files });
-    expect(one.jobs.map((j) => j.name)).toEqual(["a"]);
+    expect(jobNames(one)).toEqual(["a"]);
     const all = await planFrom("include: 'configs/**.yml'\n", { files });
-    expect(all.jobs.map((j) => j.name).sort()).toEqual(["a", "b"]);
+    expect(jobNames(all).sort()).toEqual(["a", "b"]);
   });
 
   it("reports missing files, cycles and unavailable remote kinds clearly", async () => {
@@ -75,10 +75,11 @@ job:
   script: x
 `;
     const files = { "extra.yml": "extra:\n  script: e\n" };
-    expect((await planFrom(yaml, { files })).jobs.map((j) => j.name)).toEqual(["job"]);
-    expect(
-      (await planFrom(yaml, { files, variables: { WITH_EXTRA: "yes" } })).jobs.map((j) => j.name),
-    ).toEqual(["extra", "job"]);
+    expect(jobNames(await planFrom(yaml, { files }))).toEqual(["job"]);
+    expect(jobNames(await planFrom(yaml, { files, variables: { WITH_EXTRA: "yes" } }))).toEqual([
+      "extra",
+      "job",
+    ]);
   });
 });
 
@@ -114,7 +115,7 @@ describe("include:inputs and spec:inputs", () => {
       "include:\n  - local: t.yml\n    inputs:\n      job-name: deploy\n      replicas: 2\n      env: prod\n",
       { files: { "t.yml": template } },
     );
-    expect(plan.jobs.map((j) => j.name)).toEqual(["deploy 1/2", "deploy 2/2"]);
+    expect(jobNames(plan)).toEqual(["deploy 1/2", "deploy 2/2"]);
     expect(plan.jobs[0]?.script).toEqual(["echo prod v"]);
     expect(plan.jobs[0]?.variables).toEqual([{ key: "VERBOSE", value: "v=false", expand: true }]);
   });

@@ -1,25 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { NoPipelineError } from "../../../src/pipeline/pipeline-error.ts";
 import { parseDuration } from "../../../src/pipeline/model/duration.ts";
-import { planErrors, planFrom } from "./helpers.ts";
-
-type Plan = Awaited<ReturnType<typeof planFrom>>;
-const names = (plan: Plan): string[] => plan.jobs.map((j) => j.name);
-const job = (plan: Plan, name: string) => {
-  const found = plan.jobs.find((j) => j.name === name);
-  if (!found) throw new Error(`no job ${name}`);
-  return found;
-};
-const vars = (plan: Plan, name: string): Record<string, string> =>
-  Object.fromEntries(job(plan, name).variables.map((v) => [v.key, v.value]));
+import { jobNamed, jobNames, jobVariables, planErrors, planFrom } from "./helpers.ts";
 
 describe("stages", () => {
   it("wraps stages with .pre and .post and defaults stage to test", async () => {
     const plan = await planFrom("a:\n  script: x\nb:\n  stage: .pre\n  script: x\n");
     expect(plan.stages).toEqual([".pre", "build", "test", "deploy", ".post"]);
-    expect(names(plan)).toEqual(["b", "a"]);
-    expect(job(plan, "a").stage).toBe("test");
-    expect(job(plan, "a").stageIndex).toBe(plan.stages.indexOf("test"));
+    expect(jobNames(plan)).toEqual(["b", "a"]);
+    expect(jobNamed(plan, "a").stage).toBe("test");
+    expect(jobNamed(plan, "a").stageIndex).toBe(plan.stages.indexOf("test"));
   });
 
   it("flattens nested stage lists and reports an undefined stage", async () => {
@@ -55,8 +45,8 @@ c:
 `,
       { branch: "main" },
     );
-    expect(names(plan)).toEqual(["a"]);
-    expect(job(plan, "a").when).toBe("manual");
+    expect(jobNames(plan)).toEqual(["a"]);
+    expect(jobNamed(plan, "a").when).toBe("manual");
   });
 
   it("manual allow_failure: true at job level, false from rules unless said", async () => {
@@ -82,11 +72,14 @@ exit-codes:
   script: x
   allow_failure: {exit_codes: [3, 4]}
 `);
-    expect(job(plan, "job-manual").allowFailure).toBe(true);
-    expect(job(plan, "rule-manual").allowFailure).toBe(false);
-    expect(job(plan, "rule-manual-allowed").allowFailure).toBe(true);
-    expect(job(plan, "inherited-manual")).toMatchObject({ when: "manual", allowFailure: true });
-    expect(job(plan, "exit-codes").allowFailure).toEqual({ exitCodes: [3, 4] });
+    expect(jobNamed(plan, "job-manual").allowFailure).toBe(true);
+    expect(jobNamed(plan, "rule-manual").allowFailure).toBe(false);
+    expect(jobNamed(plan, "rule-manual-allowed").allowFailure).toBe(true);
+    expect(jobNamed(plan, "inherited-manual")).toMatchObject({
+      when: "manual",
+      allowFailure: true,
+    });
+    expect(jobNamed(plan, "exit-codes").allowFailure).toEqual({ exitCodes: [3, 4] });
   });
 
   it("rules:variables override job variables; rules:needs replace needs", async () => {
@@ -106,8 +99,10 @@ job:
       variables: {DEPLOY: "yes"}
       needs: [lint]
 `);
-    expect(vars(plan, "job")).toEqual({ DEPLOY: "yes", KEEP: "k" });
-    expect(job(plan, "job").needs).toEqual([{ job: "lint", artifacts: true, optional: false }]);
+    expect(jobVariables(plan, "job")).toEqual({ DEPLOY: "yes", KEEP: "k" });
+    expect(jobNamed(plan, "job").needs).toEqual([
+      { job: "lint", artifacts: true, optional: false },
+    ]);
   });
 
   it("workflow:rules filter the pipeline and set variables", async () => {
@@ -125,7 +120,7 @@ job:
 `;
     const plan = await planFrom(yaml, { branch: "main" });
     expect(plan.name).toBe("Pipeline for main (prod)");
-    expect(vars(plan, "job")["DEPLOY"]).toBe("prod");
+    expect(jobVariables(plan, "job")["DEPLOY"]).toBe("prod");
     await expect(planFrom(yaml, { tag: "v1" })).rejects.toThrow(
       "Pipeline filtered out by workflow rules.",
     );
@@ -153,8 +148,8 @@ b:
 c:
   script: x
 `;
-    expect(names(await planFrom(yaml, { branch: "main" }))).toEqual(["a", "c"]);
-    expect(names(await planFrom(yaml, { branch: "feature" }))).toEqual(["b", "c"]);
+    expect(jobNames(await planFrom(yaml, { branch: "main" }))).toEqual(["a", "c"]);
+    expect(jobNames(await planFrom(yaml, { branch: "feature" }))).toEqual(["b", "c"]);
     await expect(
       planFrom(yaml, { branch: "feature", source: "merge_request_event" }),
     ).rejects.toThrow(NoPipelineError);
@@ -181,10 +176,10 @@ gone:
   script: x
   rules: [{if: $NOPE}]
 `);
-    expect(job(plan, "b").needs).toEqual([{ job: "a", artifacts: true, optional: false }]);
-    expect(job(plan, "c").needs).toEqual([{ job: "a", artifacts: false, optional: false }]);
-    expect(job(plan, "d").needs).toEqual([]);
-    expect(job(plan, "a").needs).toBeUndefined();
+    expect(jobNamed(plan, "b").needs).toEqual([{ job: "a", artifacts: true, optional: false }]);
+    expect(jobNamed(plan, "c").needs).toEqual([{ job: "a", artifacts: false, optional: false }]);
+    expect(jobNamed(plan, "d").needs).toEqual([]);
+    expect(jobNamed(plan, "a").needs).toBeUndefined();
   });
 
   it("reports undefined, later-stage, filtered-out, duplicated and circular needs", async () => {
@@ -256,20 +251,20 @@ deps:
   script: x
   dependencies: [build]
 `);
-    expect(job(plan, "all").needs?.map((n) => n.job)).toEqual([
+    expect(jobNamed(plan, "all").needs?.map((n) => n.job)).toEqual([
       "build: [aws, app]",
       "build: [gcp, app]",
     ]);
-    expect(job(plan, "one").needs?.map((n) => n.job)).toEqual(["build: [gcp, app]"]);
-    expect(job(plan, "deps").dependencies).toEqual(["build: [aws, app]", "build: [gcp, app]"]);
+    expect(jobNamed(plan, "one").needs?.map((n) => n.job)).toEqual(["build: [gcp, app]"]);
+    expect(jobNamed(plan, "deps").dependencies).toEqual(["build: [aws, app]", "build: [gcp, app]"]);
   });
 });
 
 describe("parallel", () => {
   it("names parallel: N jobs `name i/N`", async () => {
     const plan = await planFrom("test:\n  script: x\n  parallel: 3\n");
-    expect(names(plan)).toEqual(["test 1/3", "test 2/3", "test 3/3"]);
-    expect(job(plan, "test 2/3").parallel).toEqual({ index: 2, total: 3 });
+    expect(jobNames(plan)).toEqual(["test 1/3", "test 2/3", "test 3/3"]);
+    expect(jobNamed(plan, "test 2/3").parallel).toEqual({ index: 2, total: 3 });
   });
 
   it("expands matrices in GitLab's order and names (normalizer spec example)", async () => {
@@ -283,18 +278,18 @@ test:
       - PROVIDER: [ovh, gcp]
         STACK: [app]
 `);
-    expect(names(plan)).toEqual([
+    expect(jobNames(plan)).toEqual([
       "test: [aws, app1]",
       "test: [aws, app2]",
       "test: [ovh, app]",
       "test: [gcp, app]",
     ]);
-    expect(job(plan, "test: [ovh, app]").parallel).toEqual({
+    expect(jobNamed(plan, "test: [ovh, app]").parallel).toEqual({
       index: 3,
       total: 4,
       matrix: { PROVIDER: "ovh", STACK: "app" },
     });
-    expect(vars(plan, "test: [gcp, app]")).toEqual({ PROVIDER: "gcp", STACK: "app" });
+    expect(jobVariables(plan, "test: [gcp, app]")).toEqual({ PROVIDER: "gcp", STACK: "app" });
   });
 
   it("evaluates rules per matrix instance", async () => {
@@ -362,7 +357,7 @@ job:
 bridge:
   trigger: {include: child.yml}
 `);
-    const built = job(plan, "job");
+    const built = jobNamed(plan, "job");
     expect(built.script).toEqual(["a", "b", "c"]);
     expect(built.retry).toEqual({ max: 2, when: ["script_failure"], exitCodes: [137] });
     expect(built.timeoutSeconds).toBe(5400);
@@ -402,7 +397,7 @@ bridge:
     expect(built.resourceGroup).toBe("deploy-k");
     expect(built.tags).toEqual(["docker", "k"]);
     expect(built.interruptible).toBe(true);
-    expect(job(plan, "bridge").trigger).toEqual({ include: "child.yml" });
+    expect(jobNamed(plan, "bridge").trigger).toEqual({ include: "child.yml" });
   });
 
   it("parses GitLab durations", () => {
@@ -435,7 +430,7 @@ job:
 `,
       { variables: { GLOBAL: "cli" } },
     );
-    expect(vars(plan, "job")).toEqual({
+    expect(jobVariables(plan, "job")).toEqual({
       GLOBAL: "cli",
       BASE: "cli/base",
       RAW: "$GLOBAL",
@@ -444,7 +439,7 @@ job:
       ESCAPED: "$$HOME",
       UNKNOWN: "$NOT_DEFINED",
     });
-    expect(job(plan, "job").variables.find((v) => v.key === "RAW")?.expand).toBe(false);
+    expect(jobNamed(plan, "job").variables.find((v) => v.key === "RAW")?.expand).toBe(false);
     expect(plan.variables.find((v) => v.key === "CI_COMMIT_BRANCH")?.value).toBe("main");
   });
 

@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planErrors, planFrom } from "./helpers.ts";
-
-type Plan = Awaited<ReturnType<typeof planFrom>>;
-const vars = (plan: Plan, name: string): Record<string, string> => {
-  const job = plan.jobs.find((j) => j.name === name);
-  if (!job) throw new Error(`no job ${name}`);
-  return Object.fromEntries(job.variables.map((v) => [v.key, v.value]));
-};
+import { jobVariables, planErrors, planFrom } from "./helpers.ts";
 
 // Jobs that extend the same templates share the templates' values, and pier reads and expands
 // what they share once: each job must still get its own values and its own problems.
@@ -34,10 +27,10 @@ describe("jobs sharing templates", () => {
         "",
       ].join("\n"),
     );
-    expect(vars(plan, "a")).toMatchObject({ ME: "a-g", FIXED: "g", SHARD_NAME: "s$SHARD" });
-    expect(vars(plan, "b")).toMatchObject({ ME: "b-g", FIXED: "g" });
-    expect(vars(plan, "m: [1]")).toMatchObject({ ME: "m: [1]-g", SHARD_NAME: "s1" });
-    expect(vars(plan, "m: [2]")).toMatchObject({ ME: "m: [2]-g", SHARD_NAME: "s2" });
+    expect(jobVariables(plan, "a")).toMatchObject({ ME: "a-g", FIXED: "g", SHARD_NAME: "s$SHARD" });
+    expect(jobVariables(plan, "b")).toMatchObject({ ME: "b-g", FIXED: "g" });
+    expect(jobVariables(plan, "m: [1]")).toMatchObject({ ME: "m: [1]-g", SHARD_NAME: "s1" });
+    expect(jobVariables(plan, "m: [2]")).toMatchObject({ ME: "m: [2]-g", SHARD_NAME: "s2" });
   });
 
   it("rule variables apply only to the jobs whose rule matched", async () => {
@@ -57,8 +50,8 @@ describe("jobs sharing templates", () => {
         "",
       ].join("\n"),
     );
-    expect(vars(plan, "a")).toMatchObject({ X: "from-rule", Y: "from-rule" });
-    expect(vars(plan, "b")).toEqual({ X: "$Y" });
+    expect(jobVariables(plan, "a")).toMatchObject({ X: "from-rule", Y: "from-rule" });
+    expect(jobVariables(plan, "b")).toEqual({ X: "$Y" });
   });
 
   it("report a problem in shared rules or variables for every job that uses them", async () => {
