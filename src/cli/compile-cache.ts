@@ -160,11 +160,20 @@ function writeCache(cacheFile: string, cache: CacheFile, isNew: boolean): void {
   if (isNew) removeOldCaches(dir, basename(cacheFile));
 }
 
-/** Each build makes a new cache file: keep the few most recently written ones. */
+/**
+ * Each build makes a new cache file: keep the few most recently written ones, and remove what a
+ * killed writer left (a temporary file an hour old is no one's).
+ */
 function removeOldCaches(dir: string, current: string): void {
-  const others = readdirSync(dir)
-    .filter((name) => name !== current && !name.endsWith(".tmp"))
-    .map((name) => ({ name, mtime: statSync(join(dir, name)).mtimeMs }))
-    .sort((a, b) => b.mtime - a.mtime);
-  for (const { name } of others.slice(keptCacheFiles - 1)) rmSync(join(dir, name), { force: true });
+  const files = readdirSync(dir)
+    .filter((name) => name !== current)
+    .map((name) => ({ name, mtime: statSync(join(dir, name)).mtimeMs }));
+  const leftovers = files.filter(
+    ({ name, mtime }) => name.endsWith(".tmp") && mtime < Date.now() - 3_600_000,
+  );
+  const others = files
+    .filter(({ name }) => !name.endsWith(".tmp"))
+    .sort((a, b) => b.mtime - a.mtime)
+    .slice(keptCacheFiles - 1);
+  for (const { name } of [...leftovers, ...others]) rmSync(join(dir, name), { force: true });
 }

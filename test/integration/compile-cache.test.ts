@@ -132,13 +132,20 @@ describe("loadCachedBundle", () => {
     const cacheDir = join(scratch, "v8");
     const bundle = writeBundle("prune");
     load(bundle, cacheDir).saveCache();
-    for (const [index, name] of ["old-1", "old-2", "old-3", "old-4", "old-5"].entries()) {
+    const names = ["old-1", "old-2", "old-3", "old-4", "old-5", "gone.1.tmp", "writing.2.tmp"];
+    for (const [index, name] of names.entries()) {
       writeFileSync(join(cacheDir, name), "x");
-      const time = new Date(Date.now() - (10 - index) * 60_000);
+      const time = new Date(Date.now() - (name === "gone.1.tmp" ? 7200 : 10 - index) * 60_000);
       spawnSync("touch", ["-d", time.toISOString(), join(cacheDir, name)]);
     }
     loadCachedBundle(bundle, { cacheName: "newer-build", cacheDir, command: "-" }).saveCache();
-    expect(readdirSync(cacheDir).sort()).toEqual(["newer-build", "old-4", "old-5", "test-cache"]);
+    expect(readdirSync(cacheDir).sort()).toEqual([
+      "newer-build",
+      "old-4",
+      "old-5",
+      "test-cache",
+      "writing.2.tmp",
+    ]);
   });
 
   it("is off without a cache folder", async () => {
