@@ -2,7 +2,13 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ShellExecutor } from "../../src/executors/shell/shell-executor.ts";
 import type { RunnerConfig, RunnerEntry } from "../../src/runner/config-toml.ts";
+import { EXECUTORS } from "../../src/runner/executor-registry.ts";
+import { GitLabClient } from "../../src/runner/gitlab-client.ts";
+import { runRunnerJob } from "../../src/runner/run-job.ts";
+import { requestJob } from "../../src/runner/runner-api.ts";
+import { runnerInfo } from "../../src/runner/runner-info.ts";
 import { shortToken } from "../../src/runner/short-token.ts";
 import type { FakeGitLab, FakeJob, RecordedRequest } from "../support/fake-gitlab/fake-gitlab.ts";
 import { makeRepository } from "../support/pier-cli.ts";
@@ -168,6 +174,39 @@ describe("the runner's side of GitLab's job protocol", () => {
     expect(shallowLog).toMatch(/^v3$/m);
     expect(none.final).toMatchObject({ state: "success" });
     expect(none.trace.toString()).toContain("no sources");
+  });
+
+  it("sends the log at the update interval GitLab asks for, not its own default", async () => {
+    fake.traceUpdateInterval = 0.5;
+    const job = fake.queueJob({
+      script: ["for n in $(seq 1 24); do echo tick $n; sleep 0.25; done"],
+    });
+    const client = new GitLabClient({ url: fake.url });
+    const answer = await requestJob(client, {
+      token: fixture.token,
+      systemId: "s_0123456789ab",
+      info: runnerInfo("shell", EXECUTORS["shell"]?.features ?? {}),
+    });
+    if (answer.kind !== "job") throw new Error(`no job: ${answer.kind}`);
+    // No traceUpdateIntervalMs: pier's own default (3 s) until GitLab's first answer.
+    const outcome = await runRunnerJob({
+      client,
+      entry: config({}).runners[0]!,
+      systemId: "s_0123456789ab",
+      job: answer.job,
+      executor: new ShellExecutor({ runnerName: "protocol" }),
+      stateDir: fixture.stateDir,
+      logFile: join(fixture.stateDir, "interval.log"),
+      shutdown: new AbortController().signal,
+    });
+    client.close();
+    expect(outcome.reported).toBe("success");
+    const patches = fake.requests.filter((r) => r.method === "PATCH").map((r) => r.receivedAt);
+    const gaps = patches.slice(1).map((at, i) => at - patches[i]!);
+    // A 6 s job: one patch at 3 s, then every half second as asked (3 s apart would make 2).
+    expect(patches.length).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...gaps.slice(0, -1))).toBeLessThan(1500);
+    expect(job.trace.toString()).toContain("tick 24");
   });
 
   it("ends the job with its whole log when connections drop before and after GitLab acts", async () => {
