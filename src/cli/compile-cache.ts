@@ -65,15 +65,18 @@ export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string | 
 
 const bundleFileName = /^pier-(.+)-([A-Za-z0-9]+)\.cjs$/;
 
-/** The bundle in distDir: `npm run build` names it pier-<version>-<hash of its contents>.cjs. */
+/**
+ * The bundle in distDir: `npm run build` names it pier-<version>-<hash of its contents>.cjs and
+ * then removes the older ones (the newest wins while a build is between the two).
+ */
 export function findBundle(distDir: string): string {
   const names = readdirSync(distDir).filter((name) => bundleFileName.test(name));
-  if (names.length !== 1) {
-    throw new Error(
-      `${distDir} should hold one pier-<version>-<hash>.cjs, not ${names.length}: npm run build`,
-    );
-  }
-  return join(distDir, names[0] as string);
+  if (names.length === 0)
+    throw new Error(`${distDir} has no pier-<version>-<hash>.cjs: npm run build`);
+  const newest = names
+    .map((name) => ({ path: join(distDir, name), mtime: statSync(join(distDir, name)).mtimeMs }))
+    .reduce((a, b) => (b.mtime > a.mtime ? b : a));
+  return newest.path;
 }
 
 /**

@@ -176,8 +176,12 @@ describe("cache location and name", () => {
     const bundle = writeBundle("name", "AB12CD");
     expect(findBundle(scratch)).toBe(bundle);
     expect(bundleCacheName(bundle)).toBe(`1.2.3-AB12CD-v8-${process.versions.v8}`);
-    writeBundle("second", "EF34");
-    expect(() => findBundle(scratch)).toThrow(/one pier-<version>-<hash>\.cjs, not 2/);
+    const newer = writeBundle("newer build", "EF34");
+    spawnSync("touch", ["-d", new Date(Date.now() - 60_000).toISOString(), bundle]);
+    expect(findBundle(scratch)).toBe(newer);
+    rmSync(bundle);
+    rmSync(newer);
+    expect(() => findBundle(scratch)).toThrow(/no pier-<version>-<hash>\.cjs/);
   });
 });
 
