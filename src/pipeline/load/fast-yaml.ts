@@ -1,6 +1,6 @@
 import { copyNodePositions, recordKeyOffset, recordOffset, type SourceFile } from "./source-map.ts";
 import type { LineRecorder } from "./line-index.ts";
-import { setKey } from "./plain-object.ts";
+import { isPlainObject, setKey } from "./plain-object.ts";
 import { ReferenceTag } from "./reference-tag.ts";
 import { mergeKey, resolveYaml11Plain } from "./yaml-scalars.ts";
 
@@ -389,10 +389,7 @@ class FastReader {
       if (key.value === mergeKey) {
         this.merge(result, value, offset);
       } else {
-        const name = keyName(key.value);
-        if (name in result && name !== "__proto__") delete result[name];
-        setKey(result, name, value);
-        recordKeyOffset(result, name, this.source, offset);
+        this.putKey(result, key.value, value, offset);
       }
       if (next >= this.starts.length) return { value: result, next };
       const nextIndent = this.indents[next] as number;
@@ -403,18 +400,25 @@ class FastReader {
     }
   }
 
+  /** A key given twice keeps the later value, at the later place (as the full path does). */
+  private putKey(
+    map: Record<string, unknown>,
+    key: unknown,
+    value: unknown,
+    keyOffset: number,
+  ): void {
+    const name = keyName(key);
+    if (name in map && name !== "__proto__") delete map[name];
+    setKey(map, name, value);
+    recordKeyOffset(map, name, this.source, keyOffset);
+  }
+
   /** Psych's `<<`: each merged mapping overrides keys seen so far, in order. */
   private merge(result: Record<string, unknown>, value: unknown, keyOffset: number): void {
     const sources: unknown[] = Array.isArray(value) ? [...(value as unknown[])].reverse() : [value];
     const merged: Record<string, unknown> = {};
     for (const source of sources) {
-      if (
-        typeof source !== "object" ||
-        source === null ||
-        Array.isArray(source) ||
-        source instanceof ReferenceTag
-      )
-        throw giveUp;
+      if (!isPlainObject(source)) throw giveUp;
       Object.assign(merged, source);
     }
     for (const [key, item] of Object.entries(merged)) {
@@ -617,10 +621,7 @@ class FastReader {
         }
       }
       if (item === mergeKey) throw giveUp;
-      const name = keyName(item);
-      if (name in map && name !== "__proto__") delete map[name];
-      setKey(map, name, value);
-      recordKeyOffset(map, name, this.source, keyOffset);
+      this.putKey(map, item, value, keyOffset);
     }
   }
 

@@ -127,13 +127,28 @@ export function interpolateInputs(
   problems: InputProblem[],
   position?: SourcePosition,
 ): unknown {
+  return interpolateValue(value, { inputs, expandVariables, problems }, position);
+}
+
+/** What interpolating one document works with. */
+interface Interpolation {
+  inputs: Map<string, unknown>;
+  expandVariables: (text: string) => string;
+  problems: InputProblem[];
+}
+
+function interpolateValue(
+  value: unknown,
+  context: Interpolation,
+  position: SourcePosition | undefined,
+): unknown {
   if (typeof value === "string") {
     if (!value.includes("$[[")) return value;
-    return interpolateString(value, inputs, expandVariables, problems, position);
+    return interpolateString(value, context, position);
   }
   if (Array.isArray(value)) {
     const list = value.map((item) =>
-      interpolateInputs(item, inputs, expandVariables, problems, positionOf(value) ?? position),
+      interpolateValue(item, context, positionOf(value) ?? position),
     );
     copyPosition(value, list);
     return list;
@@ -143,10 +158,8 @@ export function interpolateInputs(
     copyPosition(value, result);
     for (const [key, item] of Object.entries(value)) {
       const keyAt = keyPositionOf(value, key);
-      const newKey = key.includes("$[[")
-        ? String(interpolateString(key, inputs, expandVariables, problems, keyAt))
-        : key;
-      setKey(result, newKey, interpolateInputs(item, inputs, expandVariables, problems, keyAt));
+      const newKey = key.includes("$[[") ? String(interpolateString(key, context, keyAt)) : key;
+      setKey(result, newKey, interpolateValue(item, context, keyAt));
       if (newKey === key) copyKeyPosition(value, result, key);
     }
     return result;
@@ -156,25 +169,20 @@ export function interpolateInputs(
 
 function interpolateString(
   text: string,
-  inputs: Map<string, unknown>,
-  expandVariables: (text: string) => string,
-  problems: InputProblem[],
+  context: Interpolation,
   position: SourcePosition | undefined,
 ): unknown {
   const whole = /^\$\[\[\s*([^\]]*?)\s*\]\]$/.exec(text);
-  if (whole)
-    return evaluateInterpolation(whole[1] ?? "", inputs, expandVariables, problems, position);
+  if (whole) return evaluateInterpolation(whole[1] ?? "", context, position);
   return text.replace(interpolationPattern, (_match, body: string) => {
-    const result = evaluateInterpolation(body, inputs, expandVariables, problems, position);
+    const result = evaluateInterpolation(body, context, position);
     return typeof result === "string" ? result : JSON.stringify(result);
   });
 }
 
 function evaluateInterpolation(
   body: string,
-  inputs: Map<string, unknown>,
-  expandVariables: (text: string) => string,
-  problems: InputProblem[],
+  { inputs, expandVariables, problems }: Interpolation,
   position: SourcePosition | undefined,
 ): unknown {
   const [access = "", ...functions] = body.split("|").map((part) => part.trim());
