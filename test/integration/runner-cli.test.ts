@@ -122,7 +122,7 @@ describe("pier runner commands", () => {
     expect(fake.requests).toEqual([]);
   });
 
-  it("runs jobs as a service; SIGQUIT lets the running job finish, SIGTERM fails it as a system failure", async () => {
+  it("runs jobs as a service; SIGQUIT lets the running job finish, SIGTERM and SIGINT fail it as a system failure", async () => {
     const repo = makeRepository({ "a.txt": "a\n" });
     try {
       fake.addProject("group/service", repo);
@@ -159,6 +159,20 @@ describe("pier runner commands", () => {
       expect(second.trace.toString()).toContain("the runner is shutting down");
       const lines = result.stderr.trim().split("\n");
       expect(lines.every((line) => JSON.parse(line) !== undefined)).toBe(true);
+
+      // SIGINT (Ctrl-C) is SIGTERM's twin.
+      const third = fake.queueJob({ script: ["echo third started", "sleep 60"] });
+      child = startPier(["runner", "run"], env);
+      exit = finished(child);
+      await fake.waitFor(() => third.trace.toString().includes("third started"));
+      child.kill("SIGINT");
+      result = await exit;
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain("SIGINT");
+      expect(third.final).toMatchObject({
+        state: "failed",
+        failure_reason: "runner_system_failure",
+      });
       expect(fake.violations).toEqual([]);
     } finally {
       rmSync(repo, { recursive: true, force: true });
