@@ -18,10 +18,9 @@ import { localArtifactTransport } from "../../src/storage/artifacts.ts";
 import { maskPhrases } from "../../src/trace/mask-phrases.ts";
 import { TraceWriter } from "../../src/trace/trace-writer.ts";
 import { requireDocker } from "./docker-helpers.ts";
+import { executorJobSpec, jobVariable } from "./executor-job-spec.ts";
 
-function variable(key: string, value: string, flags: Partial<JobVariable> = {}): JobVariable {
-  return { key, value, public: true, masked: false, file: false, raw: false, ...flags };
-}
+const variable = jobVariable;
 
 let pipelineId = 0;
 
@@ -37,47 +36,16 @@ function jobSpec(options: {
   dependencies?: JobSpec["dependencies"];
   sha?: string;
 }): JobSpec {
-  const timeout = options.timeoutSeconds ?? 120;
-  const step = (name: string, script: string[]) => ({
-    name,
-    script,
-    timeout,
-    when: "on_success" as const,
-    allow_failure: false,
-  });
-  return {
-    id: options.id ?? 1,
-    token: "token",
-    allow_git_fetch: false,
-    job_info: {
-      name: "test-job",
-      stage: "test",
-      pipeline_id: pipelineId,
-      project_id: 1,
-      project_name: "project",
-      project_full_path: "group/project",
+  return executorJobSpec(
+    { ...options, timeoutSeconds: options.timeoutSeconds ?? 120, pipelineId },
+    {
+      id: options.id ?? 1,
+      image: { name: options.image ?? "busybox:latest" },
+      services: options.services ?? [],
+      artifacts: options.artifacts ?? [],
+      dependencies: options.dependencies ?? [],
     },
-    git_info: {
-      repo_url: "",
-      ref: "main",
-      sha: options.sha ?? "0".repeat(40),
-      before_sha: "0".repeat(40),
-      ref_type: "branch",
-      refspecs: [],
-      depth: 0,
-    },
-    runner_info: { timeout },
-    variables: options.variables ?? [variable("GIT_STRATEGY", "none")],
-    steps: [
-      step("script", options.script),
-      ...(options.afterScript === undefined ? [] : [step("after_script", options.afterScript)]),
-    ],
-    image: { name: options.image ?? "busybox:latest" },
-    services: options.services ?? [],
-    artifacts: options.artifacts ?? [],
-    cache: [],
-    dependencies: options.dependencies ?? [],
-  };
+  );
 }
 
 interface JobRun {
@@ -132,6 +100,7 @@ async function runJob(
     projectDir?: string;
     runDir?: string;
     disableCache?: boolean;
+    buildsDir?: string;
   } = {},
 ): Promise<JobRun> {
   const logFile = join(root, `job-${spec.id}.log`);
@@ -150,6 +119,7 @@ async function runJob(
     cacheDir: join(root, "cache"),
     ...(options.projectDir !== undefined && { projectDir: options.projectDir }),
     ...(options.hardKill !== undefined && { hardKill: options.hardKill }),
+    ...(options.buildsDir !== undefined && { buildsDir: options.buildsDir }),
   };
   const result = await executor.run(spec, ctx);
   await trace.close();
@@ -542,6 +512,49 @@ describe("DockerExecutor", { timeout: 120_000 }, () => {
     );
     expect(second.result.status).toBe("success");
     expect(second.log).toContain("built-in-container");
+  });
+
+  it("puts the build under builds_dir in the container, artifacts in and out included", async () => {
+    const first = await runJob(
+      jobSpec({
+        id: 11,
+        script: ['echo "dirs:$CI_BUILDS_DIR|$CI_PROJECT_DIR|$(pwd)"', "echo made > out.txt"],
+        artifacts: [
+          {
+            paths: ["out.txt"],
+            untracked: false,
+            when: "on_success",
+            artifact_type: "archive",
+            artifact_format: "zip",
+          },
+        ],
+      }),
+      { buildsDir: "/ci/work/" },
+    );
+    expect(first.result.status, first.log).toBe("success");
+    expect(first.log).toContain("dirs:/ci/work|/ci/work/group/project|/ci/work/group/project");
+    expect(first.log).toContain("out.txt: found 1 matching artifact files and directories");
+
+    // after_script keeps the container for a second stage, in the same builds_dir.
+    const second = await runJob(
+      jobSpec({
+        id: 12,
+        script: ["cat out.txt"],
+        afterScript: ["pwd", "cat out.txt"],
+        dependencies: [
+          {
+            id: 11,
+            name: "test-job",
+            token: "t",
+            artifacts_file: { filename: "artifacts.zip", size: 1 },
+          },
+        ],
+      }),
+      { buildsDir: "/ci/work" },
+    );
+    expect(second.result.status, second.log).toBe("success");
+    expect(second.log.match(/^made$/gm)).toHaveLength(2);
+    expect(second.log).toMatch(/^\/ci\/work\/group\/project$/m);
   });
 
   it("saves the cache from the container and restores it into a later job", async () => {

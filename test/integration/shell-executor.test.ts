@@ -14,10 +14,9 @@ import { localArtifactTransport } from "../../src/storage/artifacts.ts";
 import { removalsSettled } from "../../src/storage/remove-aside.ts";
 import { maskPhrases } from "../../src/trace/mask-phrases.ts";
 import { TraceWriter } from "../../src/trace/trace-writer.ts";
+import { executorJobSpec, jobVariable } from "./executor-job-spec.ts";
 
-function variable(key: string, value: string, flags: Partial<JobVariable> = {}): JobVariable {
-  return { key, value, public: true, masked: false, file: false, raw: false, ...flags };
-}
+const variable = jobVariable;
 
 function jobSpec(options: {
   script: string[];
@@ -26,46 +25,7 @@ function jobSpec(options: {
   timeoutSeconds?: number;
   sha?: string;
 }): JobSpec {
-  const timeout = options.timeoutSeconds ?? 60;
-  const step = (name: string, script: string[]) => ({
-    name,
-    script,
-    timeout,
-    when: "on_success" as const,
-    allow_failure: false,
-  });
-  return {
-    id: 1,
-    token: "token",
-    allow_git_fetch: false,
-    job_info: {
-      name: "test-job",
-      stage: "test",
-      pipeline_id: 1,
-      project_id: 1,
-      project_name: "project",
-      project_full_path: "group/project",
-    },
-    git_info: {
-      repo_url: "",
-      ref: "main",
-      sha: options.sha ?? "0".repeat(40),
-      before_sha: "0".repeat(40),
-      ref_type: "branch",
-      refspecs: [],
-      depth: 0,
-    },
-    runner_info: { timeout },
-    variables: options.variables ?? [variable("GIT_STRATEGY", "none")],
-    steps: [
-      step("script", options.script),
-      ...(options.afterScript === undefined ? [] : [step("after_script", options.afterScript)]),
-    ],
-    services: [],
-    artifacts: [],
-    cache: [],
-    dependencies: [],
-  };
+  return executorJobSpec(options);
 }
 
 interface JobRun {

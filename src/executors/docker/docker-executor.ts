@@ -34,6 +34,7 @@ import { resolveJobVariables } from "../shell/job-environment.ts";
 import type { StepOutcome } from "../shell/run-step.ts";
 import { shellQuote, stepScript } from "../shell/step-script.ts";
 import { getContainerTree, putHostTree } from "./archive-transfer.ts";
+import { containerBuildsDir, containerProjectDir } from "./container-builds-dir.ts";
 import { cacheVolumePaths, pathDigest, persistentCacheMounts } from "./cache-volumes.ts";
 import { ensureImage, ImagePullError } from "./ensure-image.ts";
 import {
@@ -59,8 +60,6 @@ export interface DockerExecutorOptions {
   disableCache?: boolean;
 }
 
-const DEFAULT_BUILDS_DIR = "/builds";
-
 /**
  * Local snapshots borrow the user's objects through git alternates, a host path the container
  * does not have: copy the objects the checkout needs into the snapshot and drop the link.
@@ -83,21 +82,6 @@ function runsOnce(spec: JobSpec): boolean {
     spec.artifacts.length === 0 &&
     spec.cache.every((cache) => cache.policy === "pull")
   );
-}
-
-/** config.toml's `builds_dir` as a path in the container: absolute, not `/` itself. */
-export function containerBuildsDir(buildsDir: string | undefined): string {
-  const wanted = buildsDir === undefined ? "" : posix.normalize(buildsDir).replace(/\/+$/, "");
-  return wanted.startsWith("/") && wanted !== "/" ? wanted : DEFAULT_BUILDS_DIR;
-}
-
-/** Where the job's files live in the container: `<builds dir>/<namespace>/<project>`. */
-function containerProjectDir(buildsDir: string, projectPath: string): string {
-  const safe = projectPath
-    .split("/")
-    .filter((part) => part !== "" && part !== "." && part !== "..")
-    .join("/");
-  return posix.join(buildsDir, safe === "" ? "project" : safe);
 }
 
 interface JobState {

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { JobSpec } from "../../job/spec.ts";
 import { buildsRoot } from "../../storage/state-dir.ts";
 
 export interface BuildPaths {
-  /** CI_BUILDS_DIR: this job's slot folder. */
+  /** CI_BUILDS_DIR: this job's slot folder, or `builds_dir` itself as gitlab-runner sets it. */
   buildsDir: string;
   /** CI_PROJECT_DIR: the checkout. */
   projectDir: string;
@@ -52,27 +52,31 @@ export function buildPathsFor(options: {
   projectConcurrentId: number;
   projectPath: string;
 }): BuildPaths {
-  const buildsDir =
-    options.buildsDir !== undefined && options.buildsDir !== ""
-      ? join(
-          options.buildsDir,
-          options.runnerShortToken ?? options.projectKey,
-          String(options.projectConcurrentId),
-        )
-      : join(
-          buildsRoot(options.stateDir),
-          String(options.concurrentId),
-          options.projectKey,
-          String(options.projectConcurrentId),
-        );
+  // A relative builds_dir is taken from pier's working directory, as gitlab-runner does.
+  const configured =
+    options.buildsDir === undefined || options.buildsDir === ""
+      ? undefined
+      : resolve(options.buildsDir);
+  const slotDir = configured
+    ? join(
+        configured,
+        options.runnerShortToken ?? options.projectKey,
+        String(options.projectConcurrentId),
+      )
+    : join(
+        buildsRoot(options.stateDir),
+        String(options.concurrentId),
+        options.projectKey,
+        String(options.projectConcurrentId),
+      );
   const safeProjectPath = options.projectPath
     .split("/")
     .filter((part) => part !== "" && part !== "." && part !== "..")
     .join("/");
-  const projectDir = join(buildsDir, safeProjectPath === "" ? "project" : safeProjectPath);
+  const projectDir = join(slotDir, safeProjectPath === "" ? "project" : safeProjectPath);
   const tmpDir = `${projectDir}.tmp`;
   return {
-    buildsDir,
+    buildsDir: configured ?? slotDir,
     projectDir,
     tmpDir,
     homeDir: join(tmpDir, "home"),
