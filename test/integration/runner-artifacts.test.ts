@@ -295,6 +295,9 @@ describe("runner artifacts through the GitLab stand-in", () => {
     });
     expect(trace).toContain("ERROR: Downloading artifacts from coordinator... forbidden");
     expect(trace).not.toContain("should-not-run");
+    // The log's last line tells the same failure: the job's, not the runner's.
+    expect(trace).not.toContain("Job failed (system failure)");
+    expect(trace).toMatch(/ERROR: Job failed: .*forbidden/);
     // 403 is final: no second attempt.
     expect(
       fake.requests.filter((r) => r.method === "GET" && r.path.endsWith("/artifacts")),
