@@ -73,6 +73,9 @@ function apiFailure(what: string, response: ApiResponse): PierError {
   return new PierError(`${what} failed: HTTP ${response.status}${text}`);
 }
 
+/** GitLab answered that it does not know the runner's token (not: could not be asked). */
+export class RunnerTokenRejectedError extends PierError {}
+
 /** `POST /runners/verify`: checks a `glrt-` token (and registers this runner manager). */
 export async function verifyRunner(
   client: GitLabClient,
@@ -85,7 +88,9 @@ export async function verifyRunner(
   });
   if (response.status === 200) return credentialsFrom(response, o.token);
   if (response.status === 403) {
-    throw new PierError("verifying the runner failed: the token is invalid (403 Forbidden)");
+    throw new RunnerTokenRejectedError(
+      "verifying the runner failed: the token is invalid (403 Forbidden)",
+    );
   }
   if (response.status === 422) {
     throw new PierError("verifying the runner failed: the runner is orphaned in GitLab (422)");

@@ -1,8 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { readRunnerConfig } from "../../src/runner/config-toml.ts";
+import { readRunnerConfig, writeRunnerConfig } from "../../src/runner/config-toml.ts";
 import { FakeGitLab } from "../support/fake-gitlab/fake-gitlab.ts";
 import { ensureBuilt, finished, makeRepository, runPier, startPier } from "../support/pier-cli.ts";
 
@@ -110,6 +111,43 @@ describe("pier runner commands", () => {
     expect(fake.runners.get(newToken)?.tagList).toEqual(["docker", "linux"]);
     expect(config.runners[0]!.name).toBe("legacy runner");
   });
+
+  it("verify --delete drops runners GitLab refuses, keeps those it could not ask", async () => {
+    const kept = fake.createRunner();
+    const refused = fake.createRunner();
+    for (const [name, token] of [
+      ["kept", kept],
+      ["refused", refused],
+    ] as const) {
+      const args = ["runner", "register", "-n", "--url", fake.url, "--token", token];
+      expect((await runPier([...args, "--name", name], env)).code).toBe(0);
+    }
+    // A third entry whose GitLab does not answer: a port nothing listens on.
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const { config } = readRunnerConfig(configFile);
+    config.runners.push({
+      ...config.runners[0]!,
+      name: "unreachable",
+      url: `http://127.0.0.1:${String(closedPort)}/`,
+      token: "glrt-t1_unreachable0000",
+    });
+    writeRunnerConfig(configFile, config);
+    fake.runners.delete(refused);
+
+    const verified = await runPier(["runner", "verify", "--delete"], env);
+    expect(verified.stdout).toContain("is not valid: refused");
+    expect(verified.stdout).toContain("could not be verified: unreachable");
+    expect(verified.code).toBe(1);
+    expect(readRunnerConfig(configFile).config.runners.map((entry) => entry.name)).toEqual([
+      "kept",
+      "unreachable",
+    ]);
+  }, 60_000);
 
   it("refuses server-owned settings with a glrt- token", async () => {
     const token = fake.createRunner();

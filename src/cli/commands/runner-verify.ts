@@ -4,7 +4,7 @@ import { defaultRunnerConfigFile } from "../../runner/config-path.ts";
 import { EXECUTORS } from "../../runner/executor-registry.ts";
 import { GitLabClient } from "../../runner/gitlab-client.ts";
 import { tlsFilesOf } from "../../runner/gitlab-tls.ts";
-import { verifyRunner } from "../../runner/runner-api.ts";
+import { RunnerTokenRejectedError, verifyRunner } from "../../runner/runner-api.ts";
 import { runnerInfo } from "../../runner/runner-info.ts";
 import { shortToken } from "../../runner/short-token.ts";
 import { loadSystemId } from "../../runner/system-id.ts";
@@ -31,6 +31,7 @@ export async function runnerVerifyCommand(options: VerifyOptions): Promise<numbe
   }
   const systemId = loadSystemId(configFile);
   const invalid = new Set<string>();
+  let unverified = 0;
   for (const entry of selected) {
     const label = `${entry.name} ${shortToken(entry.token)}`;
     try {
@@ -42,15 +43,23 @@ export async function runnerVerifyCommand(options: VerifyOptions): Promise<numbe
       process.stdout.write(`Verifying runner... is valid: ${label}\n`);
     } catch (error) {
       if (!(error instanceof PierError)) throw error;
-      invalid.add(entry.token);
-      process.stdout.write(`Verifying runner... is not valid: ${label}: ${error.message}\n`);
+      if (error instanceof RunnerTokenRejectedError) {
+        invalid.add(entry.token);
+        process.stdout.write(`Verifying runner... is not valid: ${label}: ${error.message}\n`);
+      } else {
+        // GitLab unreachable or failing: no verdict on the token, so --delete keeps the entry.
+        unverified += 1;
+        process.stdout.write(
+          `Verifying runner... could not be verified: ${label}: ${error.message}\n`,
+        );
+      }
     }
   }
   if (invalid.size > 0 && options.delete === true) {
     config.runners = config.runners.filter((entry) => !invalid.has(entry.token));
     writeRunnerConfig(configFile, config);
     process.stdout.write(`Removed ${invalid.size} invalid runner(s) from ${configFile}\n`);
-    return 0;
+    return unverified === 0 ? 0 : 1;
   }
-  return invalid.size === 0 ? 0 : 1;
+  return invalid.size === 0 && unverified === 0 ? 0 : 1;
 }
