@@ -53,15 +53,6 @@ export class GitShell {
     return this.#submit(id, steps.join(" && "));
   }
 
-  /**
-   * Deletes the folder `path` and everything in it (`rm -rf`); resolves with the exit code.
-   * Deleting a checkout from pier's main thread costs callbacks per file.
-   */
-  remove(path: string): Promise<number> {
-    if (this.#exited) return Promise.resolve(127);
-    return this.#submit(this.#nextId++, `rm -rf -- ${quote(path)} </dev/null >/dev/null 2>&1`);
-  }
-
   #submit(id: number, command: string): Promise<number> {
     const done = new Promise<number>((resolve) => this.#pending.set(id, resolve));
     this.#hold(true);
@@ -110,11 +101,6 @@ let shared: GitShell | undefined;
 /** The process's shell for background work, started on first use. */
 export function sharedGitShell(): GitShell {
   shared ??= new GitShell();
-  return shared;
-}
-
-/** The shell if one runs already: for work that is not worth starting one. */
-export function runningGitShell(): GitShell | undefined {
   return shared;
 }
 

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, rmdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { runningGitShell } from "./git-shell.ts";
 
 const pending = new Set<Promise<void>>();
 
@@ -29,20 +28,10 @@ export async function removeAside(path: string, trashDir = dirname(path)): Promi
     await rm(path, { recursive: true, force: true, maxRetries: 3 });
     return;
   }
-  const removal = removeTree(trash)
+  const removal = rm(trash, { recursive: true, force: true, maxRetries: 3 })
     .catch(() => undefined)
     .finally(() => pending.delete(removal));
   pending.add(removal);
-}
-
-/**
- * In the background shell when a pipeline runs one (see spare-checkouts.ts): deleting a
- * checkout in-process costs pier's main thread a callback per file. Not worth starting a shell.
- */
-async function removeTree(path: string): Promise<void> {
-  const shell = runningGitShell();
-  if (shell !== undefined && (await shell.remove(path)) === 0) return;
-  await rm(path, { recursive: true, force: true, maxRetries: 3 });
 }
 
 /** Resolves once every removal `removeAside` started (including ones started meanwhile) is done. */

@@ -18,7 +18,13 @@ import { removeAside } from "./remove-aside.ts";
 import { repositoryLayout, type RepositoryLayout } from "./repository-layout.ts";
 import { runGit } from "./run-git.ts";
 import { shallowBoundary } from "./shallow-boundary.ts";
-import { keepSpareCheckout, takeSpareCheckout } from "./spare-checkouts.ts";
+import {
+  copyFromCheckoutTemplate,
+  keepSpareCheckout,
+  startCheckoutTemplate,
+  takeSpareCheckout,
+  type MakeCheckout,
+} from "./spare-checkouts.ts";
 
 export type GitStrategy = "clone" | "fetch" | "none" | "empty";
 
@@ -86,31 +92,18 @@ async function prepareFromLocal(
   const reuse = o.strategy === "fetch" && (await isRepository(gitDir));
   const withChanges = o.includeWorkingTreeChanges && layout.head === o.gitInfo.sha;
   const spareKey = JSON.stringify([o.repoDir, layout.objectsDir, o.gitInfo, withChanges]);
+  const templateKey = templateKeyOf(o.repoDir, layout, o.gitInfo.sha, withChanges);
   const keepSpare = (): void => {
     if (o.spareDir === undefined) return;
-    keepSpareCheckout(spareKey, o.spareDir, async (path, git) => {
-      refuseInside(path, layout.topLevel);
-      // The shell writes .git too: pier's main thread is busy with the current job meanwhile.
-      // What differs between jobs (refs, shallow boundary) is written when the spare is taken.
-      const { dirs, files } = skeleton(o.repoDir);
-      const exitCode = await git.run(["read-tree", "--reset", "-u", o.gitInfo.sha], path, {
-        dirs: dirs.map((dir) => join(".git", dir)),
-        files: [
-          ...files.map(([file, content]): [string, string] => [join(".git", file), content]),
-          [join(".git", "objects", "info", "alternates"), `${layout.objectsDir}\n`],
-          [join(".git", "HEAD"), `${o.gitInfo.sha}\n`],
-        ],
-      });
-      if (exitCode !== 0) throw new Error(`git read-tree exited with ${String(exitCode)}`);
-      const changed = await changes;
-      await copyChangedFiles(layout.topLevel, path, changed);
-      return changed.map((change) => change.path);
-    });
+    const make = makeCheckout(o.repoDir, layout, o.gitInfo.sha, changes);
+    keepSpareCheckout(spareKey, o.spareDir, make, templateKey);
   };
   let checkedOut = false;
   if (!reuse) {
     await removeAside(o.target);
-    checkedOut = await takeSpareCheckout(spareKey, o.target);
+    checkedOut =
+      (await takeSpareCheckout(spareKey, o.target)) ||
+      (await copyFromCheckoutTemplate(templateKey, o.target));
     if (!checkedOut) await writeSkeleton(gitDir, o.repoDir);
   }
   await writeGitState(gitDir, o, layout, checkedOut);
@@ -131,6 +124,65 @@ async function prepareFromLocal(
     // Only now, so that the two git processes do not compete.
     keepSpare();
   }
+}
+
+function templateKeyOf(
+  repoDir: string,
+  layout: RepositoryLayout,
+  sha: string,
+  withChanges: boolean,
+): string {
+  return JSON.stringify([repoDir, layout.objectsDir, sha, withChanges]);
+}
+
+/**
+ * How a template or spare checkout is made: by the background shell, since pier's main thread
+ * is busy with the current job meanwhile. What differs between jobs (refs, shallow boundary)
+ * is written when a job takes it.
+ */
+function makeCheckout(
+  repoDir: string,
+  layout: RepositoryLayout,
+  sha: string,
+  changes: Promise<TrackedChange[]>,
+): MakeCheckout {
+  return async (path, git) => {
+    refuseInside(path, layout.topLevel);
+    const { dirs, files } = skeleton(repoDir);
+    const exitCode = await git.run(["read-tree", "--reset", "-u", sha], path, {
+      dirs: dirs.map((dir) => join(".git", dir)),
+      files: [
+        ...files.map(([file, content]): [string, string] => [join(".git", file), content]),
+        [join(".git", "objects", "info", "alternates"), `${layout.objectsDir}\n`],
+        [join(".git", "HEAD"), `${sha}\n`],
+      ],
+    });
+    if (exitCode !== 0) throw new Error(`git read-tree exited with ${String(exitCode)}`);
+    const changed = await changes;
+    await copyChangedFiles(layout.topLevel, path, changed);
+    return changed.map((change) => change.path);
+  };
+}
+
+/**
+ * Local mode, while the pipeline is still being planned: starts reading the working tree's
+ * changes and making the template the jobs' checkouts of HEAD are copied from (under
+ * `spareDir`), so the first job does not wait for git. Does nothing for an unborn HEAD.
+ */
+export async function warmUpSources(o: {
+  repoDir: string;
+  spareDir: string;
+  includeWorkingTreeChanges: boolean;
+}): Promise<void> {
+  const layout = await repositoryLayout(o.repoDir);
+  if (layout.head === "") return;
+  const changes = o.includeWorkingTreeChanges
+    ? changedTrackedFilesOnce(layout.topLevel, layout.head)
+    : Promise.resolve([]);
+  changes.catch(() => undefined);
+  const key = templateKeyOf(o.repoDir, layout, layout.head, o.includeWorkingTreeChanges);
+  const make = makeCheckout(o.repoDir, layout, layout.head, changes);
+  await startCheckoutTemplate(key, o.spareDir, make);
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   loadCheckoutTemplate,
   type CheckoutTemplate,
 } from "./checkout-template.ts";
-import { GitShell } from "./git-shell.ts";
+import { closeSharedGitShell, sharedGitShell, type GitShell } from "./git-shell.ts";
 import { removeAside } from "./remove-aside.ts";
 
 /**
@@ -19,7 +19,6 @@ export type MakeCheckout = (path: string, git: GitShell) => Promise<Iterable<str
 const spares = new Map<string, Promise<string | undefined>>();
 /** One template per key, made once with git; spares are copies of it (see checkout-template.ts). */
 const templates = new Map<string, Promise<CheckoutTemplate | undefined>>();
-let gitShell: GitShell | undefined;
 
 /**
  * Moves the spare checkout made for `key` to `target` (one rename) and returns true; false when
@@ -50,26 +49,19 @@ export async function takeSpareCheckout(key: string, target: string): Promise<bo
  * cannot rewrite, each spare is made with `make`. At most one spare per key; a failed one is
  * removed and simply not there.
  */
-export function keepSpareCheckout(key: string, spareDir: string, make: MakeCheckout): void {
+export function keepSpareCheckout(
+  key: string,
+  spareDir: string,
+  make: MakeCheckout,
+  templateKey = key,
+): void {
   if (spares.has(key)) return;
   const path = spareName(spareDir);
-  gitShell ??= new GitShell();
-  const git = gitShell;
-  let template = templates.get(key);
-  if (template === undefined) {
-    template = makeTemplate(spareName(spareDir, "template-"), git, make);
-    templates.set(key, template);
-  }
+  const git = sharedGitShell();
+  const template = startCheckoutTemplate(templateKey, spareDir, make);
   const making = template.then(async (made) => {
-    if (made === undefined) {
-      await make(path, git);
-      return;
-    }
-    // A template removed behind pier's back is made again next time.
-    await copyCheckoutTemplate(made, path).catch((error: unknown) => {
-      if (templates.get(key) === template) templates.delete(key);
-      throw error;
-    });
+    if (made === undefined) await make(path, git);
+    else await copyTemplate(templateKey, template, made, path);
   });
   spares.set(
     key,
@@ -81,6 +73,58 @@ export function keepSpareCheckout(key: string, spareDir: string, make: MakeCheck
       },
     ),
   );
+}
+
+/**
+ * Starts making the template for `templateKey` with `make` unless it is made or being made
+ * (e.g. while the pipeline is planned, before its first job asks for a checkout).
+ */
+export function startCheckoutTemplate(
+  templateKey: string,
+  spareDir: string,
+  make: MakeCheckout,
+): Promise<CheckoutTemplate | undefined> {
+  let template = templates.get(templateKey);
+  if (template === undefined) {
+    template = makeTemplate(spareName(spareDir, "template-"), sharedGitShell(), make);
+    templates.set(templateKey, template);
+  }
+  return template;
+}
+
+/**
+ * Copies the template for `templateKey` to `target` when one was started; false when there is
+ * none or it failed (the caller then checks out as usual).
+ */
+export async function copyFromCheckoutTemplate(
+  templateKey: string,
+  target: string,
+): Promise<boolean> {
+  const template = templates.get(templateKey);
+  const made = await template;
+  if (template === undefined || made === undefined) return false;
+  return copyTemplate(templateKey, template, made, target).then(
+    () => true,
+    async () => {
+      await removeAside(target).catch(() => undefined);
+      return false;
+    },
+  );
+}
+
+async function copyTemplate(
+  templateKey: string,
+  template: Promise<CheckoutTemplate | undefined>,
+  made: CheckoutTemplate,
+  target: string,
+): Promise<void> {
+  try {
+    await copyCheckoutTemplate(made, target);
+  } catch (error) {
+    // A template removed behind pier's back is made again next time.
+    if (templates.get(templateKey) === template) templates.delete(templateKey);
+    throw error;
+  }
 }
 
 async function makeTemplate(
@@ -116,6 +160,5 @@ export async function discardSpareCheckouts(): Promise<void> {
   for (const template of await Promise.all(made)) {
     if (template !== undefined) await removeAside(template.dir).catch(() => undefined);
   }
-  gitShell?.close();
-  gitShell = undefined;
+  closeSharedGitShell();
 }

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { JobGitInfo } from "../../src/job/spec.ts";
 import { removalsSettled } from "../../src/storage/remove-aside.ts";
-import { prepareSources } from "../../src/storage/sources.ts";
+import { prepareSources, warmUpSources } from "../../src/storage/sources.ts";
 import { discardSpareCheckouts } from "../../src/storage/spare-checkouts.ts";
 
 function git(cwd: string, ...args: string[]): string {
@@ -130,5 +130,27 @@ describe("per-job checkouts copied from a pipeline's template", () => {
       ).toEqual(["D deep/er/b.txt", "M a.txt", "M run.sh"]);
       expect(diffFilesQuiet(target)).toBe(1);
     }
+  });
+
+  it("makes the template while the pipeline is planned; the first job is a copy of it", async () => {
+    writeFileSync(join(repo, "a.txt"), "a, changed\n");
+    await warmUpSources({ repoDir: repo, spareDir, includeWorkingTreeChanges: true });
+    const [template] = readdirSync(spareDir);
+    expect(template).toMatch(/^\d+-template-/);
+    const target = join(root, "builds", "0", "project");
+    await prepareSources({
+      repoDir: repo,
+      gitInfo: gitInfo(),
+      strategy: "clone",
+      depth: 0,
+      target,
+      includeWorkingTreeChanges: true,
+    });
+    // A copy: the template's files are other inodes.
+    const copied = lstatSync(join(target, "deep", "er", "b.txt")).ino;
+    expect(copied).not.toBe(lstatSync(join(spareDir, template ?? "", "deep", "er", "b.txt")).ino);
+    expect(readFileSync(join(target, "a.txt"), "utf8")).toBe("a, changed\n");
+    expect(git(target, "status", "--porcelain")).toBe("M a.txt");
+    expect(git(target, "rev-parse", "refs/remotes/origin/main")).toBe(head);
   });
 });

@@ -13,7 +13,8 @@ import { createTerminalReporter } from "../../report/terminal-reporter.ts";
 import type { RunnerSettings } from "../../runner/runner-config.ts";
 import { copyArtifactsOut } from "../../storage/artifacts.ts";
 import { discardSpareCheckouts } from "../../storage/spare-checkouts.ts";
-import { stateRoot } from "../../storage/state-dir.ts";
+import { warmUpSources } from "../../storage/sources.ts";
+import { spareCheckoutsRoot, stateRoot } from "../../storage/state-dir.ts";
 import { markPhase } from "../../trace/phase-timing.ts";
 import type { PipelineOptions } from "../main.ts";
 import { parseVariableFlags } from "../variable-flags.ts";
@@ -100,6 +101,15 @@ function exitCodeOf(result: LocalRunResult): number {
 
 /** `pier run [JOB…]`: runs the pipeline on this machine. */
 export async function runCommand(jobNames: string[], options: RunOptions): Promise<number> {
+  try {
+    return await runPipelineCommand(jobNames, options);
+  } finally {
+    // Also when planning fails: the checkouts made meanwhile (see warmUpSources) go.
+    await discardSpareCheckouts();
+  }
+}
+
+async function runPipelineCommand(jobNames: string[], options: RunOptions): Promise<number> {
   markPhase("run command");
   process.once("exit", () => {
     const { userCPUTime, systemCPUTime } = process.resourceUsage();
@@ -118,6 +128,14 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
   const pipelineVariables = parseVariableFlags(options.variable);
   const stateDir = stateRoot();
   const pipelineId = allocatePipelineId(stateDir);
+  if (executorName === "shell" && options.ref === undefined) {
+    // The jobs' checkouts of HEAD start while the pipeline is planned (errors show up there).
+    warmUpSources({
+      repoDir,
+      spareDir: spareCheckoutsRoot(stateDir),
+      includeWorkingTreeChanges: true,
+    }).catch(() => undefined);
+  }
   const plan = await planPipeline({
     repoDir,
     pipelineId,
@@ -191,7 +209,6 @@ export async function runCommand(jobNames: string[], options: RunOptions): Promi
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    await discardSpareCheckouts();
     await registryHooks?.close();
   }
 }
