@@ -369,22 +369,14 @@ async function prepareFromRemote(o: PrepareSourcesOptions & { target: string }):
   const signalOption = o.signal === undefined ? {} : { signal: o.signal };
   const gitDir = join(o.target, ".git");
   const reuse = o.strategy === "fetch" && (await isRepository(gitDir));
+  // What `git init` and `git remote add` (or `set-url`) would write, without two processes.
   if (!reuse) {
-    await rm(o.target, { recursive: true, force: true });
-    await mkdir(o.target, { recursive: true });
-    await runGit(["init", "-q", "--template=", o.target], {
-      cwd: dirname(o.target),
-      ...signalOption,
-    });
-    await runGit(["remote", "add", "origin", o.gitInfo.repo_url], {
-      cwd: o.target,
-      ...signalOption,
-    });
+    await removeAside(o.target);
+    await writeSkeleton(gitDir, o.gitInfo.repo_url);
+    await writeFile(join(gitDir, "HEAD"), "ref: refs/heads/main\n");
   } else {
-    await runGit(["remote", "set-url", "origin", o.gitInfo.repo_url], {
-      cwd: o.target,
-      ...signalOption,
-    });
+    const { files } = skeleton(o.gitInfo.repo_url);
+    await Promise.all(files.map(([path, content]) => writeFile(join(gitDir, path), content)));
   }
   const refspecs =
     o.gitInfo.refspecs.length > 0
