@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { createServer, type Server } from "node:https";
@@ -7,12 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { readRunnerConfig } from "../../src/runner/config-toml.ts";
 import { recoverLostJobs } from "../../src/runner/journal-recovery.ts";
 import { JobJournal, type JournalEntry } from "../../src/runner/journal.ts";
 import { shortToken } from "../../src/runner/short-token.ts";
 import { ShellExecutor } from "../../src/executors/shell/shell-executor.ts";
-import { parseRunnerConfig, type RunnerEntry } from "../../src/runner/config-toml.ts";
+import {
+  parseRunnerConfig,
+  readRunnerConfig,
+  type RunnerEntry,
+} from "../../src/runner/config-toml.ts";
 import { GitLabClient, GitLabUnreachableError } from "../../src/runner/gitlab-client.ts";
 import { tlsFilesOf } from "../../src/runner/gitlab-tls.ts";
 import { runRunnerJob } from "../../src/runner/run-job.ts";
@@ -21,58 +24,12 @@ import { runnerInfo } from "../../src/runner/runner-info.ts";
 import { EXECUTORS } from "../../src/runner/executor-registry.ts";
 import type { FakeGitLab, FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
 import { ensureBuilt, runPier } from "../support/pier-cli.ts";
+import { makeTestCertificates } from "../support/test-certificates.ts";
 import {
   quietRunnerLog,
   startRunnerFixture,
   type RunnerFixture,
 } from "../support/runner-fixture.ts";
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
-function makeCertificates(dir: string): void {
-  const openssl = (args: string[]): void => {
-    execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  };
-  const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl(
-    ["req", "-x509", ...ecKey, "-keyout", "ca-key.pem", "-out", "ca.pem"].concat([
-      "-days",
-      "1",
-      "-subj",
-      "/CN=pier-test-gitlab-ca",
-    ]),
-  );
-  writeFileSync(
-    join(dir, "server.ext"),
-    "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n",
-  );
-  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage = clientAuth\n");
-  for (const [name, subject] of [
-    ["server", "/CN=127.0.0.1"],
-    ["client", "/CN=pier-runner-client"],
-  ] as const) {
-    openssl([
-      "req",
-      ...ecKey,
-      "-keyout",
-      `${name}-key.pem`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      subject,
-    ]);
-    openssl(
-      ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca-key.pem"].concat([
-        "-CAcreateserial",
-        "-out",
-        `${name}.pem`,
-        "-days",
-        "1",
-        "-extfile",
-        `${name}.ext`,
-      ]),
-    );
-  }
-}
 
 let certs: string;
 let fixture: RunnerFixture;
@@ -88,7 +45,8 @@ let frontPaths: string[];
 
 beforeAll(() => {
   certs = mkdtempSync(join(tmpdir(), "pier-gitlab-tls-"));
-  makeCertificates(certs);
+  // The client certificate's common name: pier-runner-client.
+  makeTestCertificates(certs, "pier-runner");
 });
 
 afterAll(() => {
