@@ -37,7 +37,9 @@ function readReport(file: string): Report {
 }
 
 function allLogs(report: Report): string {
-  return report.jobs.map((job) => (job.log === null ? "" : readFileSync(job.log, "utf8"))).join("\n");
+  return report.jobs
+    .map((job) => (job.log === null ? "" : readFileSync(job.log, "utf8")))
+    .join("\n");
 }
 
 beforeAll(() => ensureBuilt(), 300_000);
@@ -131,7 +133,9 @@ job-${n}:
     const [first, second] = await Promise.all([runPier(args, env), runPier(args, env)]);
     expect(first.code, first.stdout).toBe(0);
     expect(second.code, second.stdout).toBe(0);
-    const projectDirs = readdirSync(proof).map((file) => readFileSync(join(proof, file), "utf8").trim());
+    const projectDirs = readdirSync(proof).map((file) =>
+      readFileSync(join(proof, file), "utf8").trim(),
+    );
     expect(projectDirs).toHaveLength(8);
     expect(new Set(projectDirs).size).toBe(8);
     for (const dir of projectDirs) expect(dir.startsWith(repo)).toBe(false);
