@@ -88,8 +88,9 @@ export class TraceUploader {
       return;
     }
     this.#store(chunk);
-    // A full PATCH waiting: send now, so a chatty job's log keeps up instead of piling up.
-    if (this.#length - this.#sent >= PATCH_LIMIT_BYTES) this.#wake?.();
+    // The job's first bytes go at once (GitLab shows it started); a full PATCH waiting too, so
+    // a chatty job's log keeps up instead of piling up.
+    if (this.#sent === 0 || this.#length - this.#sent >= PATCH_LIMIT_BYTES) this.#wake?.();
   }
 
   start(): void {
@@ -151,8 +152,9 @@ export class TraceUploader {
         this.#wake = done;
       });
       if (this.#stopped) return;
-      // Woken by a backlog: whole patches only, the tail waits for the interval.
-      await this.#send(early);
+      // Woken by a backlog: whole patches only, the tail waits for the interval (but the first
+      // bytes of the log do not).
+      await this.#send(early && this.#sent > 0);
       const forceAfter = this.#o.forceSendIntervalMs ?? 30_000;
       if (!this.#closedByServer && Date.now() - this.#lastContact >= forceAfter) {
         await this.#keepAlive();
