@@ -479,8 +479,10 @@ describe("Docker Engine API client against the real engine", () => {
         });
         break;
       } catch (error) {
-        // The registry needs a moment to listen after start.
-        if (attempt >= 20 || !/connection refused|EOF|reset/i.test(String(error))) throw error;
+        // The registry needs a moment to listen after start, and dockerd may reuse a
+        // connection the starting registry has just closed.
+        const transient = /connection refused|EOF|reset|closed idle connection/i;
+        if (attempt >= 20 || !transient.test(String(error))) throw error;
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
