@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -20,10 +19,7 @@ import yazl from "yazl";
 import type { JobArtifact } from "../../src/job/spec.ts";
 import { copyArtifactsOut, localArtifactTransport } from "../../src/storage/artifacts.ts";
 import { extractZip } from "../../src/storage/zip-archive.ts";
-
-function git(cwd: string, ...args: string[]): void {
-  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@e", ...args], { cwd });
-}
+import { git } from "../support/git.ts";
 
 async function zipEntries(path: string): Promise<Map<string, number>> {
   const zip = await yauzl.openPromise(path);

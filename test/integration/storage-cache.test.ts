@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   existsSync,
@@ -20,12 +20,7 @@ import {
   restoreCache,
   saveCache,
 } from "../../src/storage/cache.ts";
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@e", ...args], { cwd })
-    .toString()
-    .trim();
-}
+import { git } from "../support/git.ts";
 
 const cacheOf = (over: Partial<JobCache>): JobCache => ({
   key: "deps",

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   lstatSync,
@@ -14,25 +14,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { JobGitInfo } from "../../src/job/spec.ts";
 import { removalsSettled } from "../../src/storage/remove-aside.ts";
 import { prepareSources, warmUpSources } from "../../src/storage/sources.ts";
 import { discardSpareCheckouts } from "../../src/storage/spare-checkouts.ts";
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@e",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@e",
-    },
-  })
-    .toString()
-    .trim();
-}
+import { git, localGitInfo } from "../support/git.ts";
 
 /** Exit code of `git diff-files --quiet`: plumbing that trusts the index's stat data. */
 function diffFilesQuiet(cwd: string): number | null {
@@ -45,23 +30,13 @@ describe("per-job checkouts copied from a pipeline's template", () => {
   let head: string;
   let spareDir: string;
 
-  const gitInfo = (): JobGitInfo => ({
-    repo_url: "",
-    ref: "main",
-    sha: head,
-    before_sha: "0000000000000000000000000000000000000000",
-    ref_type: "branch",
-    refspecs: [],
-    depth: 0,
-  });
-
   /** Four jobs in a row as a pipeline runs them; the third and fourth are template copies. */
   async function fourCheckouts(includeWorkingTreeChanges: boolean): Promise<string[]> {
     const targets = [0, 1, 2, 3].map((i) => join(root, "builds", String(i), "project"));
     for (const [i, target] of targets.entries()) {
       await prepareSources({
         repoDir: repo,
-        gitInfo: gitInfo(),
+        gitInfo: localGitInfo(head),
         strategy: "clone",
         depth: 0,
         target,
@@ -140,7 +115,7 @@ describe("per-job checkouts copied from a pipeline's template", () => {
     const target = join(root, "builds", "0", "project");
     await prepareSources({
       repoDir: repo,
-      gitInfo: gitInfo(),
+      gitInfo: localGitInfo(head),
       strategy: "clone",
       depth: 0,
       target,

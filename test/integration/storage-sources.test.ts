@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -13,25 +12,10 @@ import {
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { JobGitInfo } from "../../src/job/spec.ts";
 import { removalsSettled } from "../../src/storage/remove-aside.ts";
 import { prepareSources } from "../../src/storage/sources.ts";
 import { discardSpareCheckouts } from "../../src/storage/spare-checkouts.ts";
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@e",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@e",
-    },
-  })
-    .toString()
-    .trim();
-}
+import { git, localGitInfo } from "../support/git.ts";
 
 /** Every path in the working tree (outside .git) with its mtime and mode. */
 function snapshot(dir: string): Map<string, string> {
@@ -56,15 +40,6 @@ describe("prepareSources (local mode)", () => {
   let root: string;
   let repo: string;
   let shas: string[];
-  const gitInfo = (sha: string): JobGitInfo => ({
-    repo_url: "",
-    ref: "main",
-    sha,
-    before_sha: "0000000000000000000000000000000000000000",
-    ref_type: "branch",
-    refspecs: [],
-    depth: 0,
-  });
 
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), "pier-sources-"));
@@ -112,7 +87,7 @@ describe("prepareSources (local mode)", () => {
     const started = performance.now();
     await prepareSources({
       repoDir: repo,
-      gitInfo: gitInfo(head),
+      gitInfo: localGitInfo(head),
       strategy: "clone",
       depth: 0,
       target,
@@ -144,7 +119,7 @@ describe("prepareSources (local mode)", () => {
     const spareDir = join(root, "builds", ".spare");
     const options = {
       repoDir: repo,
-      gitInfo: gitInfo(head),
+      gitInfo: localGitInfo(head),
       strategy: "fetch" as const,
       depth: 0,
       includeWorkingTreeChanges: true,
@@ -185,7 +160,7 @@ describe("prepareSources (local mode)", () => {
     const clean = join(root, "clean");
     await prepareSources({
       repoDir: repo,
-      gitInfo: gitInfo(shas.at(-1) ?? ""),
+      gitInfo: localGitInfo(shas.at(-1) ?? ""),
       strategy: "clone",
       depth: 0,
       target: clean,
@@ -197,7 +172,7 @@ describe("prepareSources (local mode)", () => {
     const older = join(root, "older");
     await prepareSources({
       repoDir: repo,
-      gitInfo: gitInfo(shas[2] ?? ""),
+      gitInfo: localGitInfo(shas[2] ?? ""),
       strategy: "clone",
       depth: 0,
       target: older,
@@ -212,7 +187,7 @@ describe("prepareSources (local mode)", () => {
     const target = join(root, "shallow");
     await prepareSources({
       repoDir: repo,
-      gitInfo: gitInfo(shas.at(-1) ?? ""),
+      gitInfo: localGitInfo(shas.at(-1) ?? ""),
       strategy: "clone",
       depth: 2,
       target,
@@ -225,7 +200,7 @@ describe("prepareSources (local mode)", () => {
     const deeper = join(root, "deeper");
     await prepareSources({
       repoDir: repo,
-      gitInfo: gitInfo(shas.at(-1) ?? ""),
+      gitInfo: localGitInfo(shas.at(-1) ?? ""),
       strategy: "clone",
       depth: 50,
       target: deeper,
@@ -246,7 +221,7 @@ describe("prepareSources (local mode)", () => {
     const target = join(root, "merge");
     await prepareSources({
       repoDir: repo,
-      gitInfo: gitInfo(merge),
+      gitInfo: localGitInfo(merge),
       strategy: "clone",
       depth: 2,
       target,
@@ -266,13 +241,13 @@ describe("prepareSources (local mode)", () => {
       target,
       includeWorkingTreeChanges: false,
     };
-    await prepareSources({ ...options, gitInfo: gitInfo(shas[1] ?? "") });
+    await prepareSources({ ...options, gitInfo: localGitInfo(shas[1] ?? "") });
     expect(readFileSync(join(target, "history.txt"), "utf8")).toBe("commit 2\n");
     writeFileSync(join(target, "left-behind.txt"), "from the previous job\n");
     writeFileSync(join(target, "keep.txt"), "modified by the previous job\n");
     const marker = lstatSync(join(target, ".git")).ino;
 
-    await prepareSources({ ...options, gitInfo: gitInfo(shas.at(-1) ?? "") });
+    await prepareSources({ ...options, gitInfo: localGitInfo(shas.at(-1) ?? "") });
     expect(lstatSync(join(target, ".git")).ino).toBe(marker);
     expect(readFileSync(join(target, "history.txt"), "utf8")).toBe("commit 6\n");
     expect(readFileSync(join(target, "keep.txt"), "utf8")).toBe("keep\n");
@@ -286,7 +261,7 @@ describe("prepareSources (local mode)", () => {
     writeFileSync(join(target, "old.txt"), "old\n");
     await prepareSources({
       repoDir: repo,
-      gitInfo: gitInfo(shas.at(-1) ?? ""),
+      gitInfo: localGitInfo(shas.at(-1) ?? ""),
       strategy: "clone",
       depth: 0,
       target,
@@ -297,7 +272,7 @@ describe("prepareSources (local mode)", () => {
     writeFileSync(join(target, "job-output.txt"), "x\n");
     await prepareSources({
       repoDir: repo,
-      gitInfo: gitInfo(shas.at(-1) ?? ""),
+      gitInfo: localGitInfo(shas.at(-1) ?? ""),
       strategy: "none",
       depth: 0,
       target,
@@ -307,7 +282,7 @@ describe("prepareSources (local mode)", () => {
 
     await prepareSources({
       repoDir: repo,
-      gitInfo: gitInfo(shas.at(-1) ?? ""),
+      gitInfo: localGitInfo(shas.at(-1) ?? ""),
       strategy: "empty",
       depth: 0,
       target,
@@ -318,7 +293,7 @@ describe("prepareSources (local mode)", () => {
     const fresh = join(root, "none-fresh");
     await prepareSources({
       repoDir: repo,
-      gitInfo: gitInfo(shas.at(-1) ?? ""),
+      gitInfo: localGitInfo(shas.at(-1) ?? ""),
       strategy: "none",
       depth: 0,
       target: fresh,
@@ -332,7 +307,7 @@ describe("prepareSources (local mode)", () => {
     await expect(
       prepareSources({
         repoDir: repo,
-        gitInfo: gitInfo(shas.at(-1) ?? ""),
+        gitInfo: localGitInfo(shas.at(-1) ?? ""),
         strategy: "clone",
         depth: 0,
         target: join(repo, "build"),
@@ -342,7 +317,7 @@ describe("prepareSources (local mode)", () => {
     await expect(
       prepareSources({
         repoDir: repo,
-        gitInfo: gitInfo(shas.at(-1) ?? ""),
+        gitInfo: localGitInfo(shas.at(-1) ?? ""),
         strategy: "clone",
         depth: 0,
         target: repo,
@@ -359,7 +334,7 @@ describe("prepareSources (local mode)", () => {
     const target = join(root, "from-worktree");
     await prepareSources({
       repoDir: worktree,
-      gitInfo: gitInfo(shas[4] ?? ""),
+      gitInfo: localGitInfo(shas[4] ?? ""),
       strategy: "clone",
       depth: 0,
       target,
@@ -374,7 +349,7 @@ describe("prepareSources (local mode)", () => {
     const target = join(root, "remote");
     await prepareSources({
       gitInfo: {
-        ...gitInfo(shas.at(-1) ?? ""),
+        ...localGitInfo(shas.at(-1) ?? ""),
         repo_url: `file://${repo}`,
         refspecs: ["+refs/heads/main:refs/remotes/origin/main"],
       },

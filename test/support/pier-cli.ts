@@ -1,8 +1,9 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { git } from "./git.ts";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const entry = join(repoRoot, "bin/pier.js");
@@ -30,24 +31,17 @@ export function ensureBuilt(): void {
   if (!existsSync(built)) throw new Error("dist/cli/main.js is missing: run npm run build");
 }
 
-const gitEnv = {
-  GIT_AUTHOR_NAME: "pier test",
-  GIT_AUTHOR_EMAIL: "test@pier.invalid",
-  GIT_COMMITTER_NAME: "pier test",
-  GIT_COMMITTER_EMAIL: "test@pier.invalid",
-};
-
 /** A fresh git repository with these files, committed on branch main. */
 export function makeRepository(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "pier-repo-"));
-  execFileSync("git", ["init", "-q", "-b", "main", dir]);
+  git(dir, "init", "-q", "-b", "main");
   for (const [name, content] of Object.entries(files)) {
     const path = join(dir, name);
-    execFileSync("mkdir", ["-p", dirname(path)]);
+    mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, content, { mode: name.endsWith(".sh") ? 0o755 : 0o644 });
   }
-  execFileSync("git", ["add", "-A"], { cwd: dir });
-  execFileSync("git", ["commit", "-qm", "test"], { cwd: dir, env: { ...process.env, ...gitEnv } });
+  git(dir, "add", "-A");
+  git(dir, "commit", "-qm", "test");
   return dir;
 }
 
