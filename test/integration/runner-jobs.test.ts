@@ -1,6 +1,3 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   parseRunnerConfig,
@@ -8,74 +5,38 @@ import {
   type RunnerEntry,
 } from "../../src/runner/config-toml.ts";
 import type { RunnerJobOutcome } from "../../src/runner/run-job.ts";
-import type { JobPayload } from "../../src/runner/runner-api.ts";
-import type { RunnerLog } from "../../src/runner/runner-log.ts";
-import { RunnerService } from "../../src/runner/runner-service.ts";
-import { shortToken } from "../../src/runner/short-token.ts";
-import { FakeGitLab, type FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
-import { makeRepository } from "../support/pier-cli.ts";
+import type { RunnerService } from "../../src/runner/runner-service.ts";
+import type { FakeGitLab, FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
+import {
+  startRunnerFixture,
+  type RunnerFixture,
+  type ServiceHooks,
+} from "../support/runner-fixture.ts";
 
-const quiet: RunnerLog = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
-
+let fixture: RunnerFixture;
 let fake: FakeGitLab;
 let token: string;
-let stateDir: string;
-let repo: string;
-const services: RunnerService[] = [];
 const finished = new Map<number, RunnerJobOutcome>();
 
 beforeEach(async () => {
-  fake = await FakeGitLab.start();
-  fake.traceUpdateInterval = 0.2;
-  repo = makeRepository({ "hello.txt": "hello from the repository\n" });
-  fake.addProject("group/project", repo);
-  token = fake.createRunner();
-  stateDir = mkdtempSync(join(tmpdir(), "pier-runner-state-"));
+  fixture = await startRunnerFixture({ "hello.txt": "hello from the repository\n" });
+  ({ fake, token } = fixture);
   finished.clear();
 });
 
 afterEach(async () => {
-  for (const service of services.splice(0)) await service.stopForcefully(10_000);
-  await fake.close();
-  rmSync(stateDir, { recursive: true, force: true });
-  rmSync(repo, { recursive: true, force: true });
+  await fixture.close();
 });
 
 function startService(
-  config: Partial<RunnerConfig["global"]> = {},
+  global: RunnerConfig["global"] = {},
   entry: Partial<RunnerEntry> = {},
-  options: { forceSendIntervalMs?: number } = {},
+  hooks: ServiceHooks = {},
 ): RunnerService {
-  const service = new RunnerService({
-    ...options,
-    config: {
-      global: { concurrent: 1, ...config },
-      runners: [
-        { name: "test runner", url: fake.url, token, executor: "shell", extra: {}, ...entry },
-      ],
-      extra: {},
-    },
-    configFile: join(stateDir, "config.toml"),
-    systemId: "s_0123456789ab",
-    stateDir,
-    log: quiet,
-    checkIntervalMs: 100,
-    traceUpdateIntervalMs: 200,
-    client: { baseDelayMs: 20, maxDelayMs: 200 },
-    onJobFinished: (job: JobPayload, outcome) => finished.set(job.id, outcome),
+  return fixture.startService(fixture.shellConfig(entry, global), {
+    ...hooks,
+    onJobFinished: (job, outcome) => finished.set(job.id, outcome),
   });
-  services.push(service);
-  void service.start();
-  return service;
-}
-
-function localLog(job: FakeJob): Buffer {
-  return readFileSync(join(stateDir, "runner", shortToken(token), "jobs", `${job.id}.log`));
 }
 
 async function finalOf(job: FakeJob): Promise<void> {
@@ -100,7 +61,7 @@ describe("pier as a runner, against the GitLab stand-in", () => {
     expect(trace).not.toContain("s3cr3t-value-42");
     expect(trace).not.toContain(job.token);
     expect(trace).toContain("Job succeeded");
-    expect(job.trace.equals(localLog(job))).toBe(true);
+    expect(job.trace.equals(fixture.localLog(job))).toBe(true);
     // The runner echoed the long-polling cursor and sent its token on every request.
     const requests = fake.requests.filter((r) => r.path === "/api/v4/jobs/request");
     expect(requests.length).toBeGreaterThan(0);
@@ -118,7 +79,7 @@ describe("pier as a runner, against the GitLab stand-in", () => {
       exit_code: 3,
     });
     expect(job.trace.toString()).toContain("ERROR: Job failed: exit code 3");
-    expect(job.trace.equals(localLog(job))).toBe(true);
+    expect(job.trace.equals(fixture.localLog(job))).toBe(true);
   });
 
   it("cancels a running job when GitLab says canceling, running after_script", async () => {
@@ -150,7 +111,7 @@ describe("pier as a runner, against the GitLab stand-in", () => {
     await fake.waitFor(() => finished.has(job.id), 15_000);
     expect(finished.get(job.id)?.reported).toBe("aborted");
     expect(job.final).toBeUndefined();
-    expect(localLog(job).toString()).not.toContain("after-script-ran");
+    expect(fixture.localLog(job).toString()).not.toContain("after-script-ran");
   });
 
   it("never runs more than `concurrent` jobs at once", async () => {
@@ -219,7 +180,7 @@ check_interval = 0
     expect(fake.requests.filter((r) => r.status === 500).length).toBeGreaterThan(3);
     for (const job of jobs) {
       expect(job.final?.state).toBe("success");
-      expect(job.trace.equals(localLog(job))).toBe(true);
+      expect(job.trace.equals(fixture.localLog(job))).toBe(true);
       expect(job.trace.toString()).toContain(`line 3000`);
     }
   });
@@ -239,7 +200,7 @@ check_interval = 0
     expect(fake.violations).toEqual([]);
     expect(fake.requests.some((r) => r.status === 416)).toBe(true);
     expect(job.final?.state).toBe("success");
-    expect(job.trace.equals(localLog(job))).toBe(true);
+    expect(job.trace.equals(fixture.localLog(job))).toBe(true);
   });
 
   it("sends the whole trace again when the final update answers 412", async () => {
@@ -250,7 +211,7 @@ check_interval = 0
     expect(fake.violations).toEqual([]);
     const puts = fake.requests.filter((r) => r.method === "PUT");
     expect(puts.map((r) => r.status)).toEqual([412, 200]);
-    expect(job.trace.equals(localLog(job))).toBe(true);
+    expect(job.trace.equals(fixture.localLog(job))).toBe(true);
   });
 
   it("learns about a cancel through the keep-alive update while the job prints nothing", async () => {
@@ -280,6 +241,6 @@ check_interval = 0
     expect(job.final?.state).toBe("success");
     expect(job.trace.length).toBeLessThan(4 * 1024 + 200);
     expect(job.trace.toString()).toContain("Job's log exceeded limit of 4096 bytes.");
-    expect(localLog(job).toString()).toContain("still running");
+    expect(fixture.localLog(job).toString()).toContain("still running");
   });
 });

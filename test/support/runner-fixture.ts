@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RunnerConfig } from "../../src/runner/config-toml.ts";
+import type { RunnerConfig, RunnerEntry } from "../../src/runner/config-toml.ts";
 import type { RunnerLog } from "../../src/runner/runner-log.ts";
-import { RunnerService } from "../../src/runner/runner-service.ts";
-import { FakeGitLab } from "./fake-gitlab/fake-gitlab.ts";
+import { RunnerService, type RunnerServiceOptions } from "../../src/runner/runner-service.ts";
+import { shortToken } from "../../src/runner/short-token.ts";
+import { FakeGitLab, type FakeJob } from "./fake-gitlab/fake-gitlab.ts";
 import { makeRepository } from "./pier-cli.ts";
 
 export const quietRunnerLog: RunnerLog = {
@@ -14,13 +15,20 @@ export const quietRunnerLog: RunnerLog = {
   error: () => undefined,
 };
 
+/** What a test may set on a service besides its config (the rest is test-sized by the fixture). */
+export type ServiceHooks = Pick<RunnerServiceOptions, "forceSendIntervalMs" | "onJobFinished">;
+
 /** A GitLab stand-in serving one project, a runner token for it, and a state dir for pier. */
 export interface RunnerFixture {
   fake: FakeGitLab;
   token: string;
   stateDir: string;
   /** Starts a service on `config` with test-sized intervals; stopped by `close`. */
-  startService(config: RunnerConfig): RunnerService;
+  startService(config: RunnerConfig, hooks?: ServiceHooks): RunnerService;
+  /** config.toml with one shell runner for the stand-in (concurrent = 1 unless `global` says). */
+  shellConfig(entry?: Partial<RunnerEntry>, global?: RunnerConfig["global"]): RunnerConfig;
+  /** The job's log as the runner keeps it under the state dir. */
+  localLog(job: FakeJob): Buffer;
   /** Stops the services (forcefully), the stand-in, and removes the folders. */
   close(): Promise<void>;
 }
@@ -30,14 +38,16 @@ export async function startRunnerFixture(files: Record<string, string>): Promise
   fake.traceUpdateInterval = 0.2;
   const repo = makeRepository(files);
   fake.addProject("group/project", repo);
+  const token = fake.createRunner();
   const stateDir = mkdtempSync(join(tmpdir(), "pier-runner-fixture-"));
   const services: RunnerService[] = [];
   return {
     fake,
-    token: fake.createRunner(),
+    token,
     stateDir,
-    startService(config) {
+    startService(config, hooks = {}) {
       const service = new RunnerService({
+        ...hooks,
         config,
         configFile: join(stateDir, "config.toml"),
         systemId: "s_0123456789ab",
@@ -50,6 +60,18 @@ export async function startRunnerFixture(files: Record<string, string>): Promise
       services.push(service);
       void service.start();
       return service;
+    },
+    shellConfig(entry = {}, global = {}) {
+      return {
+        global: { concurrent: 1, ...global },
+        runners: [
+          { name: "test runner", url: fake.url, token, executor: "shell", extra: {}, ...entry },
+        ],
+        extra: {},
+      };
+    },
+    localLog(job) {
+      return readFileSync(join(stateDir, "runner", shortToken(token), "jobs", `${job.id}.log`));
     },
     async close() {
       for (const service of services.splice(0)) await service.stopForcefully(30_000);
