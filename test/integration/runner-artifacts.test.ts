@@ -1,18 +1,14 @@
 import {
-  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
   readFileSync,
   rmSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
-import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -21,75 +17,55 @@ import yauzl from "yauzl";
 import type { JobArtifact, JobCache } from "../../src/job/spec.ts";
 import { ownerLabelValue } from "../../src/gc/owner-labels.ts";
 import { parseRunnerConfig, type RunnerEntry } from "../../src/runner/config-toml.ts";
-import type { RunnerLog } from "../../src/runner/runner-log.ts";
 import { downloadArtifactsFile } from "../../src/runner/artifacts-download.ts";
 import { writeGzipMembers } from "../../src/runner/artifacts-gzip.ts";
 import { loadGitLabTls, type GitLabTlsMaterial } from "../../src/runner/gitlab-tls.ts";
-import { uploadArtifactFile } from "../../src/runner/artifacts-upload.ts";
-import { RunnerService } from "../../src/runner/runner-service.ts";
+import {
+  uploadArtifactFile,
+  type ArtifactLog,
+  type ArtifactUpload,
+} from "../../src/runner/artifacts-upload.ts";
+import type { RunnerService } from "../../src/runner/runner-service.ts";
 import { shortToken } from "../../src/runner/short-token.ts";
 import { matchProjectPaths } from "../../src/storage/path-match.ts";
-import { FakeGitLab, type FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
+import type { FakeGitLab, FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
 import type { JobRequestOptions } from "../support/fake-gitlab/job-payload.ts";
-import { makeRepository } from "../support/pier-cli.ts";
+import { listenOnLoopback } from "../support/loopback-server.ts";
+import { startRunnerFixture, type RunnerFixture } from "../support/runner-fixture.ts";
+import { makeTestCertificates } from "../support/test-certificates.ts";
 import { dockerOk, requireDocker } from "./docker-helpers.ts";
 
-const quiet: RunnerLog = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
-
+let fixture: RunnerFixture;
 let fake: FakeGitLab;
 let token: string;
-let stateDir: string;
-let repo: string;
-const services: RunnerService[] = [];
 const cleanups: string[] = [];
 
-beforeEach(async () => {
-  fake = await FakeGitLab.start();
-  fake.traceUpdateInterval = 0.2;
-  repo = makeRepository({ "hello.txt": "tracked\n" });
-  fake.addProject("group/project", repo);
-  token = fake.createRunner();
-  stateDir = mkdtempSync(join(tmpdir(), "pier-runner-artifacts-"));
+afterEach(() => {
+  for (const path of cleanups.splice(0)) rmSync(path, { recursive: true, force: true });
 });
 
-afterEach(async () => {
-  for (const service of services.splice(0)) await service.stopForcefully(10_000);
-  await fake.close();
-  for (const path of [stateDir, repo, ...cleanups.splice(0)]) {
-    rmSync(path, { recursive: true, force: true });
-  }
-});
+/** A temporary folder, removed after the test. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  cleanups.push(dir);
+  return dir;
+}
 
 function startService(entry: Partial<RunnerEntry> = {}): RunnerService {
-  const service = new RunnerService({
-    config: {
-      global: { concurrent: 1 },
-      runners: [
-        { name: "artifacts runner", url: fake.url, token, executor: "shell", extra: {}, ...entry },
-      ],
-      extra: {},
-    },
-    configFile: join(stateDir, "config.toml"),
-    systemId: "s_0123456789ab",
-    stateDir,
-    log: quiet,
-    checkIntervalMs: 100,
-    traceUpdateIntervalMs: 200,
-    client: { baseDelayMs: 20, maxDelayMs: 200 },
-  });
-  services.push(service);
-  void service.start();
-  return service;
+  return fixture.startService(fixture.shellConfig({ name: "artifacts runner", ...entry }));
 }
 
 async function finished(job: FakeJob): Promise<string> {
   await fake.waitFor(() => job.final !== undefined, 90_000);
   return job.trace.toString("utf8");
+}
+
+/** Waits for `job` to end; the stand-in saw no protocol violation and the job succeeded. */
+async function succeeded(job: FakeJob): Promise<string> {
+  const trace = await finished(job);
+  expect(fake.violations).toEqual([]);
+  expect(job.final?.state).toBe("success");
+  return trace;
 }
 
 function artifact(o: Partial<JobArtifact> & { paths: string[] }): JobArtifact {
@@ -112,6 +88,11 @@ function producer(extra: Partial<JobRequestOptions> = {}): FakeJob {
     artifacts: archiveOnly,
     ...extra,
   });
+}
+
+/** A job that depends on `build` (so it downloads its archive first) and runs `script`. */
+function consumer(build: FakeJob, script = ["cat out/a.txt"]): FakeJob {
+  return fake.queueJob({ name: "test", script, dependencies: [fake.dependencyOn(build)] });
 }
 
 function stored(job: FakeJob, type: string): Buffer {
@@ -138,6 +119,15 @@ function gzipMemberNames(bytes: Buffer): string {
 }
 
 describe("runner artifacts through the GitLab stand-in", () => {
+  beforeEach(async () => {
+    fixture = await startRunnerFixture({ "hello.txt": "tracked\n" });
+    ({ fake, token } = fixture);
+  });
+
+  afterEach(async () => {
+    await fixture.close();
+  });
+
   it("uploads the archive and the junit and dotenv reports; a later job downloads the archive with the dependency's token", async () => {
     const build = fake.queueJob({
       name: "build",
@@ -181,9 +171,7 @@ describe("runner artifacts through the GitLab stand-in", () => {
       ],
     });
     startService();
-    const trace = await finished(build);
-    expect(fake.violations).toEqual([]);
-    expect(build.final).toMatchObject({ state: "success" });
+    const trace = await succeeded(build);
 
     const archive = build.artifacts.find((a) => a.type === "archive");
     expect(archive).toMatchObject({
@@ -219,14 +207,11 @@ describe("runner artifacts through the GitLab stand-in", () => {
     expect(trace).toContain('Uploading artifacts as "dotenv" to coordinator... 201 Created');
     expect(trace).not.toContain("run's folder");
 
-    const test = fake.queueJob({
-      name: "test",
-      script: ["cat out/a.txt out/sub/b.txt notes.txt", "test ! -e out/tmp/x.txt && echo no-tmp"],
-      dependencies: [fake.dependencyOn(build)],
-    });
-    const testTrace = await finished(test);
-    expect(fake.violations).toEqual([]);
-    expect(test.final).toMatchObject({ state: "success" });
+    const test = consumer(build, [
+      "cat out/a.txt out/sub/b.txt notes.txt",
+      "test ! -e out/tmp/x.txt && echo no-tmp",
+    ]);
+    const testTrace = await succeeded(test);
     expect(testTrace).toContain(`Downloading artifacts for build (${build.id})...`);
     expect(testTrace).toMatch(
       new RegExp(
@@ -267,9 +252,7 @@ describe("runner artifacts through the GitLab stand-in", () => {
     fake.inject({ method: "POST", path: /\/artifacts$/, status: 500 });
     const build = producer();
     startService();
-    const trace = await finished(build);
-    expect(fake.violations).toEqual([]);
-    expect(build.final?.state).toBe("success");
+    const trace = await succeeded(build);
     expect(await zipNames(stored(build, "archive"))).toEqual(["out/", "out/a.txt"]);
     expect(trace).toContain('Uploading artifacts as "archive" to coordinator... failed');
     expect(trace).toContain("Retrying...  context=artifacts-uploader");
@@ -282,11 +265,7 @@ describe("runner artifacts through the GitLab stand-in", () => {
     startService();
     await finished(build);
     fake.inject({ method: "GET", path: /\/artifacts$/, status: 403 });
-    const test = fake.queueJob({
-      name: "test",
-      script: ["echo should-not-run"],
-      dependencies: [fake.dependencyOn(build)],
-    });
+    const test = consumer(build, ["echo should-not-run"]);
     const trace = await finished(test);
     expect(fake.violations).toEqual([]);
     expect(test.final).toMatchObject({
@@ -309,14 +288,7 @@ describe("runner artifacts through the GitLab stand-in", () => {
     startService();
     await finished(build);
     fake.inject({ method: "GET", path: /\/artifacts$/, status: 500 });
-    const test = fake.queueJob({
-      name: "test",
-      script: ["cat out/a.txt"],
-      dependencies: [fake.dependencyOn(build)],
-    });
-    const trace = await finished(test);
-    expect(fake.violations).toEqual([]);
-    expect(test.final?.state).toBe("success");
+    const trace = await succeeded(consumer(build));
     expect(trace).toContain("Retrying...  context=artifacts-downloader");
     expect(trace).toContain("built-by-producer");
   }, 60_000);
@@ -370,9 +342,7 @@ describe("runner artifacts through the GitLab stand-in", () => {
     expect(await finished(first)).toContain("Created cache");
     afterFirst();
     const second = fake.queueJob({ name: "second", script: ["cat vendor/dep.txt"], cache });
-    const trace = await finished(second);
-    expect(fake.violations).toEqual([]);
-    expect(second.final?.state).toBe("success");
+    const trace = await succeeded(second);
     expect(trace).toContain("Successfully extracted cache");
     return trace;
   }
@@ -382,8 +352,7 @@ describe("runner artifacts through the GitLab stand-in", () => {
   }, 90_000);
 
   it("lays the cache out under cache_dir per project as gitlab-runner does", async () => {
-    const cacheDir = mkdtempSync(join(tmpdir(), "pier-runner-cache-dir-"));
-    cleanups.push(cacheDir);
+    const cacheDir = tempDir("pier-runner-cache-dir-");
     const trace = await twoJobsSharingACache({ cacheDir }, () => {
       expect(existsSync(join(cacheDir, "group", "project", "deps", "cache.zip"))).toBe(true);
     });
@@ -405,20 +374,11 @@ describe("runner artifacts through the GitLab stand-in", () => {
     const build = producer({
       script: ["mkdir -p out", "echo built-in-a-container > out/a.txt"],
     });
-    startService(dockerEntry);
-    await finished(build);
-    expect(build.final?.state).toBe("success");
+    const service = startService(dockerEntry);
+    await succeeded(build);
     expect(await zipNames(stored(build, "archive"))).toEqual(["out/", "out/a.txt"]);
-    const test = fake.queueJob({
-      name: "test",
-      script: ["cat out/a.txt"],
-      dependencies: [fake.dependencyOn(build)],
-    });
-    const trace = await finished(test);
-    expect(fake.violations).toEqual([]);
-    expect(test.final?.state).toBe("success");
-    expect(trace).toContain("built-in-a-container");
-    await services[0]?.stopGracefully();
+    expect(await succeeded(consumer(build))).toContain("built-in-a-container");
+    await service.stopGracefully();
     expect(
       await dockerOk(["ps", "-a", "--filter", `label=pier.owner=${ownerLabelValue()}`, "-q"]),
     ).toBe("");
@@ -440,65 +400,72 @@ describe("runner artifacts through the GitLab stand-in", () => {
       ],
     });
     startService();
-    await finished(build);
-    expect(build.final?.state).toBe("success");
+    await succeeded(build);
     expect(build.artifacts.map((a) => a.type).sort()).toEqual(["archive", "junit"]);
-    const test = fake.queueJob({
-      name: "test",
-      script: ["cat out/a.txt"],
-      dependencies: [fake.dependencyOn(build)],
-    });
-    const trace = await finished(test);
-    expect(fake.violations).toEqual([]);
-    expect(test.final?.state).toBe("success");
-    expect(trace).toContain("faulty-network");
+    expect(await succeeded(consumer(build))).toContain("faulty-network");
   }, 120_000);
 });
 
+/** The job log lines of an upload or download, warnings and errors marked as the trace marks them. */
+function collectingLog(): { lines: string[]; log: ArtifactLog } {
+  const lines: string[] = [];
+  return {
+    lines,
+    log: {
+      println: (l) => lines.push(l),
+      warning: (l) => lines.push(`WARNING: ${l}`),
+      error: (l) => lines.push(`ERROR: ${l}`),
+    },
+  };
+}
+
+/** Uploads `file` as job 7's archive, `artifacts.zip`. */
+function uploadArchive(
+  o: Pick<ArtifactUpload, "apiBase" | "tls" | "file" | "size" | "retry" | "log">,
+): Promise<void> {
+  return uploadArtifactFile({
+    ...o,
+    jobId: 7,
+    jobToken: "glcbt-64_transfertesttoken",
+    filename: "artifacts.zip",
+    type: "archive",
+    format: "zip",
+  });
+}
+
 describe("runner artifact transfer", () => {
   it("streams a 100 MB archive to GitLab without holding it in memory", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "pier-artifact-stream-"));
-    cleanups.push(dir);
-    const file = join(dir, "big.zip");
+    const file = join(tempDir("pier-artifact-stream-"), "big.zip");
     const size = 100 * 1024 * 1024;
-    truncateSync(openAndClose(file), size);
+    writeFileSync(file, "");
+    truncateSync(file, size);
     let received = 0;
-    const server = createServer((request, response) => {
-      request.on("data", (chunk: Buffer) => (received += chunk.length));
-      request.on("end", () => {
-        response.writeHead(201, { "Content-Type": "application/json" });
-        response.end("{}");
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
+    const server = await listenOnLoopback(
+      createServer((request, response) => {
+        request.on("data", (chunk: Buffer) => (received += chunk.length));
+        request.on("end", () => {
+          response.writeHead(201, { "Content-Type": "application/json" });
+          response.end("{}");
+        });
+      }),
+    );
     const baseline = process.memoryUsage().arrayBuffers;
     let peak = baseline;
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().arrayBuffers);
     }, 5);
-    const lines: string[] = [];
+    const { lines, log } = collectingLog();
     try {
-      await uploadArtifactFile({
-        apiBase: `http://127.0.0.1:${port}/api/v4/`,
-        jobId: 7,
-        jobToken: "glcbt-64_streamtesttoken",
+      await uploadArchive({
+        apiBase: `${server.url}/api/v4/`,
         file,
         size,
-        filename: "artifacts.zip",
-        type: "archive",
-        format: "zip",
         retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1, idleTimeoutMs: 30_000 },
-        log: {
-          println: (l) => lines.push(l),
-          warning: (l) => lines.push(l),
-          error: (l) => lines.push(l),
-        },
+        log,
       });
     } finally {
       clearInterval(sampler);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
     expect(lines.join("\n")).toContain("201 Created");
     // The multipart head and tail add a few hundred bytes to the file.
@@ -510,68 +477,50 @@ describe("runner artifact transfer", () => {
   }, 60_000);
 
   it("retries an upload that timed out and a download whose connection dropped mid-body", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "pier-artifact-faults-"));
-    cleanups.push(dir);
+    const dir = tempDir("pier-artifact-faults-");
     const file = join(dir, "artifacts.zip");
     writeFileSync(file, "PK\x05\x06" + "\0".repeat(18));
     const archive = readFileSync(file);
     let uploads = 0;
     let downloads = 0;
-    const server = createServer((request, response) => {
-      if (request.method === "POST") {
-        uploads += 1;
-        request.resume();
-        // The first upload gets no answer at all: the runner must time out and try again.
-        if (uploads === 1) return;
-        request.on("end", () => {
-          response.writeHead(201);
-          response.end("{}");
-        });
-        return;
-      }
-      downloads += 1;
-      response.writeHead(200, { "Content-Length": String(archive.length) });
-      if (downloads === 1) {
-        response.write(archive.subarray(0, 5));
-        setTimeout(() => response.destroy(), 20);
-        return;
-      }
-      response.end(archive);
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    const apiBase = `http://127.0.0.1:${port}/api/v4/`;
+    const server = await listenOnLoopback(
+      createServer((request, response) => {
+        if (request.method === "POST") {
+          uploads += 1;
+          request.resume();
+          // The first upload gets no answer at all: the runner must time out and try again.
+          if (uploads === 1) return;
+          request.on("end", () => {
+            response.writeHead(201);
+            response.end("{}");
+          });
+          return;
+        }
+        downloads += 1;
+        response.writeHead(200, { "Content-Length": String(archive.length) });
+        if (downloads === 1) {
+          response.write(archive.subarray(0, 5));
+          setTimeout(() => response.destroy(), 20);
+          return;
+        }
+        response.end(archive);
+      }),
+    );
+    const apiBase = `${server.url}/api/v4/`;
     const retry = { attempts: 3, baseDelayMs: 10, maxDelayMs: 20, idleTimeoutMs: 300 };
-    const lines: string[] = [];
-    const log = {
-      println: (l: string) => lines.push(l),
-      warning: (l: string) => lines.push(`WARNING: ${l}`),
-      error: (l: string) => lines.push(`ERROR: ${l}`),
-    };
+    const { lines, log } = collectingLog();
     const destination = join(dir, "downloaded.zip");
     try {
-      await uploadArtifactFile({
-        apiBase,
-        jobId: 9,
-        jobToken: "glcbt-64_faulttesttoken",
-        file,
-        size: archive.length,
-        filename: "artifacts.zip",
-        type: "archive",
-        format: "zip",
-        retry,
-        log,
-      });
+      await uploadArchive({ apiBase, file, size: archive.length, retry, log });
       await downloadArtifactsFile({
         apiBase,
-        dependency: { id: 9, name: "build", token: "glcbt-64_faulttesttoken" },
+        dependency: { id: 7, name: "build", token: "glcbt-64_transfertesttoken" },
         destination,
         retry,
         log,
       });
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
     expect(uploads).toBe(2);
     expect(downloads).toBe(2);
@@ -580,8 +529,7 @@ describe("runner artifact transfer", () => {
   }, 30_000);
 
   it("writes one gzip member per report file, each named after its path", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "pier-artifact-gzip-"));
-    cleanups.push(dir);
+    const dir = tempDir("pier-artifact-gzip-");
     writeFileSync(join(dir, "a.xml"), "<a/>\n");
     mkdirSync(join(dir, "sub"));
     writeFileSync(join(dir, "sub", "b.xml"), "<b/>\n");
@@ -596,101 +544,41 @@ describe("runner artifact transfer", () => {
   });
 
   it("uploads over HTTPS to a GitLab with a private CA (tls-ca-file), refusing it without", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "pier-artifact-tls-"));
-    cleanups.push(dir);
-    const openssl = (args: string[]): void => {
-      execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-    };
-    const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    openssl([
-      "req",
-      "-x509",
-      ...ecKey,
-      "-keyout",
-      "ca-key.pem",
-      "-out",
-      "ca.pem",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=pier-artifacts-ca",
-    ]);
-    writeFileSync(join(dir, "server.ext"), "subjectAltName = IP:127.0.0.1\n");
-    openssl([
-      "req",
-      ...ecKey,
-      "-keyout",
-      "server-key.pem",
-      "-out",
-      "server.csr",
-      "-subj",
-      "/CN=127.0.0.1",
-    ]);
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      "server.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca-key.pem",
-      "-CAcreateserial",
-      "-out",
-      "server.pem",
-      "-days",
-      "1",
-      "-extfile",
-      "server.ext",
-    ]);
+    const dir = tempDir("pier-artifact-tls-");
+    const certificates = makeTestCertificates(dir, "pier-artifacts-ca");
     const file = join(dir, "artifacts.zip");
     writeFileSync(file, "PK\x05\x06" + "\0".repeat(18));
-    const server = createHttpsServer(
-      {
-        key: readFileSync(join(dir, "server-key.pem")),
-        cert: readFileSync(join(dir, "server.pem")),
-      },
-      (request, response) => {
-        request.resume();
-        request.on("end", () => {
-          response.writeHead(201);
-          response.end("{}");
-        });
-      },
+    const server = await listenOnLoopback(
+      createHttpsServer(
+        {
+          key: readFileSync(certificates.serverKey),
+          cert: readFileSync(certificates.serverCert),
+        },
+        (request, response) => {
+          request.resume();
+          request.on("end", () => {
+            response.writeHead(201);
+            response.end("{}");
+          });
+        },
+      ),
     );
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    const lines: string[] = [];
+    const { lines, log } = collectingLog();
     const upload = (tls: GitLabTlsMaterial | undefined): Promise<void> =>
-      uploadArtifactFile({
-        apiBase: `https://127.0.0.1:${port}/api/v4/`,
+      uploadArchive({
+        apiBase: `${server.url}/api/v4/`,
         ...(tls !== undefined && { tls }),
-        jobId: 8,
-        jobToken: "glcbt-64_tlstesttoken",
         file,
         size: 22,
-        filename: "artifacts.zip",
-        type: "archive",
-        format: "zip",
         retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1, idleTimeoutMs: 10_000 },
-        log: {
-          println: (l) => lines.push(l),
-          warning: (l) => lines.push(l),
-          error: (l) => lines.push(l),
-        },
+        log,
       });
     try {
       await expect(upload(undefined)).rejects.toThrow(/certificate/);
-      await upload(loadGitLabTls({ caFile: join(dir, "ca.pem") }));
+      await upload(loadGitLabTls({ caFile: certificates.ca }));
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
     expect(lines.at(-1)).toContain("201 Created");
   }, 60_000);
 });
-
-function openAndClose(path: string): string {
-  closeSync(openSync(path, "w"));
-  return path;
-}
