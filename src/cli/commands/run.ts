@@ -121,14 +121,14 @@ async function runPipelineCommand(jobNames: string[], options: RunOptions): Prom
   const executorName = options.executor ?? settings.executor ?? "shell";
   // The CI registry, DinD wiring and layer cache of the docker executor, for this run.
   const registryHooks = executorName === "docker" ? await registryHooksFor(settings) : undefined;
+  // The engine is reached (docker) while the pipeline is planned; its error still comes first.
   const loadingExecutor = executorFor(executorName, settings, options.config, registryHooks);
   // Awaited below; an error before then must not count as unhandled.
   loadingExecutor.catch(() => undefined);
-  if (executorName !== "shell") await loadingExecutor;
   const pipelineVariables = parseVariableFlags(options.variable);
   const stateDir = stateRoot();
   const pipelineId = allocatePipelineId(stateDir);
-  if (executorName === "shell" && options.ref === undefined) {
+  if (options.ref === undefined) {
     // The jobs' checkouts of HEAD start while the pipeline is planned (errors show up there).
     warmUpSources({
       repoDir,
@@ -136,7 +136,7 @@ async function runPipelineCommand(jobNames: string[], options: RunOptions): Prom
       includeWorkingTreeChanges: true,
     }).catch(() => undefined);
   }
-  const plan = await planPipeline({
+  const planning = planPipeline({
     repoDir,
     pipelineId,
     file: options.file,
@@ -147,9 +147,12 @@ async function runPipelineCommand(jobNames: string[], options: RunOptions): Prom
     ...(options.source === undefined ? {} : { source: options.source }),
     ...(registryHooks?.registryHost === undefined ? {} : { registry: registryHooks.registryHost }),
   });
+  planning.catch(() => undefined);
+  const makeExecutor = await loadingExecutor;
+  const plan = await planning;
   markPhase("planned");
   const expectedJobs = plan.jobs.filter((job) => job.trigger === undefined).length;
-  const executor = (await loadingExecutor)(expectedJobs);
+  const executor = makeExecutor(expectedJobs);
   const refProtected = plan.variables.some(
     (v) => v.key === "CI_COMMIT_REF_PROTECTED" && v.value === "true",
   );

@@ -1,25 +1,16 @@
 import { mkdir } from "node:fs/promises";
-import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { create, extract, type WriteEntry } from "tar";
 import type { DockerClient } from "../../docker/docker-client.ts";
 import { DockerApiError } from "../../docker/docker-errors.ts";
+import { packTar, packTarToBuffer } from "../../docker/tar-writer.ts";
+import { hostTreeEntries } from "./host-tree-entries.ts";
 
-/**
- * The modes gitlab-runner's helper leaves under `umask 0000`: everyone may write, and execute
- * what its owner may, so a job image whose USER is not root can work in its project directory.
- */
-function openToAll(entry: WriteEntry): void {
-  const { stat } = entry;
-  if (stat === undefined || stat.isSymbolicLink()) return;
-  const executable = stat.isDirectory() || (stat.mode & 0o111) !== 0;
-  stat.mode |= executable ? 0o777 : 0o666;
-}
+/** Archives up to this size are built in memory and sent in one piece. */
+const IN_MEMORY_ARCHIVE_BYTES = 8 * 1024 * 1024;
 
 /**
  * Sends `entries` (paths relative to `hostDir`) into the container under `containerPath`, in
- * one archive call, with the modes of a checkout made under `umask 0000` (the engine makes the
- * files root's: docker cp without `copyUIDGID`).
+ * one archive call, with the modes of a checkout made under `umask 0000` (see hostTreeEntries).
  */
 export async function putHostTree(o: {
   docker: DockerClient;
@@ -29,10 +20,13 @@ export async function putHostTree(o: {
   containerPath: string;
   signal: AbortSignal;
 }): Promise<void> {
-  const tar = create({ cwd: o.hostDir, noMtime: false, onWriteEntry: openToAll }, o.entries);
-  await o.docker.archive.put(o.containerId, o.containerPath, Readable.from(tar), {
-    signal: o.signal,
-  });
+  const tree = await hostTreeEntries(o.hostDir, o.entries);
+  // A small tree goes in one write, the way the engine reads it fastest.
+  const archive =
+    tree.fileBytes <= IN_MEMORY_ARCHIVE_BYTES
+      ? await packTarToBuffer(await tree.inMemory())
+      : packTar(tree.entries);
+  await o.docker.archive.put(o.containerId, o.containerPath, archive, { signal: o.signal });
 }
 
 /**
@@ -54,6 +48,8 @@ export async function getContainerTree(o: {
     throw error;
   }
   await mkdir(o.hostDir, { recursive: true });
+  // node-tar loads only when something is copied out (artifacts, caches).
+  const { extract } = await import("tar");
   // The archive's top entry is the directory itself: strip it so its content lands in hostDir.
   await pipeline(archive.tar, extract({ cwd: o.hostDir, strip: 1 }), { signal: o.signal });
   return true;
