@@ -312,10 +312,12 @@ export class RunnerService {
 
   async #poll(worker: Worker, index: number): Promise<void> {
     const stop = worker.stop.signal;
+    let askedAgainAtOnce = false;
     while (!stop.aborted && index < this.#wantedPollers(worker)) {
       if (!(await this.#takeSlot(worker))) return;
       const token = worker.entry.token;
       const labels = this.#labels(worker);
+      const sentLastUpdate = worker.lastUpdate;
       this.#o.metrics?.requestsInFlight(labels, 1);
       let result;
       try {
@@ -323,7 +325,7 @@ export class RunnerService {
           token,
           systemId: this.#o.systemId,
           info: worker.info,
-          ...(worker.lastUpdate !== undefined && { lastUpdate: worker.lastUpdate }),
+          ...(sentLastUpdate !== undefined && { lastUpdate: sentLastUpdate }),
           // Graceful stop lets a request in flight finish: it may carry a job GitLab gave us.
           signal: this.#force.signal,
         });
@@ -335,6 +337,7 @@ export class RunnerService {
       }
       if (result.kind === "job") {
         worker.failures = 0;
+        askedAgainAtOnce = false;
         this.#startJob(worker, result.job);
         continue;
       }
@@ -345,7 +348,19 @@ export class RunnerService {
       if (result.kind === "none") {
         worker.failures = 0;
         if (result.lastUpdate !== undefined) worker.lastUpdate = result.lastUpdate;
+        // A 204 with a queue version we did not send means we were out of date (the first
+        // request, or the queue moved while a job ran), so GitLab answered at once. Echoing the
+        // new version is a request Workhorse holds (long polling) until a job comes: asking
+        // again now starts that job when it is queued instead of up to check_interval later.
+        // Once only: a server that does not hold answers the same version, and we wait.
+        const outOfDate = result.lastUpdate !== undefined && result.lastUpdate !== sentLastUpdate;
+        if (outOfDate && !askedAgainAtOnce) {
+          askedAgainAtOnce = true;
+          continue;
+        }
+        askedAgainAtOnce = false;
       } else {
+        askedAgainAtOnce = false;
         worker.failures += 1;
         waitMs =
           result.kind === "retry" && result.delayMs !== undefined

@@ -40,6 +40,8 @@ export class TraceUploader {
   /** GitLab will take no more (403/404): the job is over on its side. */
   #closedByServer = false;
   #wake: (() => void) | undefined;
+  /** A wake-up that came while the loop was sending, not waiting: the loop must not sleep. */
+  #wakeMissed = false;
   #loop: Promise<void> | undefined;
   #sending: Promise<void> = Promise.resolve();
 
@@ -85,12 +87,14 @@ export class TraceUploader {
         ),
       );
       this.#truncated = true;
+      // The log GitLab gets is complete: send it now rather than at the next interval or the end.
+      this.#poke();
       return;
     }
     this.#store(chunk);
     // The job's first bytes go at once (GitLab shows it started); a full PATCH waiting too, so
     // a chatty job's log keeps up instead of piling up.
-    if (this.#sent === 0 || this.#length - this.#sent >= PATCH_LIMIT_BYTES) this.#wake?.();
+    if (this.#sent === 0 || this.#length - this.#sent >= PATCH_LIMIT_BYTES) this.#poke();
   }
 
   start(): void {
@@ -138,28 +142,40 @@ export class TraceUploader {
 
   async #run(): Promise<void> {
     while (!this.#stopped && !this.#closedByServer) {
-      let early = true;
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          this.#wake = undefined;
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          early = false;
-          done();
-        }, this.#intervalMs);
-        this.#wake = done;
-      });
+      const early = await this.#nextTick();
       if (this.#stopped) return;
-      // Woken by a backlog: whole patches only, the tail waits for the interval (but the first
-      // bytes of the log do not).
-      await this.#send(early && this.#sent > 0);
+      // Woken by a backlog: whole patches only, the tail waits for the interval (but neither
+      // the first bytes of the log nor the cut log's end do).
+      await this.#send(early && this.#sent > 0 && !this.#truncated);
       const forceAfter = this.#o.forceSendIntervalMs ?? 30_000;
       if (!this.#closedByServer && Date.now() - this.#lastContact >= forceAfter) {
         await this.#keepAlive();
       }
     }
+  }
+
+  /** Resolves at the update interval (false), or earlier when poked (true). */
+  #nextTick(): Promise<boolean> {
+    if (this.#wakeMissed) {
+      this.#wakeMissed = false;
+      return Promise.resolve(true);
+    }
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve(false);
+      }, this.#intervalMs);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve(true);
+      };
+    });
+  }
+
+  #poke(): void {
+    if (this.#wake === undefined) this.#wakeMissed = true;
+    else this.#wake();
   }
 
   async #sendPending(fullPatchesOnly: boolean): Promise<void> {
