@@ -8,6 +8,7 @@ import {
 } from "./context/index.ts";
 import { Diagnostics } from "./diagnostics.ts";
 import type { VariableLookup } from "./expression/index.ts";
+import type { PositionDetail } from "./load/fast-yaml.ts";
 import { loadConfig } from "./load/load-config.ts";
 import { positionOf } from "./load/source-map.ts";
 import { normaliseRules } from "./model/normalise-rules.ts";
@@ -26,6 +27,13 @@ export interface CompiledConfig {
 
 const includeRuleWhens = new Set(["always", "never"]);
 
+export interface CompileSettings {
+  /** Source positions to record (default "all"; see PositionDetail). */
+  positions?: PositionDetail;
+  /** The context of an earlier compile of the same options, instead of reading git again. */
+  context?: PipelineContext;
+}
+
 /**
  * Loads the pipeline file as GitLab builds its configuration: includes (with their rules and
  * inputs), then `extends`, then `!reference`. Problems are collected in `diagnostics`; the
@@ -34,13 +42,14 @@ const includeRuleWhens = new Set(["always", "never"]);
 export async function compileConfig(
   options: PlanOptions,
   diagnostics = new Diagnostics(),
+  settings: CompileSettings = {},
 ): Promise<CompiledConfig | undefined> {
   const repoDir = resolve(options.repoDir);
   const contextOptions = {
     repoDir,
     ...pick(options, ["ref", "branch", "tag", "source", "pipelineId", "registry", "registryImage"]),
   };
-  const context = await loadPipelineContext(contextOptions);
+  const context = settings.context ?? (await loadPipelineContext(contextOptions));
   const pipelineVariables: Array<[string, string]> = [
     ...predefinedPipelineVariables(context),
     ...Object.entries(options.variables),
@@ -69,6 +78,7 @@ export async function compileConfig(
     hooks: { expand, includeRulesAllow },
     diagnostics,
     ...(mirror ? { mirrorDir: resolve(mirror) } : {}),
+    ...(settings.positions ? { positions: settings.positions } : {}),
   });
   if (!loaded) return undefined;
   const extended = resolveExtends(loaded, diagnostics);

@@ -1,4 +1,4 @@
-import { compileConfig, type CompiledConfig } from "./compile-config.ts";
+import { compileConfig, type CompiledConfig, type CompileSettings } from "./compile-config.ts";
 import { Diagnostics } from "./diagnostics.ts";
 import type { VariableLookup } from "./expression/index.ts";
 import { normaliseConfig } from "./model/normalise-config.ts";
@@ -17,8 +17,30 @@ import { expandValue, resolveVariables, type PipelineVariable } from "./variable
  * empty result) mean GitLab would create no pipeline.
  */
 export async function planPipeline(options: PlanOptions): Promise<Plan> {
-  const diagnostics = new Diagnostics();
-  const { model, context, pipelineVariables } = await loadModel(options, diagnostics);
+  // Positions matter only in messages, and recording them all is a good part of the work: a
+  // first pass records only the top-level keys' (the jobs' positions, which the plan shows).
+  // Anything to report, and the pipeline is planned again with every position recorded, so
+  // messages are exactly those of a full pass.
+  const settings: CompileSettings = { positions: "top-keys" };
+  try {
+    const diagnostics = new Diagnostics();
+    const plan = await planOnce(options, diagnostics, settings);
+    if (diagnostics.items.length === 0) return plan;
+  } catch {
+    // Reported by the full pass.
+  }
+  return planOnce(options, new Diagnostics(), {
+    ...(settings.context ? { context: settings.context } : {}),
+  });
+}
+
+/** planPipeline with the given settings; `settings.context` is set once the context is read. */
+async function planOnce(
+  options: PlanOptions,
+  diagnostics: Diagnostics,
+  settings: CompileSettings,
+): Promise<Plan> {
+  const { model, context, pipelineVariables } = await loadModel(options, diagnostics, settings);
 
   const predefined = pipelineVariables.filter(([key]) => !Object.hasOwn(options.variables, key));
   const rawGlobal = new Map<string, string>(predefined);
@@ -94,12 +116,14 @@ export async function planPipeline(options: PlanOptions): Promise<Plan> {
 async function loadModel(
   options: PlanOptions,
   diagnostics: Diagnostics,
+  settings: CompileSettings,
 ): Promise<{
   model: PipelineModel;
   context: CompiledConfig["context"];
   pipelineVariables: CompiledConfig["pipelineVariables"];
 }> {
-  const compiled = await compileConfig(options, diagnostics);
+  const compiled = await compileConfig(options, diagnostics, settings);
+  if (compiled) settings.context = compiled.context;
   diagnostics.throwIfErrors();
   if (!compiled) throw new Error("compileConfig returned nothing without reporting an error");
   const model = normaliseConfig(compiled.config, options.file, diagnostics);

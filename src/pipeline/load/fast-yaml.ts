@@ -5,6 +5,12 @@ import { ReferenceTag } from "./reference-tag.ts";
 import { mergeKey, resolveYaml11Plain } from "./yaml-scalars.ts";
 
 /**
+ * Which source positions a read records: "all" (every node and key, for messages), or
+ * "top-keys" (only the top-level keys, where jobs are: what a plan shows when nothing is wrong).
+ */
+export type PositionDetail = "all" | "top-keys";
+
+/**
  * A direct reader for the YAML that pipelines are made of: block mappings and sequences, flow
  * collections on one line, plain and quoted scalars on one line, literal and folded block
  * scalars, comments, anchors, aliases, `<<` merge keys and `!reference [..]`. It yields the
@@ -16,9 +22,10 @@ import { mergeKey, resolveYaml11Plain } from "./yaml-scalars.ts";
 export function readPipelineYaml(
   text: string,
   source: { name: string; lines: LineRecorder },
+  positions: PositionDetail = "all",
 ): { body: unknown } | undefined {
   try {
-    return { body: new FastReader(text, source).document() };
+    return { body: new FastReader(text, source, positions === "all").document() };
   } catch (error) {
     if (error === giveUp) return undefined;
     throw error;
@@ -70,8 +77,12 @@ class FastReader {
   private aliasNodes = 0;
   /** Nodes made by the value being read, for anchors' sizes. */
   private nodes = 0;
+  /** False: only the top-level mapping's keys get positions (PositionDetail "top-keys"). */
+  private readonly allPositions: boolean;
+  private topNodeMade = false;
 
-  constructor(text: string, source: { name: string; lines: LineRecorder }) {
+  constructor(text: string, source: { name: string; lines: LineRecorder }, allPositions: boolean) {
+    this.allPositions = allPositions;
     if (text.includes("\t") || text.includes("\r") || text.charCodeAt(0) === 0xfeff) throw giveUp;
     this.text = text;
     this.source = source;
@@ -110,6 +121,17 @@ class FastReader {
     const { value, next } = this.blockNode(line, (this.starts[line] as number) + indent, -1, 0);
     if (next < this.starts.length) throw giveUp;
     return value;
+  }
+
+  /**
+   * Whether the collection being made gets positions: every one, or only the first one made
+   * (collections are made before their contents, so that is the top-level node).
+   */
+  private recordsPositions(): boolean {
+    if (this.allPositions) return true;
+    if (this.topNodeMade) return false;
+    this.topNodeMade = true;
+    return true;
   }
 
   private isMarker(line: number, marker: string): boolean {
@@ -222,13 +244,12 @@ class FastReader {
       if (text.charCodeAt(at) !== 91) throw giveUp;
       const { value, after } = this.flow(at, end, depth, false);
       if (!this.restIsEmpty(after, end)) throw giveUp;
-      const position = this.source.lines.linePos(at);
+      const position = this.allPositions ? this.source.lines.linePos(at) : undefined;
       result = {
-        value: new ReferenceTag(value as unknown[], {
-          file: this.source.name,
-          line: position.line,
-          column: position.col,
-        }),
+        value: new ReferenceTag(
+          value as unknown[],
+          position && { file: this.source.name, line: position.line, column: position.col },
+        ),
         next: this.afterScalar(line, parentIndent),
       };
     } else if (at >= end || text.charCodeAt(at) === HASH) {
@@ -293,7 +314,8 @@ class FastReader {
     depth: number,
   ): { value: unknown; next: number } {
     const list: unknown[] = [];
-    recordOffset(list, this.source, (this.starts[line] as number) + indent);
+    if (this.recordsPositions())
+      recordOffset(list, this.source, (this.starts[line] as number) + indent);
     this.nodes++;
     const text = this.text;
     for (;;) {
@@ -343,7 +365,8 @@ class FastReader {
   ): { value: unknown; next: number } {
     const result: Record<string, unknown> = {};
     let offset = (this.starts[line] as number) + indent;
-    recordOffset(result, this.source, offset);
+    const positioned = this.recordsPositions();
+    if (positioned) recordOffset(result, this.source, offset);
     this.nodes++;
     const text = this.text;
     for (;;) {
@@ -387,9 +410,9 @@ class FastReader {
         next = nested.next;
       }
       if (key.value === mergeKey) {
-        this.merge(result, value, offset);
+        this.merge(result, value, positioned ? offset : -1);
       } else {
-        this.putKey(result, key.value, value, offset);
+        this.putKey(result, key.value, value, positioned ? offset : -1);
       }
       if (next >= this.starts.length) return { value: result, next };
       const nextIndent = this.indents[next] as number;
@@ -400,7 +423,10 @@ class FastReader {
     }
   }
 
-  /** A key given twice keeps the later value, at the later place (as the full path does). */
+  /**
+   * A key given twice keeps the later value, at the later place (as the full path does).
+   * `keyOffset` -1: the key's position is not recorded.
+   */
   private putKey(
     map: Record<string, unknown>,
     key: unknown,
@@ -410,7 +436,7 @@ class FastReader {
     const name = keyName(key);
     if (name in map && name !== "__proto__") delete map[name];
     setKey(map, name, value);
-    recordKeyOffset(map, name, this.source, keyOffset);
+    if (keyOffset >= 0) recordKeyOffset(map, name, this.source, keyOffset);
   }
 
   /** Psych's `<<`: each merged mapping overrides keys seen so far, in order. */
@@ -423,7 +449,7 @@ class FastReader {
     }
     for (const [key, item] of Object.entries(merged)) {
       setKey(result, key, item);
-      recordKeyOffset(result, key, this.source, keyOffset);
+      if (keyOffset >= 0) recordKeyOffset(result, key, this.source, keyOffset);
     }
   }
 
@@ -557,7 +583,8 @@ class FastReader {
     const list: unknown[] = [];
     const map: Record<string, unknown> = {};
     const node = isSequence ? list : map;
-    if (positioned) recordOffset(node, this.source, offset);
+    const keysPositioned = positioned && this.recordsPositions();
+    if (keysPositioned) recordOffset(node, this.source, offset);
     this.nodes++;
     let at = this.skipSpaces(offset + 1, end);
     let expectItem = true;
@@ -621,7 +648,7 @@ class FastReader {
         }
       }
       if (item === mergeKey) throw giveUp;
-      this.putKey(map, item, value, keyOffset);
+      this.putKey(map, item, value, keysPositioned ? keyOffset : -1);
     }
   }
 

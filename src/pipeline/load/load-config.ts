@@ -6,6 +6,7 @@ import { deepMerge } from "./deep-merge.ts";
 import { interpolateInputs, resolveInputs, type InputProblem } from "./inputs.ts";
 import { globLocalFiles } from "./local-files.ts";
 import { isPlainObject } from "./plain-object.ts";
+import type { PositionDetail } from "./fast-yaml.ts";
 import { readYaml, YamlProblem } from "./read-yaml.ts";
 import { fetchRemoteInclude } from "./remote-include.ts";
 import { keyPositionOf, positionOf } from "./source-map.ts";
@@ -39,6 +40,8 @@ export interface LoadOptions {
   diagnostics: Diagnostics;
   /** Directory holding copies of project/template/component includes (PIER_INCLUDE_MIRROR). */
   mirrorDir?: string;
+  /** Positions the YAML reader records (default "all"). */
+  positions?: PositionDetail;
 }
 
 type Location =
@@ -97,7 +100,7 @@ class IncludeLoader {
     }
     let parsed;
     try {
-      parsed = await readYaml(text, name);
+      parsed = await readYaml(text, name, this.options.positions);
     } catch (error) {
       if (error instanceof YamlProblem) {
         const prefix = main ? "" : `Included file \`${label}\` does not have valid YAML syntax! `;

@@ -1,5 +1,5 @@
 import type { SourcePosition } from "../plan.ts";
-import { readPipelineYaml } from "./fast-yaml.ts";
+import { readPipelineYaml, type PositionDetail } from "./fast-yaml.ts";
 import { LineIndex } from "./line-index.ts";
 
 /** Larger files are refused before parsing (GitLab limits the parsed size; see README). */
@@ -37,11 +37,16 @@ export function checkYamlText(text: string, file: string): void {
 
 /**
  * parseYaml (parse-yaml.ts) for the loader: the fast reader first, and the `yaml` library,
- * which is large to load, only for the files the fast reader leaves to it.
+ * which is large to load, only for the files the fast reader leaves to it (that one always
+ * records every position).
  */
-export async function readYaml(text: string, file: string): Promise<ParsedYaml> {
+export async function readYaml(
+  text: string,
+  file: string,
+  positions: PositionDetail = "all",
+): Promise<ParsedYaml> {
   checkYamlText(text, file);
-  const fast = readPipelineYaml(text, { name: file, lines: new LineIndex() });
+  const fast = readPipelineYaml(text, { name: file, lines: new LineIndex() }, positions);
   if (fast) return fast;
   const { parseYamlFully } = await import("./parse-yaml.ts");
   return parseYamlFully(text, file);
