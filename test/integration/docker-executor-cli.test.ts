@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker, type DockerClient } from "../../src/docker/docker-client.ts";
+import { labelledDockerObjects } from "../support/docker-objects.ts";
 import { ensureBuilt, finished, makeRepository, startPier } from "../support/pier-cli.ts";
 import { requireDocker } from "./docker-helpers.ts";
 
@@ -37,18 +38,11 @@ interface Report {
   }>;
 }
 
-async function leftoversOf(pipelineId: number): Promise<string[]> {
-  const labels = { "pier.managed": "true", "pier.pipeline": String(pipelineId) };
-  const [containers, networks, volumes] = await Promise.all([
-    docker.containers.list({ labels }),
-    docker.networks.list({ labels }),
-    docker.volumes.list({ labels }),
-  ]);
-  return [
-    ...containers.map((c) => c.Names.join(",")),
-    ...networks.map((n) => n.Name),
-    ...volumes.map((v) => v.Name),
-  ];
+function leftoversOf(pipelineId: number): Promise<string[]> {
+  return labelledDockerObjects(docker, {
+    "pier.managed": "true",
+    "pier.pipeline": String(pipelineId),
+  });
 }
 
 describe("pier run --executor docker", { timeout: 180_000 }, () => {

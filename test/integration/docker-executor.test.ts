@@ -17,6 +17,7 @@ import { dockerSettingsFrom } from "../../src/runner/runner-config.ts";
 import { localArtifactTransport } from "../../src/storage/artifacts.ts";
 import { maskPhrases } from "../../src/trace/mask-phrases.ts";
 import { TraceWriter } from "../../src/trace/trace-writer.ts";
+import { labelledDockerObjects } from "../support/docker-objects.ts";
 import { requireDocker } from "./docker-helpers.ts";
 import { executorJobSpec, jobVariable } from "./executor-job-spec.ts";
 
@@ -71,18 +72,11 @@ beforeEach(() => {
 });
 
 /** Nothing labelled with this test's pipeline may remain: containers, networks, volumes. */
-async function leftovers(): Promise<string[]> {
-  const labels = { "pier.managed": "true", "pier.pipeline": String(pipelineId) };
-  const [containers, networks, volumes] = await Promise.all([
-    docker.containers.list({ labels }),
-    docker.networks.list({ labels }),
-    docker.volumes.list({ labels }),
-  ]);
-  return [
-    ...containers.map((c) => `container ${c.Names.join(",")}`),
-    ...networks.map((n) => `network ${n.Name}`),
-    ...volumes.map((v) => `volume ${v.Name}`),
-  ];
+function leftovers(): Promise<string[]> {
+  return labelledDockerObjects(docker, {
+    "pier.managed": "true",
+    "pier.pipeline": String(pipelineId),
+  });
 }
 
 afterEach(async () => {

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker, type DockerClient } from "../../src/docker/docker-client.ts";
 import { currentProcess } from "../../src/storage/process-identity.ts";
+import { labelledDockerObjects } from "../support/docker-objects.ts";
 import { docker, requireDocker } from "./docker-helpers.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
@@ -73,18 +74,8 @@ function runPier(
   });
 }
 
-async function objectsOf(client: DockerClient, owner: string): Promise<string[]> {
-  const labels = { "pier.test": testLabel, "pier.gc-owner": owner };
-  const [containers, networks, volumes] = await Promise.all([
-    client.containers.list({ labels }),
-    client.networks.list({ labels }),
-    client.volumes.list({ labels }),
-  ]);
-  return [
-    ...containers.map((c) => `container ${c.Names[0]?.slice(1) ?? c.Id}`),
-    ...networks.map((n) => `network ${n.Name}`),
-    ...volumes.map((v) => `volume ${v.Name}`),
-  ].sort();
+function objectsOf(client: DockerClient, owner: string): Promise<string[]> {
+  return labelledDockerObjects(client, { "pier.test": testLabel, "pier.gc-owner": owner });
 }
 
 describe("pier gc", () => {
