@@ -7,6 +7,7 @@ import {
   type CheckoutTemplate,
 } from "./checkout-template.ts";
 import { closeSharedGitShell, sharedGitShell, type GitShell } from "./git-shell.ts";
+import { releaseKeptBuilds } from "./kept-builds.ts";
 import { removeAside } from "./remove-aside.ts";
 
 /**
@@ -148,8 +149,12 @@ function spareName(spareDir: string, kind = ""): string {
   return join(spareDir, `${String(process.pid)}-${kind}${randomBytes(6).toString("hex")}`);
 }
 
-/** Removes the spare checkouts nobody took and the templates, and ends the shell. */
+/**
+ * At the end of a run: removes the build folders kept between jobs (see kept-builds.ts), the
+ * spare checkouts nobody took and the templates, and ends the shell.
+ */
 export async function discardSpareCheckouts(): Promise<void> {
+  await releaseKeptBuilds();
   const pending = [...spares.values()];
   const made = [...templates.values()];
   spares.clear();

@@ -1,10 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { pierVersion } from "../../cli/version.ts";
 import type { JobSpec } from "../../job/spec.ts";
+import {
+  checkoutUnchanged,
+  snapshotCheckout,
+  type CheckoutSnapshot,
+} from "../../storage/checkout-snapshot.ts";
 import { leaseSlots, type SlotLease } from "../../storage/concurrency-slots.ts";
+import { KeptBuilds, type KeptBuild } from "../../storage/kept-builds.ts";
 import { removeAside } from "../../storage/remove-aside.ts";
 import { prepareSources } from "../../storage/sources.ts";
 import { buildsRoot, spareCheckoutsRoot } from "../../storage/state-dir.ts";
@@ -18,6 +24,7 @@ import {
   writeGetSources,
   type JobRun,
   type JobStages,
+  type SourcePlan,
   type StepOptions,
 } from "../job-stages.ts";
 import { buildPathsFor, projectKeyFor, type BuildPaths } from "./build-paths.ts";
@@ -49,6 +56,14 @@ export interface ShellExecutorOptions {
 const DEFAULT_KILL_GRACE_MS = 5_000;
 const MARKER_NAME = "PIER_JOB_MARKER";
 
+/** What a finished job leaves for the next one of the run in the same slot (see KeptBuilds). */
+interface KeptShellBuild {
+  /** The tmp folder's metadata as made (see tmpFolderState), for a job to use it as it is. */
+  tmp?: string;
+  /** The checkout as it was made, and what it was made from. */
+  checkout?: { sourceKey: string; snapshot: CheckoutSnapshot };
+}
+
 /**
  * Runs a JobSpec on this host, in a fresh build folder leased host-wide, with the job's own
  * environment, and leaves no process behind. Follows gitlab-runner's stages and log.
@@ -60,6 +75,7 @@ export class ShellExecutor implements Executor {
   readonly #hostEnv: NodeJS.ProcessEnv;
   readonly #shell: HostShell | undefined;
   #checkoutsExpected: number;
+  readonly #kept: KeptBuilds<KeptShellBuild> | undefined;
 
   constructor(options: ShellExecutorOptions = {}) {
     this.#killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
@@ -67,6 +83,8 @@ export class ShellExecutor implements Executor {
     this.#hostEnv = options.hostEnv ?? process.env;
     this.#shell = options.shell;
     this.#checkoutsExpected = options.expectedJobs ?? 0;
+    // Only while more jobs of this run are expected: runner mode gets no kept builds.
+    this.#kept = this.#checkoutsExpected > 1 ? new KeptBuilds() : undefined;
   }
 
   run(spec: JobSpec, ctx: ExecutionContext): Promise<JobResult> {
@@ -78,6 +96,7 @@ export class ShellExecutor implements Executor {
         shell: () => this.#shell ?? findHostShell(),
         // While more jobs are expected, the next one's checkout is made during this one.
         takeCheckout: () => --this.#checkoutsExpected > 0,
+        kept: this.#kept,
       });
     });
   }
@@ -90,6 +109,8 @@ interface ShellJobSettings {
   shell: () => HostShell | undefined;
   /** Counts this job's checkout; true when a spare checkout should be made for a later job. */
   takeCheckout: () => boolean;
+  /** Local mode with more jobs to come: builds kept from one job for the next. */
+  kept: KeptBuilds<KeptShellBuild> | undefined;
 }
 
 /** One job's stages on this host: a leased build folder, the host shell, no container. */
@@ -101,6 +122,11 @@ class ShellJobStages implements JobStages {
   #paths: BuildPaths | undefined;
   #env: Record<string, string> = {};
   #marker = "";
+  /** What the previous job in this slot left, when it was kept. */
+  #previous: KeptShellBuild | undefined;
+  #keptKey = "";
+  #checkout: KeptShellBuild["checkout"];
+  #tmp: string | undefined;
 
   constructor(job: JobRun, settings: ShellJobSettings) {
     this.#job = job;
@@ -128,11 +154,22 @@ class ShellJobStages implements JobStages {
     this.#shell = shell;
 
     const projectKey = projectKeyFor(spec, ctx.projectDir);
-    const lease = await leaseSlots({
-      stateDir: ctx.stateDir,
+    this.#keptKey = JSON.stringify([
+      ctx.stateDir,
+      ctx.buildsDir,
+      ctx.runnerShortToken,
       projectKey,
-      signal: this.#job.signal,
-    });
+      spec.job_info.project_full_path,
+    ]);
+    const kept = this.#settings.kept?.take(this.#keptKey);
+    this.#previous = kept?.state;
+    const lease =
+      kept?.lease ??
+      (await leaseSlots({
+        stateDir: ctx.stateDir,
+        projectKey,
+        signal: this.#job.signal,
+      }));
     this.#lease = lease;
     markPhase(`${spec.job_info.name}: leased`);
     const paths = buildPathsFor({
@@ -171,9 +208,14 @@ class ShellJobStages implements JobStages {
     const { spec, ctx, trace } = this.#job;
     const { runnerName, hostEnv } = this.#settings;
     trace.println(`Running on ${hostname()}...`);
-    await removeAside(paths.tmpDir, trashDir(ctx.stateDir));
-    mkdirSync(paths.homeDir, { recursive: true });
-    mkdirSync(paths.tmpdirDir, { recursive: true });
+    const previousTmp = this.#previous?.tmp;
+    if (previousTmp === undefined || tmpFolderState(paths) !== previousTmp) {
+      await removeAside(paths.tmpDir, trashDir(ctx.stateDir));
+      mkdirSync(paths.homeDir, { recursive: true });
+      mkdirSync(paths.tmpdirDir, { recursive: true });
+    }
+    // Before the file variables are written into it.
+    if (this.#settings.kept !== undefined) this.#tmp = tmpFolderState(paths);
     const base: Record<string, string> = {
       ...allowedHostEnv(hostEnv, [...DEFAULT_HOST_ENV_ALLOW_LIST, ...(ctx.hostEnvAllowList ?? [])]),
       HOME: paths.homeDir,
@@ -211,7 +253,18 @@ class ShellJobStages implements JobStages {
   async #getSources(paths: BuildPaths): Promise<void> {
     const job = this.#job;
     const plan = sourcePlanFor(job, this.#env);
+    const sourceKey = this.#sourceKey(plan);
+    const previous = this.#previous?.checkout;
+    const reused =
+      previous !== undefined &&
+      previous.sourceKey === sourceKey &&
+      checkoutUnchanged(paths.projectDir, previous.snapshot);
     await writeGetSources(job, plan, async () => {
+      if (reused) return;
+      // What the previous job left goes; prepareSources may keep a folder (GIT_STRATEGY none).
+      if (this.#previous !== undefined) {
+        await removeAside(paths.projectDir, trashDir(job.ctx.stateDir));
+      }
       const spare = this.#settings.takeCheckout();
       await prepareSources({
         ...(job.ctx.projectDir !== undefined && { repoDir: job.ctx.projectDir }),
@@ -224,30 +277,47 @@ class ShellJobStages implements JobStages {
         signal: job.signal,
       });
     });
+    if (reused) {
+      this.#checkout = previous;
+    } else if (this.#settings.kept !== undefined && sourceKey !== undefined) {
+      const snapshot = snapshotCheckout(paths.projectDir);
+      if (snapshot !== undefined) this.#checkout = { sourceKey, snapshot };
+    }
+  }
+
+  /**
+   * Everything a checkout is made from; undefined when it is not made from the job's commit
+   * alone (GIT_STRATEGY none and empty keep or empty a folder).
+   */
+  #sourceKey(plan: SourcePlan): string | undefined {
+    if (plan.strategy !== "clone" && plan.strategy !== "fetch") return undefined;
+    const gitVariables = Object.entries(this.#env)
+      .filter(([name]) => name.startsWith("GIT_"))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return JSON.stringify([this.#job.ctx.projectDir, this.#job.spec.git_info, plan, gitVariables]);
   }
 
   runStep(step: "script" | "after_script", options: StepOptions): Promise<StepOutcome> {
     const { paths, shell } = this.#prepared();
     const name = step === "script" ? "step_script" : "after_script";
     const commands = this.#job.spec.steps.find((s) => s.name === step)?.script ?? [];
-    const scriptPath = join(paths.tmpDir, `${name}.sh`);
     const debugTrace = this.#env["CI_DEBUG_TRACE"] === "true";
-    writeFileSync(
-      scriptPath,
-      stepScript({
-        shell: shell.kind,
-        commands,
-        ...(step === "after_script" && { notice: "Running after script..." }),
-        debugTrace,
-      }),
-      { mode: 0o700 },
-    );
+    const script = stepScript({
+      shell: shell.kind,
+      commands,
+      ...(step === "after_script" && { notice: "Running after script..." }),
+      debugTrace,
+    });
+    // A file, not `-c`: the script must not show in the shell's command line (a job's
+    // `pkill -f` or `ps | grep` would find its own shell).
+    const scriptPath = join(paths.tmpDir, `${name}.sh`);
+    writeFileSync(scriptPath, script, { mode: 0o700 });
     const env =
       options.jobStatus === undefined
         ? this.#env
         : { ...this.#env, CI_JOB_STATUS: options.jobStatus };
     const { hardKill } = this.#job.ctx;
-    return runStep({
+    const running = runStep({
       shellPath: shell.path,
       scriptPath,
       cwd: paths.projectDir,
@@ -259,26 +329,84 @@ class ShellJobStages implements JobStages {
       ...(hardKill !== undefined && { hardKill }),
       killGraceMs: this.#settings.killGraceMs,
     });
+    // A kept tmp folder must hold nothing but HOME and TMPDIR (see tmpFolderState).
+    if (this.#settings.kept === undefined) return running;
+    return running.finally(() => {
+      try {
+        unlinkSync(scriptPath);
+      } catch {
+        // Gone already: the tmp folder is then checked and made again.
+      }
+    });
   }
 
   filesForUpload(): Promise<string | undefined> {
     return Promise.resolve(this.#prepared().paths.projectDir);
   }
 
-  /** The folders are moved aside at once and deleted in the background (see removeAside). */
+  /**
+   * The folders are moved aside at once and deleted in the background (see removeAside); or,
+   * while more jobs of the run are expected, kept with the slot for the next one.
+   */
   async teardown(): Promise<void> {
     const { spec, ctx, trace } = this.#job;
     const paths = this.#paths;
+    const lease = this.#lease;
+    const kept = this.#settings.kept;
+    this.#lease = undefined;
     if (paths !== undefined) {
       await writeCleanup(trace, async () => {
-        const trash = trashDir(ctx.stateDir);
-        await removeAside(paths.tmpDir, trash).catch(() => undefined);
-        await removeAside(paths.projectDir, trash).catch(() => undefined);
+        const build: KeptBuild<KeptShellBuild> | undefined =
+          lease === undefined
+            ? undefined
+            : {
+                lease,
+                folders: [paths.tmpDir, paths.projectDir],
+                trashDir: trashDir(ctx.stateDir),
+                state: {
+                  ...(this.#tmp !== undefined && { tmp: this.#tmp }),
+                  ...(this.#checkout !== undefined && { checkout: this.#checkout }),
+                },
+              };
+        if (kept !== undefined && build !== undefined) {
+          kept.keep(this.#keptKey, build);
+        } else {
+          const trash = trashDir(ctx.stateDir);
+          await removeAside(paths.tmpDir, trash).catch(() => undefined);
+          await removeAside(paths.projectDir, trash).catch(() => undefined);
+        }
       });
     }
     markPhase(`${spec.job_info.name}: cleaned`);
-    if (this.#lease !== undefined) await this.#lease.release().catch(() => undefined);
+    if (lease !== undefined && (kept === undefined || paths === undefined)) {
+      await lease.release().catch(() => undefined);
+    }
     markPhase(`${spec.job_info.name}: released`);
+  }
+}
+
+/**
+ * The tmp folder's state when it holds only HOME and TMPDIR, both empty: the modes and owners
+ * of the three folders. Undefined for anything else (file variables, a script file, HOME with
+ * files in it), which a later job must not see.
+ */
+function tmpFolderState(paths: BuildPaths): string | undefined {
+  try {
+    const names = readdirSync(paths.tmpDir).sort();
+    const homeName = relative(paths.tmpDir, paths.homeDir);
+    const tmpdirName = relative(paths.tmpDir, paths.tmpdirDir);
+    if (names.join("/") !== [homeName, tmpdirName].sort().join("/")) return undefined;
+    if (readdirSync(paths.homeDir).length > 0 || readdirSync(paths.tmpdirDir).length > 0) {
+      return undefined;
+    }
+    return [paths.tmpDir, paths.homeDir, paths.tmpdirDir]
+      .map((dir) => {
+        const stats = statSync(dir);
+        return `${String(stats.mode)} ${String(stats.uid)} ${String(stats.gid)}`;
+      })
+      .join(" | ");
+  } catch {
+    return undefined;
   }
 }
 
