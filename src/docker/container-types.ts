@@ -17,6 +17,7 @@ export interface ContainerCreateConfig {
   AttachStdout?: boolean;
   AttachStderr?: boolean;
   ExposedPorts?: Record<string, Record<string, never>>;
+  NetworkDisabled?: boolean;
   StopSignal?: string;
   StopTimeout?: number;
   HostConfig?: ContainerHostConfig;
@@ -48,6 +49,8 @@ export interface ContainerHostConfig {
   /** `{"5000/tcp": [{HostIp: "127.0.0.1", HostPort: ""}]}`: an empty HostPort lets the engine pick. */
   PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }>>;
   Tmpfs?: Record<string, string>;
+  /** Containers whose volumes (and binds) this one mounts too, at the same paths. */
+  VolumesFrom?: string[];
 }
 
 export interface ContainerMount {

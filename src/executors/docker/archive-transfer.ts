@@ -20,11 +20,11 @@ export async function putHostTree(o: {
   containerPath: string;
   signal: AbortSignal;
 }): Promise<void> {
-  const tree = await hostTreeEntries(o.hostDir, o.entries);
+  const tree = hostTreeEntries(o.hostDir, o.entries);
   // A small tree goes in one write, the way the engine reads it fastest.
   const archive =
     tree.fileBytes <= IN_MEMORY_ARCHIVE_BYTES
-      ? await packTarToBuffer(await tree.inMemory())
+      ? await packTarToBuffer(tree.inMemory())
       : packTar(tree.entries);
   await o.docker.archive.put(o.containerId, o.containerPath, archive, { signal: o.signal });
 }

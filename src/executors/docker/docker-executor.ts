@@ -1,5 +1,4 @@
 import { deadlineSignal } from "../../deadline-signal.ts";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, posix, relative } from "node:path";
@@ -13,7 +12,6 @@ import type { DockerClient } from "../../docker/docker-client.ts";
 import type { JobSpec } from "../../job/spec.ts";
 import type { DockerSettings } from "../../runner/runner-config.ts";
 import { leaseSlots, type SlotLease } from "../../storage/concurrency-slots.ts";
-import { runGit } from "../../storage/run-git.ts";
 import { prepareSources } from "../../storage/sources.ts";
 import { phrasesFor } from "../../trace/mask-phrases.ts";
 import type { TraceWriter } from "../../trace/trace-writer.ts";
@@ -47,6 +45,8 @@ import { noJobHooks, type DockerJobHooks } from "./job-hooks.ts";
 import { JobObjects } from "./job-objects.ts";
 import { startServices, waitForServices } from "./job-services.ts";
 import { beginStage, runStage, type BegunStage } from "./run-stage.ts";
+import { SelfContainedPacks } from "./self-contained-packs.ts";
+import { buildsVolumeFor, createArchiveHelper } from "./archive-helper.ts";
 import { shellDetectionCommand } from "./shell-detection.ts";
 
 export interface DockerExecutorOptions {
@@ -61,17 +61,6 @@ export interface DockerExecutorOptions {
 }
 
 /**
- * Local snapshots borrow the user's objects through git alternates, a host path the container
- * does not have: copy the objects the checkout needs into the snapshot and drop the link.
- */
-async function selfContainedRepository(projectDir: string, signal: AbortSignal): Promise<void> {
-  const alternates = join(projectDir, ".git", "objects", "info", "alternates");
-  if (!existsSync(alternates)) return;
-  await runGit(["repack", "-a", "-d", "-q"], { cwd: projectDir, signal });
-  await rm(alternates, { force: true });
-}
-
-/**
  * A job with no after_script and nothing to copy out afterwards (artifacts, a cache to save)
  * runs one stage: its container can be removed by the engine as it exits, as `docker run --rm`.
  */
@@ -83,6 +72,9 @@ function runsOnce(spec: JobSpec): boolean {
     spec.cache.every((cache) => cache.policy === "pull")
   );
 }
+
+/** How long an AutoRemove container that stopped may take to be removed by the engine. */
+const AUTO_REMOVAL_WAIT_MS = 30_000;
 
 interface JobState {
   spec: JobSpec;
@@ -106,6 +98,10 @@ interface JobState {
   begun?: Promise<BegunStage>;
   /** The job runs one stage only: the engine removes its container when it exits. */
   autoRemove: boolean;
+  /** Set once the script stage stopped an AutoRemove container: settles when it is gone. */
+  removal?: Promise<void>;
+  /** The never-started container the build tree is put through (see createArchiveHelper). */
+  archiveHelper?: Promise<string | undefined>;
 }
 
 /**
@@ -121,6 +117,9 @@ export class DockerExecutor implements Executor {
   readonly #hooks: DockerJobHooks;
   readonly #runnerName: string;
   readonly #disableCache: boolean;
+  /** Jobs between prepare and teardown. */
+  #activeJobs = 0;
+  #packs: SelfContainedPacks | undefined;
 
   constructor(options: DockerExecutorOptions) {
     this.#disableCache = options.disableCache ?? false;
@@ -143,6 +142,7 @@ export class DockerExecutor implements Executor {
     let lease: SlotLease | undefined;
     let staging: string | undefined;
     let prepared: JobState | undefined;
+    let active = false;
     const state = (): JobState => {
       if (prepared === undefined) throw new Error("the Docker executor's job was not prepared");
       return prepared;
@@ -155,13 +155,15 @@ export class DockerExecutor implements Executor {
         return state().hostProjectDir;
       },
       prepare: async () => {
+        this.#activeJobs += 1;
+        active = true;
         lease = await leaseSlots({ stateDir: ctx.stateDir, projectKey, signal: job.signal });
         const tmpRoot = join(ctx.stateDir, "tmp");
         await mkdir(tmpRoot, { recursive: true });
         staging = await mkdtemp(join(tmpRoot, "docker-job-"));
         prepared = await this.#prepare(job, { objects, projectKey, lease, staging, background });
       },
-      beforeScript: () => this.#putBuild(state()),
+      beforeScript: () => this.#putBuild(state(), background),
       runStep: async (step, options) => {
         const current = state();
         if (step === "after_script") return this.#runStep(current, step, options);
@@ -169,9 +171,10 @@ export class DockerExecutor implements Executor {
           ...options,
           ...(current.begun !== undefined && { begun: current.begun }),
         });
-        // The engine removed the container on its way out (AutoRemove, waited for).
-        if (current.autoRemove && outcome.kind === "exited" && current.containerId !== undefined) {
-          current.objects.forgetContainer(current.containerId);
+        if (current.autoRemove && outcome.kind !== "spawn_failed") {
+          // The container has stopped: the engine removes it (AutoRemove) while the job ends.
+          const stage = await current.begun?.catch(() => undefined);
+          if (stage?.removed !== undefined) current.removal = stage.removed;
         }
         return outcome;
       },
@@ -181,8 +184,10 @@ export class DockerExecutor implements Executor {
       filesForUpload: () => this.#collectForUpload(state()),
       verdictForError: (error, how) => this.#verdictForError(error, how),
       teardown: async () => {
+        if (active) this.#activeJobs -= 1;
+        active = false;
         await Promise.allSettled(background);
-        await this.#cleanup(job.trace, objects, staging);
+        await this.#cleanup(job.trace, objects, staging, prepared);
         if (lease !== undefined) await lease.release().catch(() => undefined);
       },
     };
@@ -325,6 +330,14 @@ export class DockerExecutor implements Executor {
       const image = await pulling;
       trace.println(`Using docker image ${image.Id} for ${imageName} ...`);
 
+      // Alone, the job's build tree goes in through a helper while its container starts; with
+      // other jobs running, the engine is the bottleneck and the helper would cost it more work.
+      const viaHelper = this.#activeJobs === 1;
+      const buildsVolume = viaHelper ? buildsVolumeFor(shared, buildsDir, o.objects) : undefined;
+      const jobMounts = [
+        ...(shared.Mounts ?? []),
+        ...(buildsVolume === undefined ? [] : [buildsVolume]),
+      ];
       const config: ContainerCreateConfig = {
         Image: imageName,
         Cmd: shellDetectionCommand(),
@@ -339,6 +352,7 @@ export class DockerExecutor implements Executor {
         AttachStderr: true,
         HostConfig: {
           ...shared,
+          ...(jobMounts.length > 0 && { Mounts: jobMounts }),
           Privileged: privileged,
           NetworkMode: network?.name ?? settings.networkMode ?? "bridge",
           ...(state.autoRemove && { AutoRemove: true }),
@@ -356,11 +370,21 @@ export class DockerExecutor implements Executor {
       });
       o.objects.trackContainer(Id);
       state.containerId = Id;
+      if (viaHelper) {
+        state.archiveHelper = createArchiveHelper({
+          docker: this.#docker,
+          objects: o.objects,
+          image: image.Id,
+          jobContainerId: Id,
+          signal,
+        }).catch(() => undefined);
+      }
       // The shell waits for its script on stdin: starting overlaps the sources work below.
       state.begun = beginStage({
         docker: this.#docker,
         containerId: Id,
-        condition: state.autoRemove ? "removed" : "next-exit",
+        condition: "next-exit",
+        watchRemoval: state.autoRemove,
       });
       state.begun.catch(() => undefined);
     });
@@ -373,13 +397,14 @@ export class DockerExecutor implements Executor {
   }
 
   /** The build tree (sources, cache, artifacts, step scripts) into the started container. */
-  async #putBuild(state: JobState): Promise<void> {
+  async #putBuild(state: JobState, background: Promise<unknown>[]): Promise<void> {
     await this.#writeStepScripts(state);
     const begun = state.begun;
+    const helper = await state.archiveHelper;
     try {
       await putHostTree({
         docker: this.#docker,
-        containerId: state.containerId ?? "",
+        containerId: helper ?? state.containerId ?? "",
         hostDir: state.staging,
         // The top folder of the builds dir: the staging folder holds nothing else under it.
         entries: [state.buildsDir.split("/")[1] ?? "builds"],
@@ -391,6 +416,24 @@ export class DockerExecutor implements Executor {
       const stage = await begun?.catch(() => undefined);
       if (stage?.exited !== true) throw error;
     }
+    if (helper !== undefined) {
+      // Left to cleanup (still tracked) should this fail.
+      background.push(this.#removeArchiveHelper(state.objects, helper).catch(() => undefined));
+    }
+  }
+
+  /**
+   * The helper goes at once. With its volumes: the job's anonymous build volume is removed by
+   * whichever of the two containers goes last (the engine keeps a volume still in use).
+   */
+  async #removeArchiveHelper(objects: JobObjects, id: string): Promise<void> {
+    await this.#docker.containers.remove(id, {
+      force: true,
+      volumes: true,
+      ignoreMissing: true,
+      signal: AbortSignal.timeout(60_000),
+    });
+    objects.forgetContainer(id);
   }
 
   /**
@@ -490,7 +533,10 @@ export class DockerExecutor implements Executor {
       signal: state.jobSignal,
     });
     if (plan.strategy === "clone" || plan.strategy === "fetch") {
-      await selfContainedRepository(state.hostProjectDir, state.jobSignal);
+      this.#packs ??= new SelfContainedPacks(join(state.ctx.stateDir, "tmp"));
+      const { git_info: git } = state.spec;
+      const key = JSON.stringify([state.ctx.projectDir, git.sha, git.ref, plan.depth]);
+      await this.#packs.apply(state.hostProjectDir, key, state.jobSignal);
     }
   }
 
@@ -511,6 +557,28 @@ export class DockerExecutor implements Executor {
         `cd ${shellQuote(state.projectDir)} || exit 1\n${script}`,
         { mode: 0o755 },
       );
+    }
+  }
+
+  /**
+   * An AutoRemove container that stopped: wait (a while) for the engine to remove it, so
+   * cleanup neither races the engine nor leaves it behind; else cleanup removes it by force.
+   */
+  async #awaitAutoRemoval(state: JobState | undefined): Promise<void> {
+    const begun = state?.begun?.catch(() => undefined);
+    try {
+      if (state?.removal === undefined || state.containerId === undefined) return;
+      const timeout = AbortSignal.timeout(AUTO_REMOVAL_WAIT_MS);
+      const gone = await Promise.race([
+        state.removal.then(
+          () => true,
+          () => false,
+        ),
+        new Promise<false>((resolve) => timeout.addEventListener("abort", () => resolve(false))),
+      ]);
+      if (gone) state.objects.forgetContainer(state.containerId);
+    } finally {
+      (await begun)?.stopWatchingRemoval();
     }
   }
 
@@ -562,13 +630,16 @@ export class DockerExecutor implements Executor {
     trace: TraceWriter,
     objects: JobObjects,
     staging: string | undefined,
+    state: JobState | undefined,
   ): Promise<void> {
     await writeCleanup(trace, async () => {
       const [problems] = await Promise.all([
-        objects.cleanup(async () => {
-          const network = objects.network;
-          if (network !== undefined) await this.#hooks.jobFinished(network);
-        }),
+        this.#awaitAutoRemoval(state).then(() =>
+          objects.cleanup(async () => {
+            const network = objects.network;
+            if (network !== undefined) await this.#hooks.jobFinished(network);
+          }),
+        ),
         staging === undefined
           ? Promise.resolve()
           : rm(staging, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined),

@@ -1,5 +1,4 @@
-import { createReadStream } from "node:fs";
-import { lstat, readFile, readdir, readlink } from "node:fs/promises";
+import { createReadStream, lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { TarEntry } from "../../docker/tar-writer.ts";
 
@@ -18,24 +17,24 @@ function openToAll(mode: number, isDirectory: boolean): number {
  * stream from disk when the archive is written; `inMemory` reads them all first instead.
  * Sockets, devices and FIFOs are left out (a checkout has none).
  */
-export async function hostTreeEntries(
+export function hostTreeEntries(
   hostDir: string,
   entries: string[],
-): Promise<{ entries: TarEntry[]; fileBytes: number; inMemory(): Promise<TarEntry[]> }> {
+): { entries: TarEntry[]; fileBytes: number; inMemory(): TarEntry[] } {
   const result: TarEntry[] = [];
   const files = new Map<TarEntry, string>();
   let fileBytes = 0;
-  const visit = async (relative: string): Promise<void> => {
+  // Synchronous: a checkout is many small files, and each asynchronous call would queue in
+  // libuv's thread pool behind whatever else the pool is doing.
+  const visit = (relative: string): void => {
     const path = join(hostDir, relative);
-    const stat = await lstat(path);
+    const stat = lstatSync(path);
     const common = { path: relative, mtime: stat.mtime, uid: stat.uid, gid: stat.gid };
     if (stat.isDirectory()) {
       result.push({ ...common, type: "directory", mode: openToAll(stat.mode, true) });
-      const names = await readdir(path);
-      names.sort();
-      for (const name of names) await visit(`${relative}/${name}`);
+      for (const name of readdirSync(path).sort()) visit(`${relative}/${name}`);
     } else if (stat.isSymbolicLink()) {
-      result.push({ ...common, type: "symlink", mode: 0o777, linkTarget: await readlink(path) });
+      result.push({ ...common, type: "symlink", mode: 0o777, linkTarget: readlinkSync(path) });
     } else if (stat.isFile()) {
       const entry: TarEntry = {
         ...common,
@@ -48,18 +47,16 @@ export async function hostTreeEntries(
       result.push(entry);
     }
   };
-  for (const entry of entries) await visit(entry.replace(/^\/+|\/+$/g, ""));
+  for (const entry of entries) visit(entry.replace(/^\/+|\/+$/g, ""));
   return {
     entries: result,
     fileBytes,
     inMemory: () =>
-      Promise.all(
-        result.map(async (entry) => {
-          const path = files.get(entry);
-          if (path === undefined) return entry;
-          const { source: _source, ...rest } = entry;
-          return { ...rest, content: await readFile(path) };
-        }),
-      ),
+      result.map((entry) => {
+        const path = files.get(entry);
+        if (path === undefined) return entry;
+        const { source: _source, ...rest } = entry;
+        return { ...rest, content: readFileSync(path) };
+      }),
   };
 }

@@ -20,31 +20,47 @@ export interface BegunStage {
   readonly exited: boolean;
   /** Tears the streams and the wait down (the container is left to the caller). */
   release(): void;
+  /**
+   * With `watchRemoval` (an AutoRemove container): settles once the engine has removed the
+   * container, rejects when the watch broke off. Outlives `release`; `stopWatchingRemoval`
+   * ends it.
+   */
+  removed?: Promise<void>;
+  stopWatchingRemoval(): void;
 }
 
 /**
  * Attach (stdin included), register the wait, start: the container's shell then waits for its
  * script, so starting can overlap the work that must finish before the script runs (sources
- * put into the container, cache and artifacts). `removed` waits through an AutoRemove.
+ * put into the container, cache and artifacts). With `watchRemoval`, a second wait watches
+ * for the engine's AutoRemove, so the exit is known at once and the removal can be awaited
+ * later, while other work goes on.
  */
 export async function beginStage(o: {
   docker: DockerClient;
   containerId: string;
   condition?: WaitCondition;
+  watchRemoval?: boolean;
 }): Promise<BegunStage> {
   const { docker, containerId: id } = o;
   // Aborting the signal of an attach or a wait tears its stream down: these live as long as the
   // stage, so they get a signal of their own, aborted once the stage is over.
   const stage = new AbortController();
+  const removal = new AbortController();
   let streams: HijackedStreams | undefined;
   try {
-    const [attached, pending] = await Promise.all([
+    const [attached, pending, removing] = await Promise.all([
       docker.containers.attach(id, { stdin: true, signal: stage.signal }),
       docker.containers.beginWait(id, {
         condition: o.condition ?? "next-exit",
         signal: stage.signal,
       }),
+      o.watchRemoval === true
+        ? docker.containers.beginWait(id, { condition: "removed", signal: removal.signal })
+        : undefined,
     ]);
+    const removed = removing?.exit.then(() => undefined);
+    removed?.catch(() => undefined);
     streams = attached;
     let exited = false;
     const exit = pending.exit.finally(() => {
@@ -63,10 +79,13 @@ export async function beginStage(o: {
         held.destroy();
         stage.abort();
       },
+      ...(removed !== undefined && { removed }),
+      stopWatchingRemoval: () => removal.abort(),
     };
   } catch (error) {
     streams?.destroy();
     stage.abort();
+    removal.abort();
     throw error;
   }
 }

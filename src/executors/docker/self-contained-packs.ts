@@ -1,0 +1,87 @@
+import {
+  copyFileSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+} from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { runGit } from "../../storage/run-git.ts";
+
+/**
+ * Local snapshots borrow the user's objects through git alternates, a host path the container
+ * does not have, so each snapshot must hold the objects its checkout needs. The first job of a
+ * commit (and depth) packs them with `git repack`; the pack is kept, and later jobs of the run
+ * copy it instead of running git. Kept packs live under `keepRoot` until the process exits.
+ */
+export class SelfContainedPacks {
+  readonly #keepRoot: string;
+  readonly #packs = new Map<string, Promise<string | undefined>>();
+  #keepDir: string | undefined;
+
+  constructor(keepRoot: string) {
+    this.#keepRoot = keepRoot;
+  }
+
+  /**
+   * Makes the repository at `projectDir` self-contained. `key` names what its objects are
+   * (repository, commit, depth): snapshots with the same key need the same objects.
+   */
+  async apply(projectDir: string, key: string, signal: AbortSignal): Promise<void> {
+    const gitDir = join(projectDir, ".git");
+    const alternates = join(gitDir, "objects", "info", "alternates");
+    if (!existsSync(alternates)) return;
+    const kept = this.#packs.get(key);
+    if (kept !== undefined) {
+      const dir = await kept;
+      if (dir !== undefined && copyPacks(dir, join(gitDir, "objects", "pack"))) {
+        rmSync(alternates, { force: true });
+        return;
+      }
+    }
+    const repacked = runGit(["repack", "-a", "-d", "-q"], { cwd: projectDir, signal });
+    if (kept === undefined) {
+      this.#packs.set(
+        key,
+        repacked.then(
+          () => this.#keep(join(gitDir, "objects", "pack")),
+          () => undefined,
+        ),
+      );
+    }
+    await repacked;
+    await rm(alternates, { force: true });
+  }
+
+  /** A copy of the pack folder's files, or undefined when it cannot be made. */
+  #keep(packDir: string): string | undefined {
+    try {
+      if (this.#keepDir === undefined) {
+        mkdirSync(this.#keepRoot, { recursive: true });
+        const dir = mkdtempSync(join(this.#keepRoot, "docker-packs-"));
+        this.#keepDir = dir;
+        process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+      }
+      const dir = mkdtempSync(join(this.#keepDir, "pack-"));
+      return copyPacks(packDir, dir) ? dir : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** Copies (reflinks where the file system can) every file of `from` into `to`. */
+function copyPacks(from: string, to: string): boolean {
+  try {
+    mkdirSync(to, { recursive: true });
+    for (const name of readdirSync(from)) {
+      copyFileSync(join(from, name), join(to, name), constants.COPYFILE_FICLONE);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
