@@ -78,6 +78,11 @@ function artifact(o: Partial<JobArtifact> & { paths: string[] }): JobArtifact {
   };
 }
 
+/** report.xml as a junit report, gzip as GitLab wants it. */
+function junitReport(name: string): JobArtifact {
+  return artifact({ name, paths: ["report.xml"], artifact_type: "junit", artifact_format: "gzip" });
+}
+
 const archiveOnly = [artifact({ name: "artifacts", paths: ["out/"] })];
 
 /** A job that writes out/a.txt and uploads it as its archive. */
@@ -149,13 +154,7 @@ describe("runner artifacts through the GitLab stand-in", () => {
           untracked: true,
           expire_in: "1 week",
         }),
-        artifact({
-          name: "junit.xml",
-          paths: ["report.xml"],
-          when: "always",
-          artifact_type: "junit",
-          artifact_format: "gzip",
-        }),
+        { ...junitReport("junit.xml"), when: "always" },
         artifact({
           name: "gl-code-quality-report.json",
           paths: ["cq.json"],
@@ -299,12 +298,7 @@ describe("runner artifacts through the GitLab stand-in", () => {
       script: ["mkdir -p out", "echo partial > out/a.txt", "echo '<x/>' > report.xml", "exit 2"],
       artifacts: [
         artifact({ name: "debug", paths: ["out/"], when: "on_failure" }),
-        artifact({
-          name: "junit",
-          paths: ["report.xml"],
-          artifact_type: "junit",
-          artifact_format: "gzip",
-        }),
+        junitReport("junit"),
       ],
     });
     startService();
@@ -389,15 +383,7 @@ describe("runner artifacts through the GitLab stand-in", () => {
     const build = fake.queueJob({
       name: "build",
       script: ["mkdir -p out", "echo faulty-network > out/a.txt", "echo '<x/>' > report.xml"],
-      artifacts: [
-        ...archiveOnly,
-        artifact({
-          name: "junit",
-          paths: ["report.xml"],
-          artifact_type: "junit",
-          artifact_format: "gzip",
-        }),
-      ],
+      artifacts: [...archiveOnly, junitReport("junit")],
     });
     startService();
     await succeeded(build);

@@ -15,9 +15,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { removalsSettled } from "../../src/storage/remove-aside.ts";
-import { prepareSources, warmUpSources } from "../../src/storage/sources.ts";
+import { warmUpSources } from "../../src/storage/sources.ts";
 import { discardSpareCheckouts } from "../../src/storage/spare-checkouts.ts";
-import { git, localGitInfo } from "../support/git.ts";
+import { git } from "../support/git.ts";
+import { localCheckout } from "../support/local-checkout.ts";
 
 /** Exit code of `git diff-files --quiet`: plumbing that trusts the index's stat data. */
 function diffFilesQuiet(cwd: string): number | null {
@@ -34,11 +35,7 @@ describe("per-job checkouts copied from a pipeline's template", () => {
   async function fourCheckouts(includeWorkingTreeChanges: boolean): Promise<string[]> {
     const targets = [0, 1, 2, 3].map((i) => join(root, "builds", String(i), "project"));
     for (const [i, target] of targets.entries()) {
-      await prepareSources({
-        repoDir: repo,
-        gitInfo: localGitInfo(head),
-        strategy: "clone",
-        depth: 0,
+      await localCheckout(repo, head, {
         target,
         includeWorkingTreeChanges,
         ...(i < targets.length - 1 && { spareDir }),
@@ -113,14 +110,7 @@ describe("per-job checkouts copied from a pipeline's template", () => {
     const [template] = readdirSync(spareDir);
     expect(template).toMatch(/^\d+-template-/);
     const target = join(root, "builds", "0", "project");
-    await prepareSources({
-      repoDir: repo,
-      gitInfo: localGitInfo(head),
-      strategy: "clone",
-      depth: 0,
-      target,
-      includeWorkingTreeChanges: true,
-    });
+    await localCheckout(repo, head, { target, includeWorkingTreeChanges: true });
     // A copy: the template's files are other inodes.
     const copied = lstatSync(join(target, "deep", "er", "b.txt")).ino;
     expect(copied).not.toBe(lstatSync(join(spareDir, template ?? "", "deep", "er", "b.txt")).ino);

@@ -15,7 +15,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { removalsSettled } from "../../src/storage/remove-aside.ts";
 import { prepareSources } from "../../src/storage/sources.ts";
 import { discardSpareCheckouts } from "../../src/storage/spare-checkouts.ts";
-import { git, localGitInfo } from "../support/git.ts";
+import { git } from "../support/git.ts";
+import { localCheckout, localGitInfo } from "../support/local-checkout.ts";
 
 /** Every path in the working tree (outside .git) with its mtime and mode. */
 function snapshot(dir: string): Map<string, string> {
@@ -85,14 +86,7 @@ describe("prepareSources (local mode)", () => {
     const head = shas.at(-1) ?? "";
 
     const started = performance.now();
-    await prepareSources({
-      repoDir: repo,
-      gitInfo: localGitInfo(head),
-      strategy: "clone",
-      depth: 0,
-      target,
-      includeWorkingTreeChanges: true,
-    });
+    await localCheckout(repo, head, { target, includeWorkingTreeChanges: true });
     const elapsed = performance.now() - started;
 
     expect(readFileSync(join(target, "keep.txt"), "utf8")).toBe("keep, changed\n");
@@ -158,26 +152,12 @@ describe("prepareSources (local mode)", () => {
 
   it("leaves the changes out when asked, or when the job's commit is not HEAD", async () => {
     const clean = join(root, "clean");
-    await prepareSources({
-      repoDir: repo,
-      gitInfo: localGitInfo(shas.at(-1) ?? ""),
-      strategy: "clone",
-      depth: 0,
-      target: clean,
-      includeWorkingTreeChanges: false,
-    });
+    await localCheckout(repo, shas.at(-1) ?? "", { target: clean });
     expect(readFileSync(join(clean, "keep.txt"), "utf8")).toBe("keep\n");
     expect(git(clean, "status", "--porcelain")).toBe("");
 
     const older = join(root, "older");
-    await prepareSources({
-      repoDir: repo,
-      gitInfo: localGitInfo(shas[2] ?? ""),
-      strategy: "clone",
-      depth: 0,
-      target: older,
-      includeWorkingTreeChanges: true,
-    });
+    await localCheckout(repo, shas[2] ?? "", { target: older, includeWorkingTreeChanges: true });
     expect(readFileSync(join(older, "history.txt"), "utf8")).toBe("commit 3\n");
     expect(readFileSync(join(older, "keep.txt"), "utf8")).toBe("keep\n");
     expect(git(older, "status", "--porcelain")).toBe("");
@@ -185,27 +165,13 @@ describe("prepareSources (local mode)", () => {
 
   it("honours GIT_DEPTH", async () => {
     const target = join(root, "shallow");
-    await prepareSources({
-      repoDir: repo,
-      gitInfo: localGitInfo(shas.at(-1) ?? ""),
-      strategy: "clone",
-      depth: 2,
-      target,
-      includeWorkingTreeChanges: false,
-    });
+    await localCheckout(repo, shas.at(-1) ?? "", { target, depth: 2 });
     expect(git(target, "rev-parse", "--is-shallow-repository")).toBe("true");
     expect(git(target, "rev-list", "--count", "HEAD")).toBe("2");
     expect(git(target, "log", "--format=%s")).toBe("commit 6\ncommit 5");
 
     const deeper = join(root, "deeper");
-    await prepareSources({
-      repoDir: repo,
-      gitInfo: localGitInfo(shas.at(-1) ?? ""),
-      strategy: "clone",
-      depth: 50,
-      target: deeper,
-      includeWorkingTreeChanges: false,
-    });
+    await localCheckout(repo, shas.at(-1) ?? "", { target: deeper, depth: 50 });
     expect(git(deeper, "rev-list", "--count", "HEAD")).toBe("6");
   });
 
@@ -219,14 +185,7 @@ describe("prepareSources (local mode)", () => {
     git(repo, "merge", "-q", "--no-ff", "-m", "merge", "side");
     const merge = git(repo, "rev-parse", "HEAD");
     const target = join(root, "merge");
-    await prepareSources({
-      repoDir: repo,
-      gitInfo: localGitInfo(merge),
-      strategy: "clone",
-      depth: 2,
-      target,
-      includeWorkingTreeChanges: false,
-    });
+    await localCheckout(repo, merge, { target, depth: 2 });
     // Depth 2 from the merge: the merge and both of its parents.
     expect(git(target, "rev-list", "--count", "HEAD")).toBe("3");
     expect(readFileSync(join(target, "side.txt"), "utf8")).toBe("side\n");
@@ -259,44 +218,28 @@ describe("prepareSources (local mode)", () => {
     const target = join(root, "strategies");
     mkdirSync(target);
     writeFileSync(join(target, "old.txt"), "old\n");
-    await prepareSources({
-      repoDir: repo,
-      gitInfo: localGitInfo(shas.at(-1) ?? ""),
-      strategy: "clone",
-      depth: 0,
-      target,
-      includeWorkingTreeChanges: false,
-    });
+    await localCheckout(repo, shas.at(-1) ?? "", { target });
     expect(existsSync(join(target, "old.txt"))).toBe(false);
 
     writeFileSync(join(target, "job-output.txt"), "x\n");
-    await prepareSources({
-      repoDir: repo,
-      gitInfo: localGitInfo(shas.at(-1) ?? ""),
-      strategy: "none",
-      depth: 0,
+    await localCheckout(repo, shas.at(-1) ?? "", {
       target,
+      strategy: "none",
       includeWorkingTreeChanges: true,
     });
     expect(existsSync(join(target, "job-output.txt"))).toBe(true);
 
-    await prepareSources({
-      repoDir: repo,
-      gitInfo: localGitInfo(shas.at(-1) ?? ""),
-      strategy: "empty",
-      depth: 0,
+    await localCheckout(repo, shas.at(-1) ?? "", {
       target,
+      strategy: "empty",
       includeWorkingTreeChanges: true,
     });
     expect(readdirSync(target)).toEqual([]);
 
     const fresh = join(root, "none-fresh");
-    await prepareSources({
-      repoDir: repo,
-      gitInfo: localGitInfo(shas.at(-1) ?? ""),
-      strategy: "none",
-      depth: 0,
+    await localCheckout(repo, shas.at(-1) ?? "", {
       target: fresh,
+      strategy: "none",
       includeWorkingTreeChanges: true,
     });
     expect(readdirSync(fresh)).toEqual([]);
@@ -305,25 +248,11 @@ describe("prepareSources (local mode)", () => {
   it("refuses a target inside the user's working tree", async () => {
     const before = snapshot(repo);
     await expect(
-      prepareSources({
-        repoDir: repo,
-        gitInfo: localGitInfo(shas.at(-1) ?? ""),
-        strategy: "clone",
-        depth: 0,
-        target: join(repo, "build"),
-        includeWorkingTreeChanges: false,
-      }),
+      localCheckout(repo, shas.at(-1) ?? "", { target: join(repo, "build") }),
     ).rejects.toThrow(/inside the working tree/);
-    await expect(
-      prepareSources({
-        repoDir: repo,
-        gitInfo: localGitInfo(shas.at(-1) ?? ""),
-        strategy: "clone",
-        depth: 0,
-        target: repo,
-        includeWorkingTreeChanges: false,
-      }),
-    ).rejects.toThrow(/inside the working tree/);
+    await expect(localCheckout(repo, shas.at(-1) ?? "", { target: repo })).rejects.toThrow(
+      /inside the working tree/,
+    );
     expect(snapshot(repo)).toEqual(before);
   });
 
@@ -332,14 +261,7 @@ describe("prepareSources (local mode)", () => {
     git(repo, "worktree", "add", "-q", "--detach", worktree, shas[4] ?? "");
     writeFileSync(join(worktree, "keep.txt"), "changed in worktree\n");
     const target = join(root, "from-worktree");
-    await prepareSources({
-      repoDir: worktree,
-      gitInfo: localGitInfo(shas[4] ?? ""),
-      strategy: "clone",
-      depth: 0,
-      target,
-      includeWorkingTreeChanges: true,
-    });
+    await localCheckout(worktree, shas[4] ?? "", { target, includeWorkingTreeChanges: true });
     expect(readFileSync(join(target, "history.txt"), "utf8")).toBe("commit 5\n");
     expect(readFileSync(join(target, "keep.txt"), "utf8")).toBe("changed in worktree\n");
   });

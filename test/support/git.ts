@@ -1,5 +1,4 @@
 import { execFileSync } from "node:child_process";
-import type { JobGitInfo } from "../../src/job/spec.ts";
 
 /** The identity test commits are made with: the machine's git config may have none. */
 export const testGitIdentity = {
@@ -14,17 +13,4 @@ export function git(cwd: string, ...args: string[]): string {
   return execFileSync("git", args, { cwd, env: { ...process.env, ...testGitIdentity } })
     .toString()
     .trim();
-}
-
-/** The job's git info as local mode hands it to the storage layer: branch main at `sha`. */
-export function localGitInfo(sha: string): JobGitInfo {
-  return {
-    repo_url: "",
-    ref: "main",
-    sha,
-    before_sha: "0000000000000000000000000000000000000000",
-    ref_type: "branch",
-    refspecs: [],
-    depth: 0,
-  };
 }

@@ -1,7 +1,7 @@
 import type { VariableLookup } from "../expression/index.ts";
 import type { PlanVariable } from "../plan.ts";
 import type { PipelineVariable } from "../variables/expand.ts";
-import { resolveVariables } from "../variables/expand.ts";
+import { referencedNames, resolveVariables } from "../variables/expand.ts";
 import type { YamlVariable } from "../model/pipeline-model.ts";
 
 /**
@@ -43,6 +43,8 @@ export class PredefinedVariables {
   readonly pipeline: ReadonlyArray<readonly [string, string]>;
   private readonly pipelineIndex: Map<string, number>;
   private readonly pipelineValues: Map<string, string>;
+  /** Names of which some entry's value refers to variables. */
+  readonly referencing = new Set<string>();
 
   constructor(pipeline: ReadonlyArray<readonly [string, string]>) {
     this.pipeline = pipeline;
@@ -51,6 +53,7 @@ export class PredefinedVariables {
     pipeline.forEach(([key, value], index) => {
       if (!this.pipelineIndex.has(key)) this.pipelineIndex.set(key, index);
       this.pipelineValues.set(key, value);
+      if (referencedNames(value).length > 0) this.referencing.add(key);
     });
   }
 
@@ -232,6 +235,47 @@ export class JobVariablesCache {
     }
     return shared;
   }
+}
+
+/**
+ * False when jobVariables certainly finds no reference cycle (its only error), so that its
+ * work can wait until the values are read: the names of the variables with references, linked
+ * by those references, form no loop (a name referring to itself counts as one), and none of
+ * them refers to a job-level predefined variable or to a predefined one whose value has
+ * references. True means there may be a cycle.
+ */
+export function mayHaveReferenceCycle(layers: VariableLayers): boolean {
+  const edges = new Map<string, string[]>();
+  const visit = (key: string, value: string): void => {
+    const references = referencedNames(value);
+    if (references.length === 0) return;
+    const known = edges.get(key);
+    if (known) known.push(...references);
+    else edges.set(key, [...references]);
+  };
+  for (const variable of layers.inherited) if (variable.expand) visit(variable.key, variable.value);
+  for (const variable of layers.job) if (variable.expand) visit(variable.key, variable.value);
+  for (const key in layers.matrix) visit(key, layers.matrix[key] as string);
+  for (const key in layers.rule) visit(key, layers.rule[key] as string);
+  for (const key in layers.user) visit(key, layers.user[key] as string);
+  if (edges.size === 0) return false;
+  const jobLevel = layers.jobPredefined.names;
+  const pipelineLevel = layers.predefined.referencing;
+  // Depth-first: 1 while a name is on the path, 2 once everything it reaches is loop-free.
+  const state = new Map<string, 1 | 2>();
+  const loops = (name: string): boolean => {
+    state.set(name, 1);
+    for (const target of edges.get(name) ?? []) {
+      if (jobLevel.has(target) || pipelineLevel.has(target)) return true;
+      const seen = state.get(target);
+      if (seen === 1) return true;
+      if (seen === undefined && edges.has(target) && loops(target)) return true;
+    }
+    state.set(name, 2);
+    return false;
+  };
+  for (const name of edges.keys()) if (!state.has(name) && loops(name)) return true;
+  return false;
 }
 
 function addReferences(names: Set<string>, value: string): void {

@@ -18,8 +18,10 @@ import {
   JobPredefined,
   jobVariables,
   JobVariablesCache,
+  mayHaveReferenceCycle,
   PredefinedVariables,
   rawLookup,
+  type VariableLayers,
 } from "./job-variables.ts";
 import { parallelInstances, type ParallelInstance } from "./parallel-instances.ts";
 
@@ -101,25 +103,31 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       }
       const when = rule?.when ?? job.when;
       if (when === "never") continue;
-      const {
-        variables,
-        lookup: values,
-        errors,
-      } = jobVariables(
-        {
-          predefined: pipelinePredefined,
-          jobPredefined,
-          inherited,
-          job: job.variables,
-          matrix,
-          rule: rule?.variables ?? noRuleVariables,
-          user: input.user,
-        },
-        variablesCache,
-      );
-      for (const error of errors) diagnostics.error(job.position, `${name}: ${error}`);
-      const expand = (text: string): string =>
-        text.includes("$") || text.includes("%") ? expandValue(text, values) : text;
+      const layers: VariableLayers = {
+        predefined: pipelinePredefined,
+        jobPredefined,
+        inherited,
+        job: job.variables,
+        matrix,
+        rule: rule?.variables ?? noRuleVariables,
+        user: input.user,
+      };
+      // The variables and the keywords expanded with them are made when first read (`pier
+      // list` reads none): only a reference cycle, the one error they can have, is looked for
+      // now, and when there may be one they are made now to report it.
+      let expansion: { variables: PlanVariable[]; expand: (text: string) => string } | undefined;
+      const expanded = (): { variables: PlanVariable[]; expand: (text: string) => string } => {
+        if (expansion) return expansion;
+        const { variables, lookup: values, errors } = jobVariables(layers, variablesCache);
+        for (const error of errors) diagnostics.error(job.position, `${name}: ${error}`);
+        expansion = {
+          variables,
+          expand: (text) =>
+            text.includes("$") || text.includes("%") ? expandValue(text, values) : text,
+        };
+        return expansion;
+      };
+      if (mayHaveReferenceCycle(layers)) expanded();
 
       const planned: PlannedJob = {
         name,
@@ -130,36 +138,54 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
         allowFailure: allowFailureOf(job, rule),
         retry: job.retry,
         interruptible: rule?.interruptible ?? job.interruptible,
-        services: job.services.map((service) => expandService(service, expand)),
+        get services(): PlannedService[] {
+          const { expand } = expanded();
+          return settle(
+            this,
+            "services",
+            job.services.map((service) => expandService(service, expand)),
+          );
+        },
+        set services(value: PlannedService[]) {
+          settle(this, "services", value);
+        },
         beforeScript: job.beforeScript,
         script: job.script,
         afterScript: job.afterScript,
-        variables,
+        get variables(): PlanVariable[] {
+          return settle(this, "variables", expanded().variables);
+        },
+        set variables(value: PlanVariable[]) {
+          settle(this, "variables", value);
+        },
         // Built when read (plan output, job payloads), not for every listed job.
         get predefinedVariables(): PlanVariable[] {
-          const value = jobPredefined.entries.map(([key, value]) => ({
-            key,
-            value,
-            expand: false,
-          }));
-          Object.defineProperty(this, "predefinedVariables", {
-            value,
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-          return value;
+          return settle(
+            this,
+            "predefinedVariables",
+            jobPredefined.entries.map(([key, value]) => ({ key, value, expand: false })),
+          );
         },
         set predefinedVariables(value: PlanVariable[]) {
-          Object.defineProperty(this, "predefinedVariables", {
-            value,
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
+          settle(this, "predefinedVariables", value);
         },
-        cache: job.cache.map((cache) => expandCache(cache, expand)),
-        tags: job.tags.map(expand),
+        get cache(): PlannedCache[] {
+          const { expand } = expanded();
+          return settle(
+            this,
+            "cache",
+            job.cache.map((cache) => expandCache(cache, expand)),
+          );
+        },
+        set cache(value: PlannedCache[]) {
+          settle(this, "cache", value);
+        },
+        get tags(): string[] {
+          return settle(this, "tags", job.tags.map(expanded().expand));
+        },
+        set tags(value: string[]) {
+          settle(this, "tags", value);
+        },
         position: job.position,
       };
       const startIn =
@@ -174,20 +200,30 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       }
       if (job.dependencies) planned.dependencies = job.dependencies;
       if (job.timeoutSeconds !== undefined) planned.timeoutSeconds = job.timeoutSeconds;
-      if (job.resourceGroup !== undefined) planned.resourceGroup = expand(job.resourceGroup);
-      if (job.image) planned.image = { ...job.image, name: expand(job.image.name) };
-      if (job.artifacts) {
-        planned.artifacts = {
-          ...job.artifacts,
-          paths: job.artifacts.paths.map(expand),
-          exclude: job.artifacts.exclude.map(expand),
-          ...(job.artifacts.name !== undefined ? { name: expand(job.artifacts.name) } : {}),
-        };
+      const { resourceGroup, image, artifacts, environment } = job;
+      if (resourceGroup !== undefined)
+        settleLater(planned, "resourceGroup", () => expanded().expand(resourceGroup));
+      if (image) {
+        settleLater(planned, "image", () => ({ ...image, name: expanded().expand(image.name) }));
       }
-      if (job.environment) {
-        planned.environment = { ...job.environment, name: expand(job.environment.name) };
-        if (job.environment.url !== undefined)
-          planned.environment.url = expand(job.environment.url);
+      if (artifacts) {
+        settleLater(planned, "artifacts", () => {
+          const { expand } = expanded();
+          return {
+            ...artifacts,
+            paths: artifacts.paths.map(expand),
+            exclude: artifacts.exclude.map(expand),
+            ...(artifacts.name !== undefined ? { name: expand(artifacts.name) } : {}),
+          };
+        });
+      }
+      if (environment) {
+        settleLater(planned, "environment", () => {
+          const { expand } = expanded();
+          const result = { ...environment, name: expand(environment.name) };
+          if (environment.url !== undefined) result.url = expand(environment.url);
+          return result;
+        });
       }
       if (job.coverage !== undefined) planned.coverage = job.coverage;
       if (instance) {
@@ -203,6 +239,30 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
     }
   }
   return pending;
+}
+
+/** Replaces a lazily made property by its value (a plain data property, as if always there). */
+function settle<K extends keyof PlannedJob>(
+  job: PlannedJob,
+  key: K,
+  value: PlannedJob[K],
+): PlannedJob[K] {
+  Object.defineProperty(job, key, { value, enumerable: true, writable: true, configurable: true });
+  return value;
+}
+
+/** Adds a property made when first read. */
+function settleLater<K extends keyof PlannedJob>(
+  job: PlannedJob,
+  key: K,
+  make: () => PlannedJob[K],
+): void {
+  Object.defineProperty(job, key, {
+    get: () => settle(job, key, make()),
+    set: (value: PlannedJob[K]) => settle(job, key, value),
+    enumerable: true,
+    configurable: true,
+  });
 }
 
 function inheritedVariables(job: JobModel, global: YamlVariable[]): YamlVariable[] {
