@@ -23,8 +23,6 @@ export interface GenerateOptions {
 }
 
 export const defaultSeed = 20260101;
-/** The branch the generated repository has checked out; the rules take it into account. */
-export const benchBranch = "feature/bench";
 
 const languages = ["node", "python", "go"] as const;
 type Language = (typeof languages)[number];
@@ -279,10 +277,16 @@ export async function writePipelineRepository(
 ): Promise<GeneratedPipeline> {
   const pipeline = generatePipeline(options);
   await createRepository(directory, {
-    files: { ".gitlab-ci.yml": pipeline.yaml, "README.md": "Benchmark fixture.\n" },
-    branch: benchBranch,
+    ".gitlab-ci.yml": pipeline.yaml,
+    "README.md": "Benchmark fixture.\n",
   });
   return pipeline;
+}
+
+/** `count` jobs that each run `true` (job-1, job-2, …), in `image` when given. */
+export function trivialPipeline(count: number, image?: string): string {
+  const jobs = Array.from({ length: count }, (_, i) => `job-${i + 1}:\n  script: ["true"]\n`);
+  return (image === undefined ? "" : `image: ${image}\n`) + jobs.join("");
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

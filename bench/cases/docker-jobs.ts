@@ -1,15 +1,8 @@
 import { join } from "node:path";
 import type { BenchCase, FinishedRun, Variant } from "../lib/bench-case.ts";
-import { createRepository } from "../lib/temp-repo.ts";
-import { benchBranch } from "../generate-pipeline.ts";
-import { gitlabCiLocalVariant, isolated, pierVariant, succeeded } from "./variants.ts";
-
-function trivialJobs(count: number): string {
-  return (
-    "image: busybox:latest\n" +
-    Array.from({ length: count }, (_, i) => `job-${i + 1}:\n  script: ["true"]\n`).join("")
-  );
-}
+import { createPipelineRepository } from "../lib/temp-repo.ts";
+import { trivialPipeline } from "../generate-pipeline.ts";
+import { gitlabCiLocalVariant, pierRunVariant } from "./variants.ts";
 
 const dockerRun = ["docker", "run", "--rm", "--label", "pier.bench=1", "busybox:latest", "true"];
 
@@ -29,20 +22,13 @@ export const dockerJobCase: BenchCase = {
   description:
     "`pier run --executor docker` of one trivial job in `busybox` end to end, against `docker run --rm busybox true` (target: at most 1.5×; gitlab-ci-local 4.73.0 was measured at about 5× in shared/reference/gitlab-ci-local.md).",
   async setup({ root, scratchDir, progress }) {
-    const repository = join(scratchDir, "repo");
-    await createRepository(repository, {
-      files: { ".gitlab-ci.yml": trivialJobs(1) },
-      branch: benchBranch,
-    });
-    const pier = isolated(
-      pierVariant(
-        root,
-        "pier",
-        ["run", "-C", repository, "--executor", "docker", "--plain"],
-        repository,
-        succeeded(1),
-      ),
-      scratchDir,
+    const repository = await createPipelineRepository(
+      join(scratchDir, "repo"),
+      trivialPipeline(1, "busybox:latest"),
+    );
+    const pier = pierRunVariant(
+      { root, scratchDir },
+      { id: "pier", repository, executor: "docker", jobs: 1 },
     );
     const baseline: Variant = {
       id: "baseline",
@@ -80,20 +66,13 @@ export const dockerJobsTwentyCase: BenchCase = {
   description:
     "`pier run --executor docker --concurrency 4` of 20 trivial busybox jobs, against twenty `docker run --rm busybox true` four at a time (target: at most 1.5×).",
   async setup({ root, scratchDir }) {
-    const repository = join(scratchDir, "repo");
-    await createRepository(repository, {
-      files: { ".gitlab-ci.yml": trivialJobs(20) },
-      branch: benchBranch,
-    });
-    const pier = isolated(
-      pierVariant(
-        root,
-        "pier",
-        ["run", "-C", repository, "--executor", "docker", "--plain", "--concurrency", "4"],
-        repository,
-        succeeded(20),
-      ),
-      scratchDir,
+    const repository = await createPipelineRepository(
+      join(scratchDir, "repo"),
+      trivialPipeline(20, "busybox:latest"),
+    );
+    const pier = pierRunVariant(
+      { root, scratchDir },
+      { id: "pier", repository, executor: "docker", jobs: 20, extra: ["--concurrency", "4"] },
     );
     const baseline: Variant = {
       id: "baseline",

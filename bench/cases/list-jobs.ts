@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { BenchCase, Variant } from "../lib/bench-case.ts";
-import { createRepository } from "../lib/temp-repo.ts";
-import { benchBranch, writePipelineRepository } from "../generate-pipeline.ts";
+import { createPipelineRepository } from "../lib/temp-repo.ts";
+import { writePipelineRepository } from "../generate-pipeline.ts";
 import { gitlabCiLocalVariant, mentionsJobs, nodeBaseline, pierVariant } from "./variants.ts";
 
 const threeJobPipeline = `stages: [build, test, deploy]
@@ -39,11 +39,7 @@ export const listThreeJobsCase: BenchCase = {
   description:
     "`pier list` on a hand-written 3-job pipeline, against `node -e 0` (target: at most 2×) and `gitlab-ci-local --list`.",
   async setup({ root, scratchDir, progress }) {
-    const repository = join(scratchDir, "repo");
-    await createRepository(repository, {
-      files: { ".gitlab-ci.yml": threeJobPipeline },
-      branch: benchBranch,
-    });
+    const repository = await createPipelineRepository(join(scratchDir, "repo"), threeJobPipeline);
     const listsAll = mentionsJobs(["build", "test", "deploy"]);
     return {
       variants: [

@@ -3,10 +3,9 @@ import { openSync, closeSync, readFileSync, writeFileSync, mkdirSync } from "nod
 import { join } from "node:path";
 import type { BenchCase, FinishedRun, Variant } from "../lib/bench-case.ts";
 import { median } from "../lib/stats.ts";
-import { createRepository } from "../lib/temp-repo.ts";
-import { benchBranch } from "../generate-pipeline.ts";
+import { createPipelineRepository, createRepository } from "../lib/temp-repo.ts";
 import { FakeGitLab, type FakeJob } from "../../test/support/fake-gitlab/fake-gitlab.ts";
-import { isolated, pierVariant, succeeded } from "./variants.ts";
+import { pierRunVariant } from "./variants.ts";
 
 /** 50 MiB of 60-byte lines; `|| true` because `yes` dies of SIGPIPE when `head` is done. */
 const FIFTY_MB_SCRIPT =
@@ -33,7 +32,7 @@ async function startRunner(
   scripts: Record<string, string[]>,
 ): Promise<RunnerUnderTest> {
   const repository = join(scratchDir, "runner-repo");
-  await createRepository(repository, { files: { "README.md": "bench\n" }, branch: benchBranch });
+  await createRepository(repository, { "README.md": "bench\n" });
   const fake = await FakeGitLab.start();
   fake.addProject("bench/project", repository);
   // GitLab.com's value; the runner must not wait for it to stream a backlog.
@@ -211,22 +210,13 @@ export const runnerTraceFiftyMbCase: BenchCase = {
     "A shell job printing 50 MiB handed to a running `pier runner run` (trace streamed to the GitLab stand-in with PATCHes, cut at output_limit = 4 MiB as gitlab-runner does; the local log gets it all), against `pier run --executor shell` of the same job, both with GIT_STRATEGY=none so only running and logging are compared (target from issue #6: streaming adds at most 20%).",
   async setup({ root, scratchDir }) {
     const runner = await startRunner(root, scratchDir, { big: [FIFTY_MB_SCRIPT] });
-    const repository = join(scratchDir, "local-repo");
-    await createRepository(repository, {
-      files: {
-        ".gitlab-ci.yml": `big:\n  variables:\n    GIT_STRATEGY: none\n  script:\n    - ${JSON.stringify(FIFTY_MB_SCRIPT)}\n`,
-      },
-      branch: benchBranch,
-    });
-    const local = isolated(
-      pierVariant(
-        root,
-        "local",
-        ["run", "-C", repository, "--executor", "shell", "--plain"],
-        repository,
-        succeeded(1),
-      ),
-      scratchDir,
+    const repository = await createPipelineRepository(
+      join(scratchDir, "local-repo"),
+      `big:\n  variables:\n    GIT_STRATEGY: none\n  script:\n    - ${JSON.stringify(FIFTY_MB_SCRIPT)}\n`,
+    );
+    const local = pierRunVariant(
+      { root, scratchDir },
+      { id: "local", repository, executor: "shell", jobs: 1 },
     );
     const notes: string[] = [];
     // GitLab gets the first 4 MiB and the "exceeded limit" line.

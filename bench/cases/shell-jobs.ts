@@ -1,32 +1,18 @@
 import { join } from "node:path";
 import type { BenchCase, Variant } from "../lib/bench-case.ts";
-import { createRepository } from "../lib/temp-repo.ts";
-import { benchBranch } from "../generate-pipeline.ts";
-import { gitlabCiLocalVariant, isolated, pierVariant, succeeded } from "./variants.ts";
-
-function trivialJobs(count: number): string {
-  return Array.from({ length: count }, (_, i) => `job-${i + 1}:\n  script: ["true"]\n`).join("");
-}
+import { createPipelineRepository } from "../lib/temp-repo.ts";
+import { trivialPipeline } from "../generate-pipeline.ts";
+import { gitlabCiLocalVariant, pierRunVariant } from "./variants.ts";
 
 export const shellJobCase: BenchCase = {
   name: "shell-job",
   description:
     "`pier run` of one trivial shell job end to end (plan, fresh checkout, script, summary), against `bash -c true` and `gitlab-ci-local` on the same repository (targets: at most 300 ms; at least 2.5× faster than gitlab-ci-local; peak memory under 150 MB).",
   async setup({ root, scratchDir, progress }) {
-    const repository = join(scratchDir, "repo");
-    await createRepository(repository, {
-      files: { ".gitlab-ci.yml": trivialJobs(1) },
-      branch: benchBranch,
-    });
-    const pier = isolated(
-      pierVariant(
-        root,
-        "pier",
-        ["run", "-C", repository, "--executor", "shell", "--plain"],
-        repository,
-        succeeded(1),
-      ),
-      scratchDir,
+    const repository = await createPipelineRepository(join(scratchDir, "repo"), trivialPipeline(1));
+    const pier = pierRunVariant(
+      { root, scratchDir },
+      { id: "pier", repository, executor: "shell", jobs: 1 },
     );
     const bash: Variant = {
       id: "baseline",
@@ -62,31 +48,22 @@ export const shellJobsTwentyCase: BenchCase = {
   description:
     "`pier run --concurrency 1` of 20 trivial shell jobs against the same with 1 job: the cost of each job beyond the first (target: at most 15 ms each, so at most 285 ms for the 19 extra).",
   async setup({ root, scratchDir }) {
-    const twenty = join(scratchDir, "twenty");
-    const one = join(scratchDir, "one");
-    await createRepository(twenty, {
-      files: { ".gitlab-ci.yml": trivialJobs(20) },
-      branch: benchBranch,
-    });
-    await createRepository(one, {
-      files: { ".gitlab-ci.yml": trivialJobs(1) },
-      branch: benchBranch,
-    });
-    const args = (repo: string): string[] => [
-      "run",
-      "-C",
-      repo,
-      "--executor",
-      "shell",
-      "--plain",
-      "--concurrency",
-      "1",
-    ];
+    const oneAtATime = async (id: string, jobs: number, folder: string): Promise<Variant> =>
+      pierRunVariant(
+        { root, scratchDir },
+        {
+          id,
+          repository: await createPipelineRepository(
+            join(scratchDir, folder),
+            trivialPipeline(jobs),
+          ),
+          executor: "shell",
+          jobs,
+          extra: ["--concurrency", "1"],
+        },
+      );
     return {
-      variants: [
-        isolated(pierVariant(root, "pier-20", args(twenty), twenty, succeeded(20)), scratchDir),
-        isolated(pierVariant(root, "pier-1", args(one), one, succeeded(1)), scratchDir),
-      ],
+      variants: [await oneAtATime("pier-20", 20, "twenty"), await oneAtATime("pier-1", 1, "one")],
       targets: [
         {
           kind: "difference",

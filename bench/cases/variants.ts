@@ -79,6 +79,27 @@ export function isolated(variant: Variant, scratchDir: string): Variant {
   return variant;
 }
 
+/**
+ * `pier run -C <repository> --executor E --plain [extra]` with its state and config in the
+ * case's scratch folder, checked to end at least `jobs` jobs successfully.
+ */
+export function pierRunVariant(
+  context: { root: string; scratchDir: string },
+  o: {
+    id: string;
+    repository: string;
+    executor: "shell" | "docker";
+    jobs: number;
+    extra?: string[];
+  },
+): Variant {
+  const args = ["run", "-C", o.repository, "--executor", o.executor, "--plain", ...(o.extra ?? [])];
+  return isolated(
+    pierVariant(context.root, o.id, args, o.repository, succeeded(o.jobs)),
+    context.scratchDir,
+  );
+}
+
 /** A check that `pier run`'s summary shows at least this many successful jobs. */
 export function succeeded(jobs: number): (run: FinishedRun) => string | undefined {
   return (run) => {

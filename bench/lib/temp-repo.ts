@@ -2,25 +2,22 @@ import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
-export interface RepositoryOptions {
-  /** Files to commit, by path relative to the repository. */
-  files: Record<string, string>;
-  /** Branch checked out after the commit (the default branch is main). */
-  branch: string;
-}
+/** The branch checked out in every bench repository: pipelines run as for a feature branch. */
+export const benchBranch = "feature/bench";
 
 const fixedDate = "2026-01-01T00:00:00Z";
 
 /**
- * A git repository like a clone: one commit on main, an origin remote with origin/HEAD set
- * (so no tool warns about a missing default branch), and a feature branch checked out.
+ * A git repository like a clone: one commit of `files` (by path relative to the repository)
+ * on main, an origin remote with origin/HEAD set (so no tool warns about a missing default
+ * branch), and `benchBranch` checked out.
  */
 export async function createRepository(
   directory: string,
-  options: RepositoryOptions,
+  files: Record<string, string>,
 ): Promise<void> {
   await mkdir(directory, { recursive: true });
-  for (const [path, content] of Object.entries(options.files)) {
+  for (const [path, content] of Object.entries(files)) {
     await mkdir(dirname(join(directory, path)), { recursive: true });
     await writeFile(join(directory, path), content);
   }
@@ -46,5 +43,14 @@ export async function createRepository(
   git("commit", "--quiet", "--message", "Benchmark fixture");
   git("update-ref", "refs/remotes/origin/main", "HEAD");
   git("symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main");
-  git("checkout", "--quiet", "-b", options.branch);
+  git("checkout", "--quiet", "-b", benchBranch);
+}
+
+/** A repository (as createRepository makes it) at `directory` whose only file is this `.gitlab-ci.yml`. */
+export async function createPipelineRepository(
+  directory: string,
+  pipeline: string,
+): Promise<string> {
+  await createRepository(directory, { ".gitlab-ci.yml": pipeline });
+  return directory;
 }
