@@ -32,6 +32,8 @@ export class TraceUploader {
   readonly #o: TraceUploaderOptions;
   #buffer = Buffer.alloc(64 * 1024);
   #length = 0;
+  /** CRC-32 of the stored log, kept as it grows so the final update does not wait for it. */
+  #crc = 0;
   #sent = 0;
   #truncated = false;
   #intervalMs: number;
@@ -56,7 +58,7 @@ export class TraceUploader {
   }
 
   get checksum(): string {
-    return `crc32:${crc32(this.content).toString(16).padStart(8, "0")}`;
+    return `crc32:${this.#crc.toString(16).padStart(8, "0")}`;
   }
 
   get bytesize(): number {
@@ -138,6 +140,7 @@ export class TraceUploader {
     }
     chunk.copy(this.#buffer, this.#length);
     this.#length += chunk.length;
+    this.#crc = crc32(chunk, this.#crc);
   }
 
   async #run(): Promise<void> {

@@ -23,6 +23,12 @@ export interface TraceWriterOptions {
 }
 
 const NEWLINE = 0x0a;
+/**
+ * How far the log file may lag before the job's output is paused. Node's 16 KiB default is
+ * less than one pipe read (64 KiB), so a chatty job was paused on every read, waiting for each
+ * disk write; with room for a few reads, reading goes on while the file catches up.
+ */
+const LOG_FILE_BUFFER_BYTES = 1024 * 1024;
 
 /**
  * One job's log in GitLab's format. Everything written, job output and executor messages
@@ -43,7 +49,10 @@ export class TraceWriter {
     this.#now = options.now ?? Date.now;
     if (options.logFile !== undefined) {
       mkdirSync(dirname(options.logFile), { recursive: true });
-      this.#file = createWriteStream(options.logFile, { flags: "w" });
+      this.#file = createWriteStream(options.logFile, {
+        flags: "w",
+        highWaterMark: LOG_FILE_BUFFER_BYTES,
+      });
       this.#file.on("error", (error) => {
         this.#fileError ??= error;
       });

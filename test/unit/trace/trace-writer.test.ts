@@ -99,6 +99,32 @@ describe("TraceWriter", () => {
     }
   });
 
+  it("lets a pipe read through while the log file catches up, and pauses a larger backlog", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pier-trace-test-"));
+    try {
+      const logFile = join(dir, "job.log");
+      const trace = new TraceWriter({ logFile });
+      const pipeRead = Buffer.alloc(64 * 1024, "a");
+      // A few pipe reads in flight do not pause the job's output …
+      expect([trace.write(pipeRead), trace.write(pipeRead), trace.write(pipeRead)]).toEqual([
+        true,
+        true,
+        true,
+      ]);
+      // … a backlog past the file's buffer does, until it is written.
+      expect(trace.write(Buffer.alloc(1024 * 1024, "b"))).toBe(false);
+      await trace.drained();
+      expect(trace.write(pipeRead)).toBe(true);
+      await trace.close();
+      const log = readFileSync(logFile);
+      expect(log.length).toBe(4 * pipeRead.length + 1024 * 1024);
+      const backlog = log.subarray(3 * pipeRead.length, 3 * pipeRead.length + 1024 * 1024);
+      expect(backlog.equals(Buffer.alloc(1024 * 1024, "b"))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("masks phrases added while running", async () => {
     const { trace, text } = collect();
     trace.write("before abcdef1234\n");
