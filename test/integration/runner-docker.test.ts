@@ -1,11 +1,8 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ownerLabelValue } from "../../src/gc/owner-labels.ts";
 import { parseRunnerConfig, type RunnerConfig } from "../../src/runner/config-toml.ts";
 import type { RunnerService } from "../../src/runner/runner-service.ts";
-import { shortToken } from "../../src/runner/short-token.ts";
-import type { FakeGitLab, FakeJob } from "../support/fake-gitlab/fake-gitlab.ts";
+import type { FakeGitLab } from "../support/fake-gitlab/fake-gitlab.ts";
 import { startRunnerFixture, type RunnerFixture } from "../support/runner-fixture.ts";
 import { dockerOk, removeKeptVolumesOf, requireDocker } from "./docker-helpers.ts";
 
@@ -64,10 +61,6 @@ ${docker}
 `).config;
 }
 
-function localLog(job: FakeJob): Buffer {
-  return readFileSync(join(fixture.stateDir, "runner", shortToken(token), "jobs", `${job.id}.log`));
-}
-
 describe("pier as a runner with the Docker executor, against the GitLab stand-in", () => {
   it("clones over HTTP on the host, runs the payload's image and sends the log byte for byte", async () => {
     const job = fake.queueJob({
@@ -89,7 +82,7 @@ describe("pier as a runner with the Docker executor, against the GitLab stand-in
     expect(trace).toMatch(/\n12\.\d+\n/);
     expect(trace).toContain("from-the-payload");
     expect(trace).not.toContain(job.token);
-    expect(job.trace.equals(localLog(job))).toBe(true);
+    expect(job.trace.equals(fixture.localLog(job))).toBe(true);
     await services[0]?.stopGracefully();
     expect(await leftovers()).toEqual([]);
   }, 180_000);
@@ -105,7 +98,7 @@ describe("pier as a runner with the Docker executor, against the GitLab stand-in
       exit_code: 7,
     });
     expect(job.trace.toString()).toContain("BusyBox v");
-    expect(job.trace.equals(localLog(job))).toBe(true);
+    expect(job.trace.equals(fixture.localLog(job))).toBe(true);
   }, 180_000);
 
   it("starts the payload's postgres service, reachable by its alias, with its variables", async () => {
@@ -135,7 +128,7 @@ describe("pier as a runner with the Docker executor, against the GitLab stand-in
     const trace = job.trace.toString();
     expect(trace).toContain("Starting service postgres:15");
     expect(trace).toContain("db-reachable");
-    expect(job.trace.equals(localLog(job))).toBe(true);
+    expect(job.trace.equals(fixture.localLog(job))).toBe(true);
     await services[0]?.stopGracefully();
     expect(await leftovers()).toEqual([]);
   }, 240_000);

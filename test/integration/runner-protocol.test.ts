@@ -1,5 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ShellExecutor } from "../../src/executors/shell/shell-executor.ts";
@@ -9,17 +8,10 @@ import { GitLabClient } from "../../src/runner/gitlab-client.ts";
 import { runRunnerJob } from "../../src/runner/run-job.ts";
 import { requestJob } from "../../src/runner/runner-api.ts";
 import { runnerInfo } from "../../src/runner/runner-info.ts";
-import { shortToken } from "../../src/runner/short-token.ts";
-import type { FakeGitLab, FakeJob, RecordedRequest } from "../support/fake-gitlab/fake-gitlab.ts";
+import type { FakeGitLab, RecordedRequest } from "../support/fake-gitlab/fake-gitlab.ts";
+import { git } from "../support/git.ts";
 import { makeRepository } from "../support/pier-cli.ts";
 import { startRunnerFixture, type RunnerFixture } from "../support/runner-fixture.ts";
-
-const COMMITTER = {
-  GIT_AUTHOR_NAME: "pier test",
-  GIT_AUTHOR_EMAIL: "test@pier.invalid",
-  GIT_COMMITTER_NAME: "pier test",
-  GIT_COMMITTER_EMAIL: "test@pier.invalid",
-};
 
 let fixture: RunnerFixture;
 let fake: FakeGitLab;
@@ -34,29 +26,11 @@ afterEach(async () => {
 });
 
 function config(global: RunnerConfig["global"], entry: Partial<RunnerEntry> = {}): RunnerConfig {
-  return {
-    global,
-    runners: [
-      {
-        name: "protocol",
-        url: fake.url,
-        token: fixture.token,
-        executor: "shell",
-        extra: {},
-        ...entry,
-      },
-    ],
-    extra: {},
-  };
+  return fixture.shellConfig({ name: "protocol", ...entry }, global);
 }
 
 const jobRequests = (): RecordedRequest[] =>
   fake.requests.filter((r) => r.path === "/api/v4/jobs/request");
-
-function localLog(job: FakeJob): Buffer {
-  const runner = shortToken(fixture.token);
-  return readFileSync(join(fixture.stateDir, "runner", runner, "jobs", `${String(job.id)}.log`));
-}
 
 /** Most requests of these that were open at the same moment. */
 function mostAtOnce(requests: RecordedRequest[]): number {
@@ -145,14 +119,11 @@ describe("the runner's side of GitLab's job protocol", () => {
     // Three commits and a tag, served as the project the next jobs belong to.
     const repo = makeRepository({ "hello.txt": "hello 1\n" });
     try {
-      const git = (...args: string[]): void => {
-        execFileSync("git", args, { cwd: repo, env: { ...process.env, ...COMMITTER } });
-      };
       for (const n of [2, 3]) {
         writeFileSync(join(repo, "hello.txt"), `hello ${String(n)}\n`);
-        git("commit", "-qam", `commit ${String(n)}`);
+        git(repo, "commit", "-qam", `commit ${String(n)}`);
       }
-      git("tag", "v3");
+      git(repo, "tag", "v3");
       fake.addProject("group/deep", repo);
     } finally {
       rmSync(repo, { recursive: true, force: true });
@@ -219,7 +190,7 @@ describe("the runner's side of GitLab's job protocol", () => {
     fixture.startService(config({ concurrent: 1 }));
     await fake.waitFor(() => job.final !== undefined, 60_000);
     expect(job.final).toMatchObject({ state: "success" });
-    expect(job.trace.equals(localLog(job))).toBe(true);
+    expect(job.trace.equals(fixture.localLog(job))).toBe(true);
     expect(job.trace.toString()).toContain("last line");
     expect(fake.violations).toEqual([]);
     const dropped = fake.requests.filter((r) => r.dropped === true);
