@@ -49,12 +49,22 @@ export async function compileConfig(
     repoDir,
     ...pick(options, ["ref", "branch", "tag", "source", "pipelineId", "registry", "registryImage"]),
   };
-  const context = settings.context ?? (await loadPipelineContext(contextOptions));
-  const pipelineVariables: Array<[string, string]> = [
-    ...predefinedPipelineVariables(context),
-    ...Object.entries(options.variables),
-  ];
-  const known = new Map(pipelineVariables);
+  // git is asked while the main file is read and parsed: only includes need the context.
+  let context: PipelineContext | undefined;
+  let pipelineVariables: Array<[string, string]> = [];
+  let known = new Map<string, string>();
+  const ready = (
+    settings.context ? Promise.resolve(settings.context) : loadPipelineContext(contextOptions)
+  ).then((loaded) => {
+    context = loaded;
+    pipelineVariables = [
+      ...predefinedPipelineVariables(loaded),
+      ...Object.entries(options.variables),
+    ];
+    known = new Map(pipelineVariables);
+  });
+  // Awaited below, after the loading; no unhandled rejection meanwhile.
+  ready.catch(() => undefined);
   const lookup: VariableLookup = (name) => known.get(name);
   const expand = (text: string): string =>
     text.includes("$") || text.includes("%") ? expandValue(text, lookup) : text;
@@ -67,7 +77,7 @@ export async function compileConfig(
       null,
       includeRuleWhens,
     );
-    if (!list) return false;
+    if (!list || !context) return false;
     const match = matchRules(list, { lookup, context });
     return match !== undefined && match.rule.when !== "never";
   };
@@ -75,12 +85,13 @@ export async function compileConfig(
   const loaded = await loadConfig({
     repoDir,
     file: options.file,
-    hooks: { expand, includeRulesAllow },
+    hooks: { ready, expand, includeRulesAllow },
     diagnostics,
     ...(mirror ? { mirrorDir: resolve(mirror) } : {}),
     ...(settings.positions ? { positions: settings.positions } : {}),
   });
-  if (!loaded) return undefined;
+  await ready;
+  if (!loaded || !context) return undefined;
   const extended = resolveExtends(loaded, diagnostics);
   const config = resolveReferences(extended, diagnostics);
   return { config, context, pipelineVariables, diagnostics };

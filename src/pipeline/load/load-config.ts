@@ -27,6 +27,11 @@ const includeKeys = new Set([
 ]);
 
 export interface LoadHooks {
+  /**
+   * Settles when the other hooks can be called (they need the pipeline's context, read while
+   * the main file is read); a rejection stops the loading. Default: at once.
+   */
+  ready?: Promise<void>;
   /** GitLab-side expansion of `$VAR` in include locations (and `expand_vars` in inputs). */
   expand: (text: string) => string;
   /** Whether an include's `rules` let it in. */
@@ -112,8 +117,10 @@ class IncludeLoader {
     const problems: InputProblem[] = [];
     const values = resolveInputs(parsed.header, inputs, includedAt, problems);
     let body = parsed.body;
-    if (values && parsed.header)
+    if (values && parsed.header) {
+      await this.options.hooks.ready;
       body = interpolateInputs(body, values, this.options.hooks.expand, problems);
+    }
     for (const problem of problems) this.error(problem.position ?? includedAt, problem.message);
     if (body === null || body === undefined) {
       if (main)
@@ -129,6 +136,7 @@ class IncludeLoader {
     }
     const include = body["include"];
     if (include === undefined) return body;
+    await this.options.hooks.ready;
     const own: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(body)) if (key !== "include") own[key] = value;
     let merged: Record<string, unknown> = {};

@@ -148,6 +148,8 @@ describe("planned jobs expanded when read", () => {
     expect(Object.getOwnPropertyDescriptor(job, "cache")?.value).toEqual([]);
     const copy = { ...job };
     expect(Object.getOwnPropertyDescriptor(copy, "image")?.value).toEqual({ name: "alpine" });
-    expect(JSON.parse(JSON.stringify(job)).image).toEqual({ name: "alpine" });
+    expect((JSON.parse(JSON.stringify(job)) as { image: unknown }).image).toEqual({
+      name: "alpine",
+    });
   });
 });
