@@ -3,6 +3,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { isPidAlive } from "../../storage/process-identity.ts";
 
 const POLL_MS = 20;
+/** Up to this many pids handed out during a step are probed one by one (see findMarkedProcesses). */
+const DIRECT_PROBE_LIMIT = 64;
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {
@@ -96,20 +98,26 @@ function lastAllocatedPid(): number | undefined {
  */
 export function findMarkedProcesses(marker: string, sincePid = 0): number[] {
   const needle = Buffer.from(`${marker}\0`);
-  const found: number[] = [];
   const last = lastAllocatedPid();
   const wrapped = last === undefined || last < sincePid;
   const from = wrapped ? 0 : sincePid;
   const to = wrapped ? Number.POSITIVE_INFINITY : last;
-  for (const pid of numericEntries("/proc")) {
-    if (pid === process.pid || pid < from || pid > to) continue;
+  // Few pids handed out since the step started (the usual case on a quiet host): each is
+  // looked at directly, instead of listing every process of the host.
+  const candidates =
+    !wrapped && to - from <= DIRECT_PROBE_LIMIT
+      ? Array.from({ length: to - from + 1 }, (_, i) => from + i)
+      : numericEntries("/proc").filter((pid) => pid >= from && pid <= to);
+  const found: number[] = [];
+  for (const pid of candidates) {
+    if (pid === process.pid) continue;
     try {
-      const environ = readFileSync(`/proc/${pid}/environ`);
+      const environ = readFileSync(`/proc/${String(pid)}/environ`);
       const at = environ.indexOf(needle);
       // The marker must be a whole entry, not the tail of another variable's value.
       if (at === 0 || (at > 0 && environ[at - 1] === 0)) found.push(pid);
     } catch {
-      // Gone already, or not ours to read.
+      // Gone already, never there (a thread's id, another process), or not ours to read.
     }
   }
   return found;

@@ -209,13 +209,15 @@ class ShellJobStages implements JobStages {
     const { runnerName, hostEnv } = this.#settings;
     trace.println(`Running on ${hostname()}...`);
     const previousTmp = this.#previous?.tmp;
-    if (previousTmp === undefined || tmpFolderState(paths) !== previousTmp) {
+    if (previousTmp !== undefined && tmpFolderState(paths) === previousTmp) {
+      this.#tmp = previousTmp;
+    } else {
       await removeAside(paths.tmpDir, trashDir(ctx.stateDir));
       mkdirSync(paths.homeDir, { recursive: true });
       mkdirSync(paths.tmpdirDir, { recursive: true });
+      // Before the file variables are written into it.
+      if (this.#settings.kept !== undefined) this.#tmp = tmpFolderState(paths);
     }
-    // Before the file variables are written into it.
-    if (this.#settings.kept !== undefined) this.#tmp = tmpFolderState(paths);
     const base: Record<string, string> = {
       ...allowedHostEnv(hostEnv, [...DEFAULT_HOST_ENV_ALLOW_LIST, ...(ctx.hostEnvAllowList ?? [])]),
       HOME: paths.homeDir,
