@@ -161,3 +161,19 @@ export async function removeKeptVolumesOf(pids: readonly number[]): Promise<void
     if (volumes.length > 0) await dockerOk(["volume", "rm", "-f", ...volumes]);
   }
 }
+
+/**
+ * The containers, networks and volumes with this label (`key=value`, as `docker --filter
+ * label=` takes it) that pier does not keep on purpose (they have no pier.keep label).
+ */
+export async function unkeptObjectsLabelled(label: string): Promise<string[]> {
+  const filter = ["--filter", `label=${label}`];
+  const lines = [
+    await dockerOk(["ps", "-a", ...filter, "--format", '{{.Names}} {{.Label "pier.keep"}}']),
+    await dockerOk(["network", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
+    await dockerOk(["volume", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
+  ]
+    .join("\n")
+    .split("\n");
+  return lines.filter((line) => line.trim() !== "" && line.trim().split(" ").length === 1);
+}

@@ -4,7 +4,7 @@ import { parseRunnerConfig, type RunnerConfig } from "../../src/runner/config-to
 import type { RunnerService } from "../../src/runner/runner-service.ts";
 import type { FakeGitLab } from "../support/fake-gitlab/fake-gitlab.ts";
 import { startRunnerFixture, type RunnerFixture } from "../support/runner-fixture.ts";
-import { dockerOk, removeKeptVolumesOf, requireDocker } from "./docker-helpers.ts";
+import { removeKeptVolumesOf, requireDocker, unkeptObjectsLabelled } from "./docker-helpers.ts";
 
 let fixture: RunnerFixture;
 let fake: FakeGitLab;
@@ -29,16 +29,8 @@ afterEach(async () => {
 afterAll(() => removeKeptVolumesOf([process.pid]));
 
 /** Docker objects this test process's pier created that are still there (pier.keep aside). */
-async function leftovers(): Promise<string[]> {
-  const filter = ["--filter", `label=pier.owner=${ownerLabelValue()}`];
-  const lines = [
-    await dockerOk(["ps", "-a", ...filter, "--format", '{{.Names}} {{.Label "pier.keep"}}']),
-    await dockerOk(["network", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
-    await dockerOk(["volume", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
-  ]
-    .join("\n")
-    .split("\n");
-  return lines.filter((line) => line.trim() !== "" && line.trim().split(" ").length === 1);
+function leftovers(): Promise<string[]> {
+  return unkeptObjectsLabelled(`pier.owner=${ownerLabelValue()}`);
 }
 
 function startService(config: RunnerConfig): RunnerService {

@@ -1,10 +1,18 @@
-import { execFileSync, spawn } from "node:child_process";
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { git } from "../support/git.ts";
 import { ensureBuilt } from "../support/pier-cli.ts";
-import { docker, dockerOk, removeKeptVolumesOf, requireDocker } from "./docker-helpers.ts";
+import { makeSeedRepository } from "../support/seed-repository.ts";
+import {
+  docker,
+  dockerOk,
+  removeKeptVolumesOf,
+  requireDocker,
+  unkeptObjectsLabelled,
+} from "./docker-helpers.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 const storageVolume = `pier-test-seed-registry-${String(process.pid)}`;
@@ -49,26 +57,9 @@ describe("the seed pipeline (examples/seed)", () => {
   });
 
   it("runs green with pier run --executor docker, pushes the image to pier's registry, and leaves nothing", async () => {
-    const repo = join(work, "repo");
-    cpSync(join(repoRoot, "examples/seed"), repo, { recursive: true });
-    // The example's config, with a registry storage of this test's own (removed afterwards).
-    appendFileSync(join(repo, "config.toml"), `    pier_registry_volume = "${storageVolume}"\n`);
-    const git = (...args: string[]): string =>
-      execFileSync("git", args, {
-        cwd: repo,
-        encoding: "utf8",
-        env: {
-          ...process.env,
-          GIT_AUTHOR_NAME: "t",
-          GIT_AUTHOR_EMAIL: "t@e",
-          GIT_COMMITTER_NAME: "t",
-          GIT_COMMITTER_EMAIL: "t@e",
-        },
-      }).trim();
-    git("init", "-q", "-b", "main");
-    git("add", "-A");
-    git("commit", "-qm", "seed");
-    const shortSha = git("rev-parse", "--short=8", "HEAD");
+    // The example, with a registry storage of this test's own (removed afterwards).
+    const repo = makeSeedRepository(join(work, "repo"), storageVolume);
+    const shortSha = git(repo, "rev-parse", "--short=8", "HEAD");
 
     const reportFile = join(work, "report.json");
     const run = await runPier(
@@ -118,15 +109,6 @@ describe("the seed pipeline (examples/seed)", () => {
     ).toBe("registry");
 
     // Nothing of that pier process is left but what it keeps on purpose.
-    const filter = ["--filter", `label=pier.pid=${String(run.pid)}`];
-    const left = [
-      await dockerOk(["ps", "-a", ...filter, "--format", '{{.Names}} {{.Label "pier.keep"}}']),
-      await dockerOk(["network", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
-      await dockerOk(["volume", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
-    ]
-      .join("\n")
-      .split("\n")
-      .filter((line) => line.trim() !== "" && line.trim().split(" ").length === 1);
-    expect(left).toEqual([]);
+    expect(await unkeptObjectsLabelled(`pier.pid=${String(run.pid)}`)).toEqual([]);
   }, 900_000);
 });

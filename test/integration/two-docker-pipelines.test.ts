@@ -1,10 +1,15 @@
-import { execFileSync } from "node:child_process";
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt, finished, repoRoot, startPier } from "../support/pier-cli.ts";
-import { docker, dockerOk, removeKeptVolumesOf, requireDocker } from "./docker-helpers.ts";
+import { ensureBuilt, finished, startPier } from "../support/pier-cli.ts";
+import { makeSeedRepository } from "../support/seed-repository.ts";
+import {
+  docker,
+  removeKeptVolumesOf,
+  requireDocker,
+  unkeptObjectsLabelled,
+} from "./docker-helpers.ts";
 
 const storageVolume = `pier-test-two-runs-registry-${String(process.pid)}`;
 
@@ -37,17 +42,6 @@ with-db:
         - PGPASSWORD=secret psql -h db -U postgres -tAc 'select 40 + 2'
 `;
 
-/** What a finished pier process left behind that it does not keep on purpose. */
-async function leftBy(pid: number): Promise<string[]> {
-  const filter = ["--filter", `label=pier.pid=${String(pid)}`];
-  const lines = [
-    await dockerOk(["ps", "-a", ...filter, "--format", '{{.Names}} {{.Label "pier.keep"}}']),
-    await dockerOk(["network", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
-    await dockerOk(["volume", "ls", ...filter, "--format", '{{.Name}} {{.Label "pier.keep"}}']),
-  ].join("\n");
-  return lines.split("\n").filter((line) => line.trim() !== "" && !line.trim().includes(" "));
-}
-
 describe("two docker pipelines of one repository at once", () => {
   let work: string;
   const pids: number[] = [];
@@ -65,24 +59,7 @@ describe("two docker pipelines of one repository at once", () => {
   });
 
   it("both finish green at concurrency 4, each with a DinD build, without a clash, and leave nothing", async () => {
-    const repo = join(work, "repo");
-    cpSync(join(repoRoot, "examples/seed"), repo, { recursive: true });
-    appendFileSync(join(repo, "config.toml"), `    pier_registry_volume = "${storageVolume}"\n`);
-    appendFileSync(join(repo, ".gitlab-ci.yml"), extraJobs);
-    const gitEnv = {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@e",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@e",
-    };
-    for (const args of [
-      ["init", "-q", "-b", "main"],
-      ["add", "-A"],
-      ["commit", "-qm", "seed"],
-    ]) {
-      execFileSync("git", args, { cwd: repo, env: gitEnv });
-    }
+    const repo = makeSeedRepository(join(work, "repo"), storageVolume, extraJobs);
 
     const env = { XDG_STATE_HOME: join(work, "state"), XDG_CONFIG_HOME: join(work, "config") };
     const reports = [join(work, "first.json"), join(work, "second.json")];
@@ -129,6 +106,7 @@ describe("two docker pipelines of one repository at once", () => {
       expect(logs).toContain("all tests passed");
       expect(logs).toMatch(/^42$/m);
     }
-    for (const child of children) expect(await leftBy(child.pid!)).toEqual([]);
+    for (const child of children)
+      expect(await unkeptObjectsLabelled(`pier.pid=${String(child.pid!)}`)).toEqual([]);
   }, 900_000);
 });
