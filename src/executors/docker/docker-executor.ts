@@ -378,6 +378,8 @@ export class DockerExecutor implements Executor {
           jobContainerId: Id,
           signal,
         }).catch(() => undefined);
+        // Cleanup must see it tracked, should the job end before it is used.
+        o.background.push(state.archiveHelper);
       }
       // The shell waits for its script on stdin: starting overlaps the sources work below.
       state.begun = beginStage({
@@ -396,7 +398,10 @@ export class DockerExecutor implements Executor {
     return state;
   }
 
-  /** The build tree (sources, cache, artifacts, step scripts) into the started container. */
+  /**
+   * The build tree (sources, cache, artifacts, step scripts) into the job container, started
+   * meanwhile, or through its archive helper into its build volume.
+   */
   async #putBuild(state: JobState, background: Promise<unknown>[]): Promise<void> {
     await this.#writeStepScripts(state);
     const begun = state.begun;
