@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import yauzl from "yauzl";
 import type { JobArtifact, JobCache } from "../../src/job/spec.ts";
 import { ownerLabelValue } from "../../src/gc/owner-labels.ts";
-import { parseRunnerConfig, type RunnerEntry } from "../../src/runner/config-toml.ts";
+import type { RunnerEntry } from "../../src/runner/config-toml.ts";
 import { downloadArtifactsFile } from "../../src/runner/artifacts-download.ts";
 import { writeGzipMembers } from "../../src/runner/artifacts-gzip.ts";
 import { loadGitLabTls, type GitLabTlsMaterial } from "../../src/runner/gitlab-tls.ts";
@@ -37,7 +37,6 @@ import { dockerOk, requireDocker } from "./docker-helpers.ts";
 
 let fixture: RunnerFixture;
 let fake: FakeGitLab;
-let token: string;
 const cleanups: string[] = [];
 
 afterEach(() => {
@@ -126,7 +125,7 @@ function gzipMemberNames(bytes: Buffer): string {
 describe("runner artifacts through the GitLab stand-in", () => {
   beforeEach(async () => {
     fixture = await startRunnerFixture({ "hello.txt": "tracked\n" });
-    ({ fake, token } = fixture);
+    fake = fixture.fake;
   });
 
   afterEach(async () => {
@@ -356,15 +355,7 @@ describe("runner artifacts through the GitLab stand-in", () => {
   it("moves artifacts the same way with the Docker executor", async () => {
     await requireDocker();
     // [runners.docker] as config.toml's parser hands it over.
-    const dockerEntry = parseRunnerConfig(`[[runners]]
-  name = "docker artifacts runner"
-  url = "${fake.url}"
-  token = "${token}"
-  executor = "docker"
-  [runners.docker]
-    image = "busybox:latest"
-    pull_policy = ["never"]
-`).config.runners[0]!;
+    const dockerEntry = fixture.dockerConfig().runners[0]!;
     const build = producer({
       script: ["mkdir -p out", "echo built-in-a-container > out/a.txt"],
     });

@@ -39,20 +39,6 @@ function startService(config: RunnerConfig): RunnerService {
   return service;
 }
 
-function dockerConfig(docker = "", global = "concurrent = 1"): RunnerConfig {
-  return parseRunnerConfig(`${global}
-[[runners]]
-  name = "docker runner"
-  url = "${fake.url}"
-  token = "${token}"
-  executor = "docker"
-  [runners.docker]
-    image = "busybox:latest"
-    pull_policy = ["never"]
-${docker}
-`).config;
-}
-
 describe("pier as a runner with the Docker executor, against the GitLab stand-in", () => {
   it("clones over HTTP on the host, runs the payload's image and sends the log byte for byte", async () => {
     const job = fake.queueJob({
@@ -64,7 +50,7 @@ describe("pier as a runner with the Docker executor, against the GitLab stand-in
       entrypoint: [""],
       pull_policy: ["if-not-present"],
     };
-    startService(dockerConfig());
+    startService(fixture.dockerConfig());
     await fake.waitFor(() => job.final !== undefined, 120_000);
     expect(fake.violations).toEqual([]);
     expect(job.final).toMatchObject({ state: "success" });
@@ -81,7 +67,7 @@ describe("pier as a runner with the Docker executor, against the GitLab stand-in
 
   it("runs a busybox job from [runners.docker] image and reports a failing script's exit code", async () => {
     const job = fake.queueJob({ script: ["busybox 2>&1 | sed -n 1p", "exit 7"] });
-    startService(dockerConfig());
+    startService(fixture.dockerConfig());
     await fake.waitFor(() => job.final !== undefined, 120_000);
     expect(fake.violations).toEqual([]);
     expect(job.final).toMatchObject({
@@ -113,7 +99,7 @@ describe("pier as a runner with the Docker executor, against the GitLab stand-in
         ],
       },
     ];
-    startService(dockerConfig());
+    startService(fixture.dockerConfig());
     await fake.waitFor(() => job.final !== undefined, 180_000);
     expect(fake.violations).toEqual([]);
     expect(job.final).toMatchObject({ state: "success" });
@@ -149,7 +135,7 @@ describe("pier as a runner with the Docker executor, against the GitLab stand-in
         ],
       },
     ];
-    startService(dockerConfig());
+    startService(fixture.dockerConfig());
     await fake.waitFor(() => job.final !== undefined, 120_000);
     expect(fake.violations).toEqual([]);
     expect(job.final).toMatchObject({ state: "success" });

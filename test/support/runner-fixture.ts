@@ -1,7 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RunnerConfig, RunnerEntry } from "../../src/runner/config-toml.ts";
+import {
+  parseRunnerConfig,
+  type RunnerConfig,
+  type RunnerEntry,
+} from "../../src/runner/config-toml.ts";
 import type { RunnerLog } from "../../src/runner/runner-log.ts";
 import { RunnerService, type RunnerServiceOptions } from "../../src/runner/runner-service.ts";
 import { shortToken } from "../../src/runner/short-token.ts";
@@ -27,6 +31,8 @@ export interface RunnerFixture {
   startService(config: RunnerConfig, hooks?: ServiceHooks): RunnerService;
   /** config.toml with one shell runner for the stand-in (concurrent = 1 unless `global` says). */
   shellConfig(entry?: Partial<RunnerEntry>, global?: RunnerConfig["global"]): RunnerConfig;
+  /** config.toml with one docker runner for the stand-in: busybox, never pulled (offline). */
+  dockerConfig(): RunnerConfig;
   /** The job's log as the runner keeps it under the state dir. */
   localLog(job: FakeJob): Buffer;
   /** Stops the services (forcefully), the stand-in, and removes the folders. */
@@ -69,6 +75,18 @@ export async function startRunnerFixture(files: Record<string, string>): Promise
         ],
         extra: {},
       };
+    },
+    dockerConfig() {
+      return parseRunnerConfig(`concurrent = 1
+[[runners]]
+  name = "docker runner"
+  url = "${fake.url}"
+  token = "${token}"
+  executor = "docker"
+  [runners.docker]
+    image = "busybox:latest"
+    pull_policy = ["never"]
+`).config;
     },
     localLog(job) {
       return readFileSync(join(stateDir, "runner", shortToken(token), "jobs", `${job.id}.log`));
