@@ -23,6 +23,7 @@ import { executorJobSpec, jobVariable } from "./executor-job-spec.ts";
 let root: string;
 let repo: string;
 let head: string;
+let logs = 0;
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "pier-kept-builds-"));
@@ -57,8 +58,8 @@ async function runJobs(
   specs: JobSpec[],
 ): Promise<Array<Record<string, string>>> {
   const seen: Array<Record<string, string>> = [];
-  for (const [i, job] of specs.entries()) {
-    const logFile = join(root, "logs", `${String(i)}.log`);
+  for (const job of specs) {
+    const logFile = join(root, "logs", `${String(logs++)}.log`);
     const trace = new TraceWriter({ logFile });
     try {
       const result = await executor.run(job, {
@@ -127,8 +128,12 @@ describe("shell executor: build folders kept between the jobs of one run", () =>
 
   it("does not hand a job the previous job's file variables or folder when it asks for none", async () => {
     const executor = new ShellExecutor({ killGraceMs: 1000, expectedJobs: 2 });
-    const [withFile, none] = await runJobs(executor, [
+    const [withFile] = await runJobs(executor, [
       spec(['echo "file=$CONFIG"'], [jobVariable("CONFIG", "secret", { file: true })]),
+    ]);
+    // File variables go at the job's cleanup, even while its folders are kept.
+    expect(existsSync(withFile?.["file"] ?? "")).toBe(false);
+    const [none] = await runJobs(executor, [
       executorJobSpec({
         script: ['echo "entries=$(ls -A | wc -l) tmp=$(ls -A "$(dirname "$HOME")" | wc -l)"'],
         sha: head,

@@ -10,7 +10,7 @@ import {
   type CheckoutSnapshot,
 } from "../../storage/checkout-snapshot.ts";
 import { leaseSlots, type SlotLease } from "../../storage/concurrency-slots.ts";
-import { KeptBuilds, type KeptBuild } from "../../storage/kept-builds.ts";
+import { KeptBuilds } from "../../storage/kept-builds.ts";
 import { removeAside } from "../../storage/remove-aside.ts";
 import { prepareSources } from "../../storage/sources.ts";
 import { buildsRoot, spareCheckoutsRoot } from "../../storage/state-dir.ts";
@@ -358,22 +358,25 @@ class ShellJobStages implements JobStages {
     this.#lease = undefined;
     if (paths !== undefined) {
       await writeCleanup(trace, async () => {
-        const build: KeptBuild<KeptShellBuild> | undefined =
-          lease === undefined
-            ? undefined
-            : {
-                lease,
-                folders: [paths.tmpDir, paths.projectDir],
-                trashDir: trashDir(ctx.stateDir),
-                state: {
-                  ...(this.#tmp !== undefined && { tmp: this.#tmp }),
-                  ...(this.#checkout !== undefined && { checkout: this.#checkout }),
-                },
-              };
-        if (kept !== undefined && build !== undefined) {
-          kept.keep(this.#keptKey, build);
+        const trash = trashDir(ctx.stateDir);
+        if (kept !== undefined && lease !== undefined) {
+          // File variables, HOME's files: gone now, as without keeping; and so is a checkout
+          // no later job can use (too big to compare, or not made from the commit alone).
+          const tmp = this.#tmp !== undefined && tmpFolderState(paths) === this.#tmp;
+          if (!tmp) await removeAside(paths.tmpDir, trash).catch(() => undefined);
+          if (this.#checkout === undefined) {
+            await removeAside(paths.projectDir, trash).catch(() => undefined);
+          }
+          kept.keep(this.#keptKey, {
+            lease,
+            folders: [paths.tmpDir, paths.projectDir],
+            trashDir: trash,
+            state: {
+              ...(tmp && this.#tmp !== undefined && { tmp: this.#tmp }),
+              ...(this.#checkout !== undefined && { checkout: this.#checkout }),
+            },
+          });
         } else {
-          const trash = trashDir(ctx.stateDir);
           await removeAside(paths.tmpDir, trash).catch(() => undefined);
           await removeAside(paths.projectDir, trash).catch(() => undefined);
         }
