@@ -26,6 +26,11 @@ const pullPolicies = new Set(["always", "if-not-present", "never"]);
 const maxNeeds = 50;
 /** `rules:` lists read without a problem (problems are reported for each job). */
 const cleanRules = new WeakMap<object, RuleSpec[]>();
+/**
+ * Keyword values read without a problem, by value and keyword: jobs share the values of the
+ * templates they extend, so each is read once (problems are reported for each job).
+ */
+const cleanReadings = new WeakMap<object, Map<string, unknown>>();
 const maxParallel = 200;
 
 /** Reads one job hash (after extends, references and defaults) into a JobModel, reporting problems. */
@@ -53,6 +58,20 @@ export class JobNormaliser {
 
   private error(key: string | undefined, message: string): void {
     this.diagnostics.error(this.at(key), message);
+  }
+
+  /** `read()`, or what it gave for the same value before, when that was read without a problem. */
+  private shared<T>(keyword: string, value: unknown, read: () => T): T {
+    if (typeof value !== "object" || value === null) return read();
+    let readings = cleanReadings.get(value);
+    if (readings?.has(keyword)) return readings.get(keyword) as T;
+    const before = this.diagnostics.items.length;
+    const result = read();
+    if (this.diagnostics.items.length === before) {
+      if (!readings) cleanReadings.set(value, (readings = new Map<string, unknown>()));
+      readings.set(keyword, result);
+    }
+    return result;
   }
 
   normalise(position: SourcePosition, defaultStage: string): JobModel {
@@ -173,7 +192,7 @@ export class JobNormaliser {
           );
         return [];
       }
-      const lines = flattenStrings(value);
+      const lines = this.shared(key, value, () => flattenStrings(value));
       if (!lines || (required && lines.length === 0)) {
         this.error(
           key,
@@ -352,6 +371,11 @@ export class JobNormaliser {
   private retry(model: JobModel): void {
     const value = this.job["retry"];
     if (value === undefined || value === null) return;
+    const retry = this.shared("retry", value, () => this.readRetry(value));
+    if (retry) model.retry = retry;
+  }
+
+  private readRetry(value: unknown): PlannedRetry | undefined {
     const retry: PlannedRetry = { max: 0, when: ["always"], exitCodes: [] };
     if (typeof value === "number") retry.max = value;
     else if (isPlainObject(value)) {
@@ -392,18 +416,18 @@ export class JobNormaliser {
       }
     } else {
       this.error("retry", `${this.path}:retry config has to be either an integer or a hash`);
-      return;
+      return undefined;
     }
     if (!Number.isInteger(retry.max) || retry.max < 0 || retry.max > 2) {
       this.error("retry", `${this.path}:retry config must be an integer between 0 and 2 (max)`);
     }
-    model.retry = retry;
+    return retry;
   }
 
   private images(model: JobModel): void {
     const image = this.job["image"];
     if (image !== undefined && image !== null) {
-      const parsed = this.imageOf(image, "image", false);
+      const parsed = this.shared("image", image, () => this.imageOf(image, "image", false));
       if (parsed) model.image = parsed;
     }
     const services = this.job["services"];
@@ -412,10 +436,14 @@ export class JobNormaliser {
       this.error("services", `${this.path}:services config should be a array`);
       return;
     }
-    for (const service of services.flat(10)) {
-      const parsed = this.imageOf(service, "services:service", true);
-      if (parsed) model.services.push(parsed);
-    }
+    model.services = this.shared("services", services, () => {
+      const list: PlannedService[] = [];
+      for (const service of services.flat(10)) {
+        const parsed = this.imageOf(service, "services:service", true);
+        if (parsed) list.push(parsed);
+      }
+      return list;
+    });
   }
 
   private imageOf(value: unknown, path: string, isService: boolean): PlannedService | undefined {
@@ -470,9 +498,14 @@ export class JobNormaliser {
   private artifacts(model: JobModel): void {
     const value = this.job["artifacts"];
     if (value === undefined || value === null) return;
+    const artifacts = this.shared("artifacts", value, () => this.readArtifacts(value));
+    if (artifacts) model.artifacts = artifacts;
+  }
+
+  private readArtifacts(value: unknown): PlannedArtifacts | undefined {
     if (!isPlainObject(value)) {
       this.error("artifacts", `${this.path}:artifacts config should be a hash`);
-      return;
+      return undefined;
     }
     const allowed = [
       "name",
@@ -535,12 +568,17 @@ export class JobNormaliser {
         else if (isPlainObject(paths)) artifacts.reports[type] = [];
       }
     }
-    model.artifacts = artifacts;
+    return artifacts;
   }
 
   private cache(model: JobModel): void {
     const value = this.job["cache"];
     if (value === undefined || value === null) return;
+    model.cache = this.shared("cache", value, () => this.readCaches(value));
+  }
+
+  private readCaches(value: unknown): PlannedCache[] {
+    const caches: PlannedCache[] = [];
     const entries = Array.isArray(value) ? value : [value];
     if (entries.length > 4)
       this.error("cache", `${this.path}:cache config no more than 4 caches can be created`);
@@ -612,8 +650,9 @@ export class JobNormaliser {
             `${this.path}:cache:fallback_keys config should be an array of strings`,
           );
       }
-      model.cache.push(cache);
+      caches.push(cache);
     }
+    return caches;
   }
 
   private environment(model: JobModel): void {
