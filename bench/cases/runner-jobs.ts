@@ -164,7 +164,7 @@ function latencyNote(label: string, samples: number[] | undefined, targetMs: num
 export const runnerJobStartCase: BenchCase = {
   name: "runner-job-start",
   description:
-    "A trivial job handed out by the GitLab stand-in to a running `pier runner run` (shell executor): time from the stand-in's 201 answer to `POST /jobs/request` to the job's first script line (`date +%s%N`), with GIT_STRATEGY=none (the runner's own cost) and fetch (plus a git fetch over HTTP from the stand-in). Wall times are queue → final update accepted and include the runner's check_interval sleep (3 s) after an empty answer, as gitlab-runner sleeps, when jobs come back to back; the latency notes are the measurement (target from issue #6: the job starts within 100 ms of being handed out).",
+    "A trivial job handed out by the GitLab stand-in to a running `pier runner run` (shell executor): time from the stand-in's 201 answer to `POST /jobs/request` to the job's first script line (`date +%s%N`), with GIT_STRATEGY=none (the runner's own cost) and fetch (plus a git fetch over HTTP from the stand-in). Wall times are queue → final update accepted (the stand-in holds job requests like Workhorse's long polling, and the runner asks again at once after an answer with a new queue version, so back-to-back jobs do not wait for check_interval); the latency notes are the measurement (target from issue #6: the job starts within 100 ms of being handed out).",
   async setup({ root, scratchDir }) {
     const runner = await startRunner(root, scratchDir, { trivial: ["true"] });
     const notes: string[] = [];
