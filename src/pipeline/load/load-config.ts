@@ -9,7 +9,7 @@ import { isPlainObject } from "./plain-object.ts";
 import type { PositionDetail } from "./fast-yaml.ts";
 import { readYaml, YamlProblem } from "./read-yaml.ts";
 import { fetchRemoteInclude } from "./remote-include.ts";
-import { keyPositionOf, positionOf } from "./source-map.ts";
+import { inheritPositions, keyPositionOf, positionOf } from "./source-map.ts";
 
 const maxIncludes = 150;
 const includeKeys = new Set([
@@ -138,6 +138,8 @@ class IncludeLoader {
     if (include === undefined) return body;
     await this.options.hooks.ready;
     const own: Record<string, unknown> = {};
+    // The file's own keys keep their positions (a job's position is its key's).
+    inheritPositions(own, [body]);
     for (const [key, value] of Object.entries(body)) if (key !== "include") own[key] = value;
     let merged: Record<string, unknown> = {};
     for (const entry of this.expandEntries(include, body, [...stack, name])) {
