@@ -1,5 +1,4 @@
 import type { Writable } from "node:stream";
-import { StringDecoder } from "node:string_decoder";
 import { createColors } from "picocolors";
 import type { JobStatus } from "../local/job-status.ts";
 import type { LocalRunResult, RunListener } from "../local/run-pipeline.ts";
@@ -13,7 +12,7 @@ export interface TerminalReporterOptions {
   color: boolean;
 }
 
-export interface TerminalReporter extends RunListener {
+export interface TerminalReporter extends Required<RunListener> {
   finish(result: LocalRunResult): void;
 }
 
@@ -22,6 +21,9 @@ export interface TerminalReporter extends RunListener {
 const SECTION_MARKER = /section_(?:start|end):\d+:[^\r\n]*?\r\x1b\[0K/g;
 // eslint-disable-next-line no-control-regex -- colour and erase sequences
 const ANSI_ESCAPE = /\x1b\[[0-9;]*[A-Za-z]/g;
+const ESC = 0x1b;
+const CARRIAGE_RETURN = 0x0d;
+const NEWLINE = 0x0a;
 
 /**
  * Live output of a local run: each job's log lines with the job's name in front, status
@@ -29,8 +31,8 @@ const ANSI_ESCAPE = /\x1b\[[0-9;]*[A-Za-z]/g;
  */
 export function createTerminalReporter(options: TerminalReporterOptions): TerminalReporter {
   const colors = createColors(options.color);
-  const partial = new Map<string, string>();
-  const decoders = new Map<string, StringDecoder>();
+  /** Each job's output after its last complete line (copies: callers may reuse their buffers). */
+  const partial = new Map<string, Buffer[]>();
   const statuses = new Map<string, JobStatus>();
   const nameColors = [colors.cyan, colors.magenta, colors.blue, colors.yellow, colors.green];
   const prefixes = new Map<string, string>();
@@ -54,12 +56,14 @@ export function createTerminalReporter(options: TerminalReporterOptions): Termin
     return colors.dim(`running: ${running.join(", ") || "-"}  ·  ${done}/${statuses.size} done`);
   };
 
-  const emit = (text: string): void => {
+  const emit = (text: string | Buffer): void => {
     if (!options.live) {
       options.out.write(text);
       return;
     }
-    options.out.write(`${statusLineShown ? "\r\x1b[K" : ""}${text}${statusLine()}`);
+    if (statusLineShown) options.out.write("\r\x1b[K");
+    options.out.write(text);
+    options.out.write(statusLine());
     statusLineShown = true;
   };
 
@@ -70,16 +74,40 @@ export function createTerminalReporter(options: TerminalReporterOptions): Termin
     return lastReturn === -1 ? withoutMarkers : withoutMarkers.slice(lastReturn + 1);
   };
 
-  const flushLines = (job: PlannedJob, final: boolean): void => {
-    const buffered = partial.get(job.name) ?? "";
-    const lines = buffered.split("\n");
-    const rest = final ? "" : (lines.pop() ?? "");
-    partial.set(job.name, rest);
-    if (final && lines.at(-1) === "") lines.pop();
-    const text = lines
-      .map((line) => `${prefix(job)}${cleanLine(line)}${colors.reset("")}\n`)
-      .join("");
-    if (text !== "") emit(text);
+  const prefixedLines = (job: PlannedJob, complete: Buffer): string | Buffer => {
+    const linePrefix = prefix(job);
+    const lineEnd = `${colors.reset("")}\n`;
+    if (complete.includes(ESC) || complete.includes(CARRIAGE_RETURN)) {
+      return complete
+        .toString("utf8")
+        .split("\n")
+        .map((line) => `${linePrefix}${cleanLine(line)}${lineEnd}`)
+        .join("");
+    }
+    // Most output has no escape sequence and no carriage return: it is prefixed as bytes, never
+    // decoded (latin1 maps each byte to one character, and a newline byte is never part of a
+    // multi-byte character), which spares decoding and encoding every line.
+    const asBytes = (text: string): string => Buffer.from(text).toString("latin1");
+    const bytesPrefix = asBytes(linePrefix);
+    const bytesEnd = asBytes(lineEnd);
+    const prefixed = complete.toString("latin1").replaceAll("\n", `${bytesEnd}${bytesPrefix}`);
+    return Buffer.from(`${bytesPrefix}${prefixed}${bytesEnd}`, "latin1");
+  };
+
+  const flushLines = (job: PlannedJob, chunk: Buffer | undefined): void => {
+    const pending = partial.get(job.name) ?? [];
+    const lastNewline = chunk?.lastIndexOf(NEWLINE) ?? -1;
+    if (chunk !== undefined && lastNewline === -1) {
+      partial.set(job.name, [...pending, Buffer.from(chunk)]);
+      return;
+    }
+    const rest = chunk?.subarray(lastNewline + 1);
+    partial.set(job.name, rest === undefined || rest.length === 0 ? [] : [Buffer.from(rest)]);
+    if (chunk === undefined && pending.length === 0) return;
+    const complete = Buffer.concat(
+      chunk === undefined ? pending : [...pending, chunk.subarray(0, lastNewline)],
+    );
+    emit(prefixedLines(job, complete));
   };
 
   return {
@@ -89,7 +117,7 @@ export function createTerminalReporter(options: TerminalReporterOptions): Termin
         return;
       }
       statuses.set(job.name, status);
-      if (["success", "failed", "canceled"].includes(status)) flushLines(job, true);
+      if (["success", "failed", "canceled"].includes(status)) flushLines(job, undefined);
       if (status === "created" || status === "pending") {
         if (options.live) emit("");
         return;
@@ -103,13 +131,7 @@ export function createTerminalReporter(options: TerminalReporterOptions): Termin
       emit(`${prefix(job)}${colors.bold(`job ${label}`)}\n`);
     },
     onJobOutput(job, chunk) {
-      let decoder = decoders.get(job.name);
-      if (decoder === undefined) {
-        decoder = new StringDecoder("utf8");
-        decoders.set(job.name, decoder);
-      }
-      partial.set(job.name, (partial.get(job.name) ?? "") + decoder.write(chunk));
-      flushLines(job, false);
+      flushLines(job, chunk);
     },
     onWarning(message) {
       emit(`${colors.yellow(`WARNING: ${message}`)}\n`);
