@@ -10,9 +10,10 @@ export function deepMerge(
   base: Record<string, unknown>,
   override: Record<string, unknown>,
 ): Record<string, unknown> {
-  const result: Record<string, unknown> = {};
+  // Spreading defines the keys as own data properties (a `__proto__` key included, unlike
+  // assignment) and leaves the positions behind (they are not enumerable): inherited below.
+  const result: Record<string, unknown> = { ...base };
   inheritPositions(result, [override, base]);
-  for (const key in base) if (Object.hasOwn(base, key)) setKey(result, key, base[key]);
   for (const key in override) {
     if (!Object.hasOwn(override, key)) continue;
     const next = override[key];
@@ -28,8 +29,7 @@ export function deepMerge(
 
 /** A shallow copy that keeps the source positions of the mapping and its keys. */
 export function copyMapping(source: Record<string, unknown>): Record<string, unknown> {
-  const result: Record<string, unknown> = {};
+  const result: Record<string, unknown> = { ...source };
   inheritPositions(result, [source]);
-  for (const key in source) if (Object.hasOwn(source, key)) setKey(result, key, source[key]);
   return result;
 }
