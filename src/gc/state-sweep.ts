@@ -3,6 +3,7 @@ import { readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readLock } from "../storage/concurrency-slots.ts";
 import { currentProcess, isPidAlive, isRunning } from "../storage/process-identity.ts";
+import { scratchDirOwner, scratchRoot } from "../storage/scratch-dirs.ts";
 import { buildsRoot, spareCheckoutsRoot } from "../storage/state-dir.ts";
 import type { GcAction } from "./dead-owner-sweep.ts";
 
@@ -11,8 +12,8 @@ const GRACE_MS = 60_000;
 
 /**
  * Under the state dir: lock files (slot leases, layer-cache leases) whose owner is gone, lock
- * drafts and takeover guards left by a crash, and build folders of concurrency slots nobody
- * holds. A lock is removed only if it still holds the content that was judged stale.
+ * drafts and takeover guards left by a crash, scratch folders of piers that are gone, and build
+ * folders of concurrency slots nobody holds. A lock is removed only if it still holds the content that was judged stale.
  */
 export async function sweepStateDir(
   stateDir: string,
@@ -50,6 +51,16 @@ export async function sweepStateDir(
         () => removeStaleLock(file, lock.nonce),
       );
     }
+  }
+
+  for (const name of await entries(scratchRoot(stateDir))) {
+    const pid = scratchDirOwner(name);
+    if (pid === undefined || isPidAlive(pid)) continue;
+    const path = join(scratchRoot(stateDir), name);
+    await remove(
+      { kind: "directory", name: path, reason: `scratch folder of pier ${String(pid)}, gone` },
+      () => rm(path, { recursive: true, force: true, maxRetries: 3 }),
+    );
   }
 
   if (options.buildDirs === false) return actions;

@@ -1,10 +1,11 @@
-import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { readFile, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { JobFailure, type JobResult } from "../executors/executor.ts";
 import { PierError } from "../errors.ts";
 import type { JobArtifact } from "../job/spec.ts";
 import { whenAllows, type ArtifactTransport, type UploadResult } from "../storage/artifacts.ts";
 import { parseDotenv } from "../storage/dotenv.ts";
+import { makeScratchDir } from "../storage/scratch-dirs.ts";
 import { matchProjectPaths, type MatchedEntry } from "../storage/path-match.ts";
 import { extractZip, writeZipAtomically } from "../storage/zip-archive.ts";
 import { DependencyRefusedError, downloadArtifactsFile } from "./artifacts-download.ts";
@@ -42,12 +43,10 @@ export function runnerArtifactTransport(o: {
   retry?: Partial<ArtifactRetry>;
 }): RunnerArtifactTransport {
   const retry = { ...defaultArtifactRetry, ...o.retry };
-  const scratchRoot = join(o.stateDir, "tmp");
   let refusedDependency = false;
 
   async function withScratch<T>(body: (dir: string) => Promise<T>): Promise<T> {
-    await mkdir(scratchRoot, { recursive: true });
-    const dir = await mkdtemp(join(scratchRoot, "artifacts-"));
+    const dir = await makeScratchDir(o.stateDir, "artifacts");
     try {
       return await body(dir);
     } finally {

@@ -1,8 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scratchDirOwner, scratchRoot } from "../../src/storage/scratch-dirs.ts";
 import { ensureBuilt } from "../support/pier-cli.ts";
 import { docker, requireDocker, waitUntil } from "./docker-helpers.ts";
 
@@ -113,6 +114,12 @@ describe("pier gc after kill -9 of pier run --executor docker", () => {
 
     const before = await objectsOf(doomed.pid!);
     expect(before.some((name) => name.startsWith("network "))).toBe(true);
+    const scratchOf = (pid: number): string[] =>
+      readdirSync(scratchRoot(join(env.XDG_STATE_HOME, "pier"))).filter(
+        (name) => scratchDirOwner(name) === pid,
+      );
+    expect(scratchOf(doomed.pid!).length).toBeGreaterThan(0);
+    const liveScratch = scratchOf(live.pid!);
     doomed.kill("SIGKILL");
     await doomedExit;
     expect(await objectsOf(doomed.pid!)).toEqual(before);
@@ -123,11 +130,14 @@ describe("pier gc after kill -9 of pier run --executor docker", () => {
     expect(result.code, result.output).toBe(0);
     expect(await objectsOf(doomed.pid!)).toEqual([]);
     expect(await objectsOf(live.pid!)).toEqual(liveBefore);
+    expect(scratchOf(doomed.pid!)).toEqual([]);
+    expect(scratchOf(live.pid!)).toEqual(liveScratch);
 
     // The live run cancels cleanly on Ctrl-C and removes its own objects.
     live.kill("SIGINT");
     const liveResult = await liveExit;
     expect(liveResult.code, liveResult.output).toBe(130);
     expect(await objectsOf(live.pid!)).toEqual([]);
+    expect(scratchOf(live.pid!)).toEqual([]);
   }, 300_000);
 });

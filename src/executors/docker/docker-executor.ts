@@ -1,5 +1,5 @@
 import { deadlineSignal } from "../../deadline-signal.ts";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, posix, relative } from "node:path";
 import { pierVersion } from "../../cli/version.ts";
@@ -12,6 +12,7 @@ import type { DockerClient } from "../../docker/docker-client.ts";
 import type { JobSpec } from "../../job/spec.ts";
 import type { DockerSettings } from "../../runner/runner-config.ts";
 import { leaseSlots, type SlotLease } from "../../storage/concurrency-slots.ts";
+import { makeScratchDir } from "../../storage/scratch-dirs.ts";
 import { prepareSources } from "../../storage/sources.ts";
 import { phrasesFor } from "../../trace/mask-phrases.ts";
 import type { TraceWriter } from "../../trace/trace-writer.ts";
@@ -158,9 +159,7 @@ export class DockerExecutor implements Executor {
         this.#activeJobs += 1;
         active = true;
         lease = await leaseSlots({ stateDir: ctx.stateDir, projectKey, signal: job.signal });
-        const tmpRoot = join(ctx.stateDir, "tmp");
-        await mkdir(tmpRoot, { recursive: true });
-        staging = await mkdtemp(join(tmpRoot, "docker-job-"));
+        staging = await makeScratchDir(ctx.stateDir, "docker-job");
         prepared = await this.#prepare(job, { objects, projectKey, lease, staging, background });
       },
       beforeScript: () => this.#putBuild(state(), background),
@@ -538,7 +537,7 @@ export class DockerExecutor implements Executor {
       signal: state.jobSignal,
     });
     if (plan.strategy === "clone" || plan.strategy === "fetch") {
-      this.#packs ??= new SelfContainedPacks(join(state.ctx.stateDir, "tmp"));
+      this.#packs ??= new SelfContainedPacks(state.ctx.stateDir);
       const { git_info: git } = state.spec;
       const key = JSON.stringify([state.ctx.projectDir, git.sha, git.ref, plan.depth]);
       await this.#packs.apply(state.hostProjectDir, key, state.jobSignal);

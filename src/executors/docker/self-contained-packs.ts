@@ -10,20 +10,21 @@ import {
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { runGit } from "../../storage/run-git.ts";
+import { makeScratchDirSync } from "../../storage/scratch-dirs.ts";
 
 /**
  * Local snapshots borrow the user's objects through git alternates, a host path the container
  * does not have, so each snapshot must hold the objects its checkout needs. The first job of a
  * commit (and depth) packs them with `git repack`; the pack is kept, and later jobs of the run
- * copy it instead of running git. Kept packs live under `keepRoot` until the process exits.
+ * copy it instead of running git. Kept packs live in a scratch folder of the state dir until the process exits.
  */
 export class SelfContainedPacks {
-  readonly #keepRoot: string;
+  readonly #stateDir: string;
   readonly #packs = new Map<string, Promise<string | undefined>>();
   #keepDir: string | undefined;
 
-  constructor(keepRoot: string) {
-    this.#keepRoot = keepRoot;
+  constructor(stateDir: string) {
+    this.#stateDir = stateDir;
   }
 
   /**
@@ -60,8 +61,7 @@ export class SelfContainedPacks {
   #keep(packDir: string): string | undefined {
     try {
       if (this.#keepDir === undefined) {
-        mkdirSync(this.#keepRoot, { recursive: true });
-        const dir = mkdtempSync(join(this.#keepRoot, "docker-packs-"));
+        const dir = makeScratchDirSync(this.#stateDir, "docker-packs");
         this.#keepDir = dir;
         process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
       }
