@@ -27,12 +27,22 @@ export interface SnapshotLimits {
 const DEFAULT_LIMITS: SnapshotLimits = { maxEntries: 96, maxBytes: 1 << 20 };
 
 /**
- * What is compared besides the content. Everything but access and change times: a file
- * rewritten with its old content gets a new mtime; chmod, chown and hard links change mode,
- * owner or link count; a replaced file gets another inode.
+ * What is compared besides the content. Everything but the access time: a file rewritten
+ * with its old content gets a new mtime; chmod, chown and hard links change mode, owner or
+ * link count; a replaced file gets another inode; extended attributes and ACLs, and anything
+ * else done to an inode, move its change time, which no job can set back.
  */
 function metadataOf(stats: BigIntStats): string {
-  return [stats.mode, stats.uid, stats.gid, stats.size, stats.mtimeNs, stats.ino, stats.nlink]
+  return [
+    stats.mode,
+    stats.uid,
+    stats.gid,
+    stats.size,
+    stats.mtimeNs,
+    stats.ctimeNs,
+    stats.ino,
+    stats.nlink,
+  ]
     .map(String)
     .join(" ");
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -127,5 +127,7 @@ test:
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("cannot reach the Docker engine");
     expect(run.stdout).not.toContain("job");
+    // Nothing ran, so no run folder is left.
+    expect(readdirSync(join(home, "state", "pier", "runs"))).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, rmdirSync } from "node:fs";
 import { availableParallelism, homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { UsageError } from "../../errors.ts";
@@ -14,7 +14,7 @@ import type { RunnerSettings } from "../../runner/runner-config.ts";
 import { copyArtifactsOut } from "../../storage/artifacts.ts";
 import { discardSpareCheckouts } from "../../storage/spare-checkouts.ts";
 import { warmUpSources } from "../../storage/sources.ts";
-import { spareCheckoutsRoot, stateRoot } from "../../storage/state-dir.ts";
+import { runDir, spareCheckoutsRoot, stateRoot } from "../../storage/state-dir.ts";
 import { markPhase } from "../../trace/phase-timing.ts";
 import type { PipelineOptions } from "../main.ts";
 import { parseVariableFlags } from "../variable-flags.ts";
@@ -148,7 +148,15 @@ async function runPipelineCommand(jobNames: string[], options: RunOptions): Prom
     ...(registryHooks?.registryHost === undefined ? {} : { registry: registryHooks.registryHost }),
   });
   planning.catch(() => undefined);
-  const makeExecutor = await loadingExecutor;
+  const makeExecutor = await loadingExecutor.catch((error: unknown) => {
+    // Nothing ran: the run's folder, still empty, goes.
+    try {
+      rmdirSync(runDir(stateDir, pipelineId));
+    } catch {
+      // Not empty or not there: it stays.
+    }
+    throw error;
+  });
   const plan = await planning;
   markPhase("planned");
   const expectedJobs = plan.jobs.filter((job) => job.trigger === undefined).length;

@@ -1,6 +1,5 @@
 import { posix } from "node:path";
 import type { ContainerHostConfig, ContainerMount } from "../../docker/container-types.ts";
-import type { DockerClient } from "../../docker/docker-client.ts";
 import type { JobObjects } from "./job-objects.ts";
 
 /** Where a bind (`source:target[:options]`) is mounted in the container. */
@@ -42,13 +41,12 @@ export function buildsVolumeFor(
  * (an archive call into the job container itself waits until its start is over).
  */
 export async function createArchiveHelper(o: {
-  docker: DockerClient;
   objects: JobObjects;
   image: string;
   jobContainerId: string;
   signal: AbortSignal;
 }): Promise<string> {
-  const { Id } = await o.docker.containers.create(
+  return o.objects.createContainer(
     {
       Image: o.image,
       // Never run: any command will do, the image need not have one.
@@ -57,8 +55,7 @@ export async function createArchiveHelper(o: {
       NetworkDisabled: true,
       HostConfig: { VolumesFrom: [o.jobContainerId], NetworkMode: "none" },
     },
-    { name: `${o.objects.base}-archive`, signal: o.signal },
+    `${o.objects.base}-archive`,
+    o.signal,
   );
-  o.objects.trackContainer(Id);
-  return Id;
 }

@@ -363,15 +363,10 @@ export class DockerExecutor implements Executor {
       if (spec.image?.entrypoint !== undefined) config.Entrypoint = spec.image.entrypoint;
       const user = spec.image?.executor_opts?.docker?.user;
       if (user !== undefined && user !== "") config.User = user;
-      const { Id } = await this.#docker.containers.create(config, {
-        name: `${o.objects.base}-build`,
-        signal,
-      });
-      o.objects.trackContainer(Id);
+      const Id = await o.objects.createContainer(config, `${o.objects.base}-build`, signal);
       state.containerId = Id;
       if (viaHelper) {
         state.archiveHelper = createArchiveHelper({
-          docker: this.#docker,
           objects: o.objects,
           image: image.Id,
           jobContainerId: Id,

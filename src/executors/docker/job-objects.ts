@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
+import type { ContainerCreateConfig } from "../../docker/container-types.ts";
 import type { DockerClient } from "../../docker/docker-client.ts";
 import { KEEP_LABEL, ownerLabels } from "../../gc/owner-labels.ts";
 import type { JobSpec } from "../../job/spec.ts";
 
 const CLEANUP_TIMEOUT_MS = 120_000;
+const CREATE_TIMEOUT_MS = 120_000;
 
 /** Engine object names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]`. */
 function nameSafe(text: string): string {
@@ -19,6 +21,7 @@ export class JobObjects {
   readonly labels: Record<string, string>;
   readonly #docker: DockerClient;
   readonly #containers = new Set<string>();
+  readonly #creating = new Set<Promise<unknown>>();
   readonly #volumes = new Set<string>();
   #network: { id: string; name: string } | undefined;
   #cleaned: Promise<string[]> | undefined;
@@ -46,6 +49,33 @@ export class JobObjects {
 
   trackContainer(id: string): void {
     this.#containers.add(id);
+  }
+
+  /**
+   * Creates a container of this job's, tracked for cleanup. The request is not aborted with the
+   * job: an aborted create may still complete in the engine, leaving a container cleanup never
+   * heard of. So it runs to its end (cleanup waits for it) and the job's signal is checked after.
+   */
+  async createContainer(
+    config: ContainerCreateConfig,
+    name: string,
+    signal: AbortSignal,
+  ): Promise<string> {
+    signal.throwIfAborted();
+    if (this.#cleaned !== undefined) throw new Error(`${name}: the job's cleanup has begun`);
+    const creation = this.#docker.containers.create(config, {
+      name,
+      signal: AbortSignal.timeout(CREATE_TIMEOUT_MS),
+    });
+    this.#creating.add(creation);
+    try {
+      const { Id } = await creation;
+      this.#containers.add(Id);
+      signal.throwIfAborted();
+      return Id;
+    } finally {
+      this.#creating.delete(creation);
+    }
   }
 
   /** A container the engine removed itself (AutoRemove): nothing left to remove. */
@@ -86,6 +116,7 @@ export class JobObjects {
   }
 
   async #cleanup(beforeNetworkRemoval?: () => Promise<void>): Promise<string[]> {
+    await Promise.allSettled([...this.#creating]);
     const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
     const problems: string[] = [];
     const attempt = async (what: string, action: () => Promise<void>): Promise<void> => {

@@ -107,8 +107,7 @@ export async function startServices(o: {
         id: spec.id,
         projectKey: o.projectKey,
       });
-      const { Id } = await docker.containers.create(config, { name, signal });
-      o.objects.trackContainer(Id);
+      const Id = await o.objects.createContainer(config, name, signal);
       await docker.containers.start(Id, { signal });
       return { service, containerId: Id, containerName: name, image };
     }),
@@ -172,7 +171,7 @@ async function waitForTcp(o: {
     trace: o.trace,
     signal,
   });
-  const { Id } = await docker.containers.create(
+  const Id = await o.objects.createContainer(
     {
       Image: PROBE_IMAGE,
       Entrypoint: ["sh", "-c"],
@@ -180,9 +179,9 @@ async function waitForTcp(o: {
       Labels: o.objects.labelsFor("service-probe"),
       HostConfig: { NetworkMode: o.network.name, AutoRemove: false },
     },
-    { name: `${started.containerName}-wait-for-service`, signal },
+    `${started.containerName}-wait-for-service`,
+    signal,
   );
-  o.objects.trackContainer(Id);
   try {
     const pending = await docker.containers.beginWait(Id, { condition: "next-exit", signal });
     await docker.containers.start(Id, { signal });

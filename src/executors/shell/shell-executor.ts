@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, relative } from "node:path";
 import { pierVersion } from "../../cli/version.ts";
@@ -263,10 +263,10 @@ class ShellJobStages implements JobStages {
       checkoutUnchanged(paths.projectDir, previous.snapshot);
     await writeGetSources(job, plan, async () => {
       if (reused) return;
-      // What the previous job left goes; prepareSources may keep a folder (GIT_STRATEGY none).
-      if (this.#previous !== undefined) {
-        await removeAside(paths.projectDir, trashDir(job.ctx.stateDir));
-      }
+      // Whatever is there goes, even with no previous job in this run: a killed pier's kept
+      // build, whose slot this run took over, must not reach the job (prepareSources would
+      // fetch into an existing .git, and keeps the folder as it is with GIT_STRATEGY none).
+      await removeAside(paths.projectDir, trashDir(job.ctx.stateDir));
       const spare = this.#settings.takeCheckout();
       await prepareSources({
         ...(job.ctx.projectDir !== undefined && { repoDir: job.ctx.projectDir }),
@@ -406,8 +406,10 @@ function tmpFolderState(paths: BuildPaths): string | undefined {
     }
     return [paths.tmpDir, paths.homeDir, paths.tmpdirDir]
       .map((dir) => {
-        const stats = statSync(dir);
-        return `${String(stats.mode)} ${String(stats.uid)} ${String(stats.gid)}`;
+        // lstat: a folder a job swapped for a symbolic link is not the folder that was made.
+        const stats = lstatSync(dir);
+        if (!stats.isDirectory()) throw new Error(`${dir} is no longer a folder`);
+        return [stats.mode, stats.uid, stats.gid, stats.ino].map(String).join(" ");
       })
       .join(" | ");
   } catch {
