@@ -145,4 +145,27 @@ describe("shell executor: build folders kept between the jobs of one run", () =>
     expect(none?.["entries"]).toBe("0");
     expect(none?.["tmp"]).toBe("3");
   });
+
+  it("never lets a job inherit a checkout a killed pier left in its slot", async () => {
+    const [first] = await runJobs(new ShellExecutor({ killGraceMs: 1000, expectedJobs: 1 }), [
+      spec([]),
+    ]);
+    await removalsSettled();
+    const dir = first?.["dir"] ?? "";
+    // What a pier killed while it kept a build leaves: a checkout with something in its .git.
+    git(root, "clone", "-q", repo, dir);
+    writeFileSync(join(dir, ".git", "planted"), "from an earlier pier\n");
+    writeFileSync(join(dir, ".git", "hooks", "post-checkout"), "#!/bin/sh\necho hooked\n", {
+      mode: 0o755,
+    });
+    const [next] = await runJobs(new ShellExecutor({ killGraceMs: 1000, expectedJobs: 1 }), [
+      // Local runs fetch by default, which reuses a folder's .git when it is a repository.
+      spec(
+        ['echo "planted=$(ls .git/planted .git/hooks/post-checkout 2>/dev/null | wc -l)"'],
+        [jobVariable("GIT_STRATEGY", "fetch")],
+      ),
+    ]);
+    expect(next?.["dir"]).toBe(dir);
+    expect(next?.["planted"]).toBe("0");
+  });
 });
