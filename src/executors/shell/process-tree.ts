@@ -89,17 +89,30 @@ function lastAllocatedPid(): number | undefined {
   }
 }
 
+/** How many processes and threads the kernel has created since boot (`processes` in /proc/stat). */
+export function forkCount(): number | undefined {
+  try {
+    const count = Number(/^processes (\d+)$/m.exec(readFileSync("/proc/stat", "latin1"))?.[1]);
+    return Number.isInteger(count) ? count : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Processes that left the job's process group (setsid, daemons) but still carry the job's
  * marker variable in their environment. Linux only; a process that wipes its environment
  * (`env -i`) is not found. With `sincePid` (the step's shell), only pids allocated after it
  * (from it up to the last one handed out) are read, unless pids wrapped around since: reading
- * every process's environment costs milliseconds on a busy host.
+ * every process's environment costs milliseconds on a busy host. `forksSince` (forkCount()
+ * once the shell was spawned) tells a full wrap-around that ended above `sincePid` again:
+ * without a wrap, each fork since took a new pid in that range.
  */
-export function findMarkedProcesses(marker: string, sincePid = 0): number[] {
+export function findMarkedProcesses(marker: string, sincePid = 0, forksSince?: number): number[] {
   const needle = Buffer.from(`${marker}\0`);
   const last = lastAllocatedPid();
-  const wrapped = last === undefined || last < sincePid;
+  const forks = forksSince === undefined ? 0 : (forkCount() ?? Infinity) - forksSince;
+  const wrapped = last === undefined || last < sincePid || forks > last - sincePid;
   const from = wrapped ? 0 : sincePid;
   const to = wrapped ? Number.POSITIVE_INFINITY : last;
   // Few pids handed out since the step started (the usual case on a quiet host): each is
@@ -115,7 +128,9 @@ export function findMarkedProcesses(marker: string, sincePid = 0): number[] {
       const environ = readFileSync(`/proc/${String(pid)}/environ`);
       const at = environ.indexOf(needle);
       // The marker must be a whole entry, not the tail of another variable's value.
-      if (at === 0 || (at > 0 && environ[at - 1] === 0)) found.push(pid);
+      const whole = at === 0 || (at > 0 && environ[at - 1] === 0);
+      // A thread's id reads like its process's, but only the process itself counts.
+      if (whole && threadGroupOf(pid) === pid) found.push(pid);
     } catch {
       // Gone already, never there (a thread's id, another process), or not ours to read.
     }
@@ -123,13 +138,25 @@ export function findMarkedProcesses(marker: string, sincePid = 0): number[] {
   return found;
 }
 
+function threadGroupOf(pid: number): number | undefined {
+  try {
+    const tgid = /^Tgid:\s*(\d+)$/m.exec(
+      readFileSync(`/proc/${String(pid)}/status`, "latin1"),
+    )?.[1];
+    return tgid === undefined ? undefined : Number(tgid);
+  } catch {
+    return undefined;
+  }
+}
+
 /** SIGTERM, a grace period, then SIGKILL, for processes found by their marker. */
 export async function killMarkedProcesses(
   marker: string,
   graceMs: number,
   sincePid = 0,
+  forksSince?: number,
 ): Promise<number> {
-  const pids = findMarkedProcesses(marker, sincePid);
+  const pids = findMarkedProcesses(marker, sincePid, forksSince);
   if (pids.length === 0) return 0;
   for (const pid of pids) signalPid(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
@@ -140,7 +167,7 @@ export async function killMarkedProcesses(
   }
   for (const pid of alive) signalPid(pid, "SIGKILL");
   // Children the escapees forked after we looked carry the marker too.
-  for (const pid of findMarkedProcesses(marker, sincePid)) signalPid(pid, "SIGKILL");
+  for (const pid of findMarkedProcesses(marker, sincePid, forksSince)) signalPid(pid, "SIGKILL");
   return pids.length;
 }
 

@@ -3,7 +3,12 @@ import { constants } from "node:os";
 import type { Readable } from "node:stream";
 import { markPhase } from "../../trace/phase-timing.ts";
 import type { TraceWriter } from "../../trace/trace-writer.ts";
-import { killMarkedProcesses, killProcessGroup, killProcessGroupNow } from "./process-tree.ts";
+import {
+  forkCount,
+  killMarkedProcesses,
+  killProcessGroup,
+  killProcessGroupNow,
+} from "./process-tree.ts";
 
 export type StepOutcome =
   | { kind: "exited"; exitCode: number }
@@ -94,6 +99,7 @@ export async function runStep(step: StepProcess): Promise<StepOutcome> {
   pipeToTrace(child.stderr, step.trace);
 
   const pgid = await spawned;
+  const forksAtSpawn = forkCount();
   markPhase("step spawned");
   if (pgid === undefined) {
     const error = await exited;
@@ -136,6 +142,7 @@ export async function runStep(step: StepProcess): Promise<StepOutcome> {
       step.marker,
       step.hardKill?.aborted === true ? 0 : step.killGraceMs,
       pgid,
+      forksAtSpawn,
     );
     markPhase("step killed");
     const drained = await Promise.race([
