@@ -1,13 +1,5 @@
-import {
-  copyFileSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-} from "node:fs";
-import { rm } from "node:fs/promises";
+import { constants, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { runGit } from "../../storage/run-git.ts";
 import { makeScratchDirSync } from "../../storage/scratch-dirs.ts";
@@ -16,7 +8,8 @@ import { makeScratchDirSync } from "../../storage/scratch-dirs.ts";
  * Local snapshots borrow the user's objects through git alternates, a host path the container
  * does not have, so each snapshot must hold the objects its checkout needs. The first job of a
  * commit (and depth) packs them with `git repack`; the pack is kept, and later jobs of the run
- * copy it instead of running git. Kept packs live in a scratch folder of the state dir until the process exits.
+ * copy it instead of running git. Kept packs live in a scratch folder of the state dir until
+ * the process exits. Copies run off the main thread: a large repository's pack takes a while.
  */
 export class SelfContainedPacks {
   readonly #stateDir: string;
@@ -38,7 +31,7 @@ export class SelfContainedPacks {
     const kept = this.#packs.get(key);
     if (kept !== undefined) {
       const dir = await kept;
-      if (dir !== undefined && copyPacks(dir, join(gitDir, "objects", "pack"))) {
+      if (dir !== undefined && (await copyPacks(dir, join(gitDir, "objects", "pack")))) {
         rmSync(alternates, { force: true });
         return;
       }
@@ -58,7 +51,7 @@ export class SelfContainedPacks {
   }
 
   /** A copy of the pack folder's files, or undefined when it cannot be made. */
-  #keep(packDir: string): string | undefined {
+  async #keep(packDir: string): Promise<string | undefined> {
     try {
       if (this.#keepDir === undefined) {
         const dir = makeScratchDirSync(this.#stateDir, "docker-packs");
@@ -66,7 +59,7 @@ export class SelfContainedPacks {
         process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
       }
       const dir = mkdtempSync(join(this.#keepDir, "pack-"));
-      return copyPacks(packDir, dir) ? dir : undefined;
+      return (await copyPacks(packDir, dir)) ? dir : undefined;
     } catch {
       return undefined;
     }
@@ -74,11 +67,11 @@ export class SelfContainedPacks {
 }
 
 /** Copies (reflinks where the file system can) every file of `from` into `to`. */
-function copyPacks(from: string, to: string): boolean {
+async function copyPacks(from: string, to: string): Promise<boolean> {
   try {
-    mkdirSync(to, { recursive: true });
-    for (const name of readdirSync(from)) {
-      copyFileSync(join(from, name), join(to, name), constants.COPYFILE_FICLONE);
+    await mkdir(to, { recursive: true });
+    for (const name of await readdir(from)) {
+      await copyFile(join(from, name), join(to, name), constants.COPYFILE_FICLONE);
     }
     return true;
   } catch {
