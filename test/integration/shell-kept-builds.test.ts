@@ -168,4 +168,16 @@ describe("shell executor: build folders kept between the jobs of one run", () =>
     expect(next?.["dir"]).toBe(dir);
     expect(next?.["planted"]).toBe("0");
   });
+
+  it("does not hand the next job a HOME the previous one swapped for a link elsewhere", async () => {
+    const elsewhere = join(root, "elsewhere");
+    mkdirSync(elsewhere);
+    const executor = new ShellExecutor({ killGraceMs: 1000, expectedJobs: 2 });
+    await runJobs(executor, [spec([`rmdir "$HOME" && ln -s ${elsewhere} "$HOME"`])]);
+    const [next] = await runJobs(executor, [
+      spec(['echo "linked=$(test -L "$HOME" && echo yes || echo no)"', 'touch "$HOME/.history"']),
+    ]);
+    expect(next?.["linked"]).toBe("no");
+    expect(readdirSync(elsewhere)).toEqual([]);
+  });
 });
