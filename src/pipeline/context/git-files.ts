@@ -1,40 +1,14 @@
-import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { readdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
-
-/** Variables that make git look elsewhere than `<repoDir>/.git`: then git itself is asked. */
-const locators = ["GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_CONFIG", "GIT_NAMESPACE"];
-
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-/** The `.git` folder of a plain repository whose top is `repoDir`, with a config we can read. */
-function plainGitDir(repoDir: string): { gitDir: string; config: string } | undefined {
-  if (locators.some((name) => process.env[name] !== undefined)) return undefined;
-  const gitDir = join(repoDir, ".git");
-  try {
-    if (!statSync(gitDir).isDirectory()) return undefined;
-  } catch {
-    return undefined;
-  }
-  const config = read(join(gitDir, "config"));
-  if (config === undefined || /^\s*\[\s*include|refstorage|worktreeconfig/im.test(config)) {
-    return undefined;
-  }
-  return { gitDir, config };
-}
+import { locateRepository, readText as read } from "./git-repository.ts";
 
 /**
  * What `git rev-parse --show-toplevel --symbolic-full-name HEAD` prints, read from the files:
  * a spawn costs pier several milliseconds of its main thread. Undefined when git must be asked
- * (not the top of a plain repository, unborn branch, anything unusual).
+ * (not the top of a repository or worktree, unborn branch, anything unusual).
  */
 export function topLevelFromFiles(repoDir: string): string | undefined {
-  const repo = plainGitDir(repoDir);
+  const repo = locateRepository(repoDir);
   if (repo === undefined) return undefined;
   const head = read(join(repo.gitDir, "HEAD"))?.trim();
   if (head === undefined) return undefined;
@@ -43,7 +17,8 @@ export function topLevelFromFiles(repoDir: string): string | undefined {
   else {
     const symbolic = /^ref: (refs\/heads\/\S+)$/.exec(head)?.[1];
     // An unborn branch makes rev-parse fail: leave that to git.
-    if (symbolic === undefined || refObject(repo.gitDir, symbolic) === undefined) return undefined;
+    if (symbolic === undefined || refObject(repo.commonDir, symbolic) === undefined)
+      return undefined;
     name = symbolic;
   }
   return `${realpathSync(repoDir)}\n${name}\n`;
@@ -51,7 +26,7 @@ export function topLevelFromFiles(repoDir: string): string | undefined {
 
 /** What `git config --get remote.origin.url` prints, or undefined (then ask git). */
 export function originUrlFromFiles(repoDir: string): { url: string | undefined } | undefined {
-  const repo = plainGitDir(repoDir);
+  const repo = locateRepository(repoDir);
   if (repo === undefined) return undefined;
   let section = "";
   let url: string | undefined;
@@ -72,10 +47,11 @@ export function originUrlFromFiles(repoDir: string): { url: string | undefined }
   return { url: url === undefined ? undefined : `${url}\n` };
 }
 
-function refObject(gitDir: string, name: string): string | undefined {
-  const loose = read(join(gitDir, name))?.trim();
+/** The object a loose or packed ref names, read from the common directory. */
+export function refObject(commonDir: string, name: string): string | undefined {
+  const loose = read(join(commonDir, name))?.trim();
   if (loose !== undefined) return /^[0-9a-f]{40}$/.test(loose) ? loose : undefined;
-  const packed = read(join(gitDir, "packed-refs")) ?? "";
+  const packed = read(join(commonDir, "packed-refs")) ?? "";
   return packed
     .split("\n")
     .find((line) => line.endsWith(` ${name}`))
@@ -104,10 +80,10 @@ function looseRefs(gitDir: string, prefix: string, into: Map<string, string>): v
  * origin's HEAD.
  */
 export function refsFromFiles(repoDir: string): string | undefined {
-  const repo = plainGitDir(repoDir);
+  const repo = locateRepository(repoDir);
   if (repo === undefined) return undefined;
   const refs = new Map<string, { object: string; peeled: string; symref: string }>();
-  const packed = read(join(repo.gitDir, "packed-refs"));
+  const packed = read(join(repo.commonDir, "packed-refs"));
   if (packed !== undefined) {
     const lines = packed.split("\n");
     const traits = lines[0]?.startsWith("# pack-refs with:") === true ? lines[0] : "";
@@ -127,7 +103,7 @@ export function refsFromFiles(repoDir: string): string | undefined {
   }
   const loose = new Map<string, string>();
   for (const prefix of ["refs/heads", "refs/tags", "refs/remotes/origin"]) {
-    looseRefs(repo.gitDir, prefix, loose);
+    looseRefs(repo.commonDir, prefix, loose);
   }
   for (const [name, content] of loose) {
     if (/^[0-9a-f]{40}$/.test(content)) {
@@ -137,7 +113,7 @@ export function refsFromFiles(repoDir: string): string | undefined {
     }
     const target = /^ref: (refs\/\S+)$/.exec(content)?.[1];
     if (name !== "refs/remotes/origin/HEAD" || target === undefined) return undefined;
-    refs.set(name, { object: refObject(repo.gitDir, target) ?? "", peeled: "", symref: target });
+    refs.set(name, { object: refObject(repo.commonDir, target) ?? "", peeled: "", symref: target });
   }
   const wanted = [...refs]
     .filter(([name]) => /^refs\/(heads|tags|remotes\/origin)\//.test(name))

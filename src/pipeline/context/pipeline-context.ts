@@ -3,6 +3,7 @@ import { join, relative, resolve, sep } from "node:path";
 import { filesMatchExists } from "../rules/exists.ts";
 import { gitOutput, gitOutputAsync, splitNul } from "./git.ts";
 import { originUrlFromFiles, refsFromFiles, topLevelFromFiles } from "./git-files.ts";
+import { headCommitFromFiles } from "./git-head-commit.ts";
 import { projectIdentity } from "./project-identity.ts";
 import { slugify } from "./slugify.ts";
 
@@ -199,21 +200,30 @@ const refsArgs = [
 ];
 const originUrlArgs = ["config", "--get", "remote.origin.url"];
 
+/** What `git <logArgs>` prints, from HEAD's commit read from the object store. */
+function logFromFiles(repoDir: string): string | undefined {
+  const head = headCommitFromFiles(repoDir);
+  if (head === undefined) return undefined;
+  const { authorName, authorEmail, committerDate, message, parents } = head.commit;
+  const fields = [head.sha, parents.join(" "), authorName, authorEmail, committerDate, message];
+  return `${fields.join("\0")}\0`;
+}
+
 function readGitFacts(repoDir: string): GitFacts {
   const topLevel = topLevelFromFiles(repoDir) ?? gitOutput(repoDir, topLevelArgs);
   if (!topLevel) return { topLevel, log: undefined, refs: undefined, originUrl: undefined };
   return {
     topLevel,
-    log: gitOutput(repoDir, logArgs),
+    log: logFromFiles(repoDir) ?? gitOutput(repoDir, logArgs),
     refs: refsFromFiles(repoDir) ?? gitOutput(repoDir, refsArgs),
     originUrl: (originUrlFromFiles(repoDir) ?? { url: gitOutput(repoDir, originUrlArgs) }).url,
   };
 }
 
 /**
- * readGitFacts with the git commands running at once. What plain repositories keep in files
- * (HEAD, refs, origin's URL) is read from them: every spawn forks pier's process, which costs
- * milliseconds of its main thread; the commit itself is always asked of git.
+ * readGitFacts with the git commands running at once. What repositories keep in files (HEAD,
+ * refs, origin's URL, HEAD's commit) is read from them: every spawn forks pier's process, which
+ * costs milliseconds of its main thread; git is asked only where the files are not enough.
  */
 async function readGitFactsConcurrently(repoDir: string): Promise<GitFacts> {
   const orAsk = (value: string | undefined, args: string[]): Promise<string | undefined> =>
@@ -221,7 +231,7 @@ async function readGitFactsConcurrently(repoDir: string): Promise<GitFacts> {
   const origin = originUrlFromFiles(repoDir);
   const [topLevel, log, refs, originUrl] = await Promise.all([
     orAsk(topLevelFromFiles(repoDir), topLevelArgs),
-    gitOutputAsync(repoDir, logArgs),
+    orAsk(logFromFiles(repoDir), logArgs),
     orAsk(refsFromFiles(repoDir), refsArgs),
     origin !== undefined ? Promise.resolve(origin.url) : gitOutputAsync(repoDir, originUrlArgs),
   ]);

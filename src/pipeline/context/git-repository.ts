@@ -1,0 +1,91 @@
+import { readFileSync, statSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+
+/**
+ * Variables that make git look elsewhere than `<repoDir>/.git`, or read other objects,
+ * refs or configuration than the files there: then git itself is asked.
+ */
+const locators = [
+  "GIT_DIR",
+  "GIT_WORK_TREE",
+  "GIT_COMMON_DIR",
+  "GIT_CONFIG",
+  "GIT_CONFIG_PARAMETERS",
+  "GIT_CONFIG_COUNT",
+  "GIT_NAMESPACE",
+  "GIT_OBJECT_DIRECTORY",
+  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+  "GIT_REPLACE_REF_BASE",
+  "GIT_GRAFT_FILE",
+  "GIT_SHALLOW_FILE",
+];
+
+/**
+ * Configuration that changes what the files mean: includes (other files to read), ref
+ * storage other than files, per-worktree configuration, a work tree elsewhere, a bare
+ * repository, an object format other than SHA-1, a repository format newer than git's
+ * extensions version.
+ */
+const unusualConfig =
+  /^\s*\[\s*include|refstorage|worktreeconfig|^\s*worktree\s*=|^\s*bare\s*=\s*true|objectformat\s*=(?!\s*sha1\s*$)|repositoryformatversion\s*=(?!\s*[01]\s*$)/im;
+
+export interface GitRepository {
+  /** The worktree's own files (HEAD): `.git`, or `<common>/worktrees/<name>` for a linked worktree. */
+  gitDir: string;
+  /** Objects, refs and configuration: the gitDir unless its `commondir` file points elsewhere. */
+  commonDir: string;
+  config: string;
+}
+
+export function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function ownerOf(path: string): number | undefined {
+  try {
+    return statSync(path).uid;
+  } catch {
+    return undefined;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The repository whose work tree's top is `repoDir`: a `.git` folder, or a `.git` file
+ * (`gitdir: …`, linked worktrees and submodules) with the `commondir` it names. Undefined when
+ * git must be asked: an environment or configuration that points elsewhere, a directory that
+ * is not the top, files owned by another user (git's safe.directory decides those).
+ */
+export function locateRepository(repoDir: string): GitRepository | undefined {
+  if (locators.some((name) => process.env[name] !== undefined)) return undefined;
+  const dotGit = join(repoDir, ".git");
+  let gitDir = dotGit;
+  if (!isDirectory(dotGit)) {
+    const pointer = /^gitdir: (.+)\n?$/.exec(readText(dotGit) ?? "")?.[1];
+    if (pointer === undefined) return undefined;
+    gitDir = resolve(repoDir, pointer);
+    if (!isDirectory(gitDir)) return undefined;
+  }
+  const common = readText(join(gitDir, "commondir"))?.replace(/\n$/, "");
+  const commonDir =
+    common === undefined ? gitDir : isAbsolute(common) ? common : join(gitDir, common);
+  const user = process.geteuid?.();
+  if (user !== undefined) {
+    if (user === 0 && process.env["SUDO_UID"] !== undefined) return undefined;
+    if ([repoDir, dotGit, gitDir].some((path) => ownerOf(path) !== user)) return undefined;
+  }
+  const config = readText(join(commonDir, "config"));
+  if (config === undefined || unusualConfig.test(config)) return undefined;
+  return { gitDir, commonDir, config };
+}
