@@ -41,7 +41,8 @@ export function resolveExtends(
       return fail("invalid `extends` value: should be a string or an array of strings");
     }
     if (chain.length > maxExtendsDepth) return fail("nesting too deep in `extends`");
-    let merged: Record<string, unknown> = {};
+    // The first parent is merged into as it is: deepMerge copies, never changes, its base.
+    let merged: Record<string, unknown> | undefined;
     for (const parent of parents as string[]) {
       if (parent === name || chain.includes(parent))
         return fail("circular dependency detected in `extends`");
@@ -53,9 +54,9 @@ export function resolveExtends(
         failed.add(name);
         return undefined;
       }
-      merged = deepMerge(merged, base);
+      merged = merged ? deepMerge(merged, base) : base;
     }
-    const value = deepMerge(merged, job);
+    const value = deepMerge(merged ?? {}, job);
     resolved.set(name, value);
     return value;
   };

@@ -9,7 +9,14 @@ import type {
   RuleSpec,
   YamlVariable,
 } from "../model/pipeline-model.ts";
-import type { PlanVariable, PlannedCache, PlannedJob, PlannedService } from "../plan.ts";
+import type {
+  PlanVariable,
+  PlannedArtifacts,
+  PlannedCache,
+  PlannedEnvironment,
+  PlannedImage,
+  PlannedJob,
+} from "../plan.ts";
 import { matchRules } from "../rules/rule.ts";
 import { onlyExceptAllows } from "../rules/only-except.ts";
 import { expandValue } from "../variables/expand.ts";
@@ -23,6 +30,7 @@ import {
   rawLookup,
   type VariableLayers,
 } from "./job-variables.ts";
+import { lazyFields } from "./lazy-fields.ts";
 import { parallelInstances, type ParallelInstance } from "./parallel-instances.ts";
 
 export interface JobPlanningInput {
@@ -46,6 +54,80 @@ const defaultOnly = { refs: ["branches", "tags"] };
 /** One object for "no rule variables", so that jobs without them share cached expansions. */
 const noRuleVariables: Record<string, string> = {};
 
+/** What the jobs of one planning share for making their fields later. */
+interface PlanningRun {
+  variablesCache: JobVariablesCache;
+  diagnostics: Diagnostics;
+}
+
+interface Expansion {
+  variables: PlanVariable[];
+  expand: (text: string) => string;
+}
+
+/** What a planned job's lazy fields are made from. */
+interface LazyJobState {
+  name: string;
+  job: JobModel;
+  layers: VariableLayers;
+  run: PlanningRun;
+  expansion: Expansion | undefined;
+}
+
+/** The job's variables and the expansion of keywords with them, made once (reporting a cycle). */
+function expansionOf(state: LazyJobState): Expansion {
+  if (state.expansion) return state.expansion;
+  const {
+    variables,
+    lookup: values,
+    errors,
+  } = jobVariables(state.layers, state.run.variablesCache);
+  for (const error of errors)
+    state.run.diagnostics.error(state.job.position, `${state.name}: ${error}`);
+  state.expansion = {
+    variables,
+    expand: (text) => (text.includes("$") || text.includes("%") ? expandValue(text, values) : text),
+  };
+  return state.expansion;
+}
+
+const lazyJobFields = lazyFields<PlannedJob, LazyJobState>({
+  services: (state) => {
+    const { expand } = expansionOf(state);
+    return state.job.services.map((service) => ({ ...service, name: expand(service.name) }));
+  },
+  variables: (state) => expansionOf(state).variables,
+  predefinedVariables: (state) =>
+    state.layers.jobPredefined.entries.map(([key, value]) => ({ key, value, expand: false })),
+  cache: (state) => {
+    const { expand } = expansionOf(state);
+    return state.job.cache.map((cache) => expandCache(cache, expand));
+  },
+  tags: (state) => state.job.tags.map(expansionOf(state).expand),
+  resourceGroup: (state) => expansionOf(state).expand(state.job.resourceGroup ?? ""),
+  image: (state) => {
+    const image = state.job.image as PlannedImage;
+    return { ...image, name: expansionOf(state).expand(image.name) };
+  },
+  artifacts: (state) => {
+    const artifacts = state.job.artifacts as PlannedArtifacts;
+    const { expand } = expansionOf(state);
+    return {
+      ...artifacts,
+      paths: artifacts.paths.map(expand),
+      exclude: artifacts.exclude.map(expand),
+      ...(artifacts.name !== undefined ? { name: expand(artifacts.name) } : {}),
+    };
+  },
+  environment: (state) => {
+    const environment = state.job.environment as PlannedEnvironment;
+    const { expand } = expansionOf(state);
+    const result = { ...environment, name: expand(environment.name) };
+    if (environment.url !== undefined) result.url = expand(environment.url);
+    return result;
+  },
+});
+
 /** Applies rules / only-except, parallel expansion, variables and creation-time expansion to each job. */
 export function planJobs(input: JobPlanningInput): PendingJob[] {
   const { model, context, diagnostics } = input;
@@ -53,7 +135,7 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
   const hasWorkflowRules = model.workflow?.rules !== undefined;
   let nextId = 1;
   const pipelinePredefined = new PredefinedVariables(input.predefined);
-  const variablesCache = new JobVariablesCache();
+  const run: PlanningRun = { variablesCache: new JobVariablesCache(), diagnostics };
   // Every name a job's own predefined variables can have (a parallel job's list is the longest).
   const jobPredefinedNames = new Set(
     predefinedJobVariables(
@@ -115,21 +197,10 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       // The variables and the keywords expanded with them are made when first read (`pier
       // list` reads none): only a reference cycle, the one error they can have, is looked for
       // now, and when there may be one they are made now to report it.
-      let expansion: { variables: PlanVariable[]; expand: (text: string) => string } | undefined;
-      const expanded = (): { variables: PlanVariable[]; expand: (text: string) => string } => {
-        if (expansion) return expansion;
-        const { variables, lookup: values, errors } = jobVariables(layers, variablesCache);
-        for (const error of errors) diagnostics.error(job.position, `${name}: ${error}`);
-        expansion = {
-          variables,
-          expand: (text) =>
-            text.includes("$") || text.includes("%") ? expandValue(text, values) : text,
-        };
-        return expansion;
-      };
-      if (mayHaveReferenceCycle(layers)) expanded();
+      const state: LazyJobState = { name, job, layers, run, expansion: undefined };
+      if (mayHaveReferenceCycle(layers)) expansionOf(state);
 
-      const planned: PlannedJob = {
+      const planned = {
         name,
         baseName: job.name,
         stage: job.stage,
@@ -138,56 +209,18 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
         allowFailure: allowFailureOf(job, rule),
         retry: job.retry,
         interruptible: rule?.interruptible ?? job.interruptible,
-        get services(): PlannedService[] {
-          const { expand } = expanded();
-          return settle(
-            this,
-            "services",
-            job.services.map((service) => expandService(service, expand)),
-          );
-        },
-        set services(value: PlannedService[]) {
-          settle(this, "services", value);
-        },
-        beforeScript: job.beforeScript,
-        script: job.script,
-        afterScript: job.afterScript,
-        get variables(): PlanVariable[] {
-          return settle(this, "variables", expanded().variables);
-        },
-        set variables(value: PlanVariable[]) {
-          settle(this, "variables", value);
-        },
-        // Built when read (plan output, job payloads), not for every listed job.
-        get predefinedVariables(): PlanVariable[] {
-          return settle(
-            this,
-            "predefinedVariables",
-            jobPredefined.entries.map(([key, value]) => ({ key, value, expand: false })),
-          );
-        },
-        set predefinedVariables(value: PlanVariable[]) {
-          settle(this, "predefinedVariables", value);
-        },
-        get cache(): PlannedCache[] {
-          const { expand } = expanded();
-          return settle(
-            this,
-            "cache",
-            job.cache.map((cache) => expandCache(cache, expand)),
-          );
-        },
-        set cache(value: PlannedCache[]) {
-          settle(this, "cache", value);
-        },
-        get tags(): string[] {
-          return settle(this, "tags", job.tags.map(expanded().expand));
-        },
-        set tags(value: string[]) {
-          settle(this, "tags", value);
-        },
-        position: job.position,
-      };
+      } as PlannedJob;
+      lazyJobFields.attach(planned, state);
+      lazyJobFields.define(planned, "services");
+      planned.beforeScript = job.beforeScript;
+      planned.script = job.script;
+      planned.afterScript = job.afterScript;
+      lazyJobFields.define(planned, "variables");
+      // Built when read (plan output, job payloads), not for every listed job.
+      lazyJobFields.define(planned, "predefinedVariables");
+      lazyJobFields.define(planned, "cache");
+      lazyJobFields.define(planned, "tags");
+      planned.position = job.position;
       const startIn =
         rule?.startIn !== undefined ? parseDuration(rule.startIn) : job.startInSeconds;
       if (when === "delayed") {
@@ -200,31 +233,10 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       }
       if (job.dependencies) planned.dependencies = job.dependencies;
       if (job.timeoutSeconds !== undefined) planned.timeoutSeconds = job.timeoutSeconds;
-      const { resourceGroup, image, artifacts, environment } = job;
-      if (resourceGroup !== undefined)
-        settleLater(planned, "resourceGroup", () => expanded().expand(resourceGroup));
-      if (image) {
-        settleLater(planned, "image", () => ({ ...image, name: expanded().expand(image.name) }));
-      }
-      if (artifacts) {
-        settleLater(planned, "artifacts", () => {
-          const { expand } = expanded();
-          return {
-            ...artifacts,
-            paths: artifacts.paths.map(expand),
-            exclude: artifacts.exclude.map(expand),
-            ...(artifacts.name !== undefined ? { name: expand(artifacts.name) } : {}),
-          };
-        });
-      }
-      if (environment) {
-        settleLater(planned, "environment", () => {
-          const { expand } = expanded();
-          const result = { ...environment, name: expand(environment.name) };
-          if (environment.url !== undefined) result.url = expand(environment.url);
-          return result;
-        });
-      }
+      if (job.resourceGroup !== undefined) lazyJobFields.define(planned, "resourceGroup");
+      if (job.image) lazyJobFields.define(planned, "image");
+      if (job.artifacts) lazyJobFields.define(planned, "artifacts");
+      if (job.environment) lazyJobFields.define(planned, "environment");
       if (job.coverage !== undefined) planned.coverage = job.coverage;
       if (instance) {
         planned.parallel = { index: instance.index, total: instance.total };
@@ -239,30 +251,6 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
     }
   }
   return pending;
-}
-
-/** Replaces a lazily made property by its value (a plain data property, as if always there). */
-function settle<K extends keyof PlannedJob>(
-  job: PlannedJob,
-  key: K,
-  value: PlannedJob[K],
-): PlannedJob[K] {
-  Object.defineProperty(job, key, { value, enumerable: true, writable: true, configurable: true });
-  return value;
-}
-
-/** Adds a property made when first read. */
-function settleLater<K extends keyof PlannedJob>(
-  job: PlannedJob,
-  key: K,
-  make: () => PlannedJob[K],
-): void {
-  Object.defineProperty(job, key, {
-    get: () => settle(job, key, make()),
-    set: (value: PlannedJob[K]) => settle(job, key, value),
-    enumerable: true,
-    configurable: true,
-  });
 }
 
 function inheritedVariables(job: JobModel, global: YamlVariable[]): YamlVariable[] {
@@ -284,10 +272,6 @@ function allowFailureOf(
   if (job.allowFailure !== undefined) return job.allowFailure;
   if (rule?.when !== undefined) return false;
   return job.when === "manual";
-}
-
-function expandService(service: PlannedService, expand: (text: string) => string): PlannedService {
-  return { ...service, name: expand(service.name) };
 }
 
 function expandCache(cache: PlannedCache, expand: (text: string) => string): PlannedCache {
