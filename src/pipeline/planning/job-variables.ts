@@ -176,6 +176,8 @@ interface SharedLayers {
   referencesJobPredefined: boolean;
   /** Expansions by sharedKey. */
   results: Map<string, ExpandedLayers>;
+  /** mayHaveReferenceCycle for these layers with a matrix without references, once known. */
+  mayCycle: boolean | undefined;
 }
 
 /**
@@ -230,6 +232,7 @@ export class JobVariablesCache {
         referenced: names,
         referencesJobPredefined: [...names].some((name) => jobLevel.has(name)),
         results: new Map(),
+        mayCycle: undefined,
       };
       byUser.set(layers.user, shared);
     }
@@ -244,7 +247,19 @@ export class JobVariablesCache {
  * them refers to a job-level predefined variable or to a predefined one whose value has
  * references. True means there may be a cycle.
  */
-export function mayHaveReferenceCycle(layers: VariableLayers): boolean {
+export function mayHaveReferenceCycle(layers: VariableLayers, cache?: JobVariablesCache): boolean {
+  if (!cache) return findsReferenceCycle(layers);
+  // Jobs share their layers but for the matrix: one without references changes nothing.
+  for (const key in layers.matrix) {
+    const value = layers.matrix[key] as string;
+    if (value.includes("$") || value.includes("%")) return findsReferenceCycle(layers);
+  }
+  const shared = cache.sharedFor(layers);
+  shared.mayCycle ??= findsReferenceCycle(layers);
+  return shared.mayCycle;
+}
+
+function findsReferenceCycle(layers: VariableLayers): boolean {
   const edges = new Map<string, string[]>();
   const visit = (key: string, value: string): void => {
     const references = referencedNames(value);

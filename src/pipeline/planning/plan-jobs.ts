@@ -198,7 +198,7 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       // list` reads none): only a reference cycle, the one error they can have, is looked for
       // now, and when there may be one they are made now to report it.
       const state: LazyJobState = { name, job, layers, run, expansion: undefined };
-      if (mayHaveReferenceCycle(layers)) expansionOf(state);
+      if (mayHaveReferenceCycle(layers, run.variablesCache)) expansionOf(state);
 
       const planned = {
         name,
