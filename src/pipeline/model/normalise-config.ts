@@ -1,5 +1,4 @@
 import type { Diagnostics } from "../diagnostics.ts";
-import { copyMapping } from "../load/deep-merge.ts";
 import { isPlainObject } from "../load/plain-object.ts";
 import { keyPositionOf, positionOf } from "../load/source-map.ts";
 import type { SourcePosition } from "../plan.ts";
@@ -60,8 +59,10 @@ export function normaliseConfig(
     visible++;
     if (name.length > 255)
       diagnostics.error(position, `jobs:${name} name is too long (maximum is 255 characters)`);
-    const job = applyDefaults(value, defaults);
-    model.jobs.push(new JobNormaliser(name, job, diagnostics).normalise(position, defaultStage));
+    const inherited = applicableDefaults(value, defaults);
+    model.jobs.push(
+      new JobNormaliser(name, value, diagnostics, inherited).normalise(position, defaultStage),
+    );
   }
   if (visible === 0)
     diagnostics.error(
@@ -162,24 +163,23 @@ function collectDefaults(
   return defaults;
 }
 
-/** `default:` keys the job does not set itself, as `inherit:default` allows. */
-function applyDefaults(
+/**
+ * The `default:` values a job inherits (for the keys it does not set itself), as `inherit:default`
+ * allows; undefined for none. Read through, not copied into the job.
+ */
+function applicableDefaults(
   job: Record<string, unknown>,
   defaults: Record<string, unknown>,
-): Record<string, unknown> {
+): Readonly<Record<string, unknown>> | undefined {
   const keys = Object.keys(defaults);
-  if (keys.length === 0) return job;
+  if (keys.length === 0) return undefined;
+  if (job["trigger"] !== undefined && job["script"] === undefined) return undefined;
   const inherit = job["inherit"];
   const inheritDefault = isPlainObject(inherit) ? inherit["default"] : undefined;
-  if (inheritDefault === false) return job;
-  const allowed = Array.isArray(inheritDefault) ? new Set(inheritDefault) : undefined;
-  const isBridge = job["trigger"] !== undefined && job["script"] === undefined;
-  let result: Record<string, unknown> | undefined;
-  for (const key of keys) {
-    if (Object.hasOwn(job, key) || (allowed && !allowed.has(key))) continue;
-    if (isBridge) continue;
-    result ??= copyMapping(job);
-    result[key] = defaults[key];
-  }
-  return result ?? job;
+  if (inheritDefault === false) return undefined;
+  if (!Array.isArray(inheritDefault)) return defaults;
+  const allowed = new Set(inheritDefault);
+  const chosen: Record<string, unknown> = {};
+  for (const key of keys) if (allowed.has(key)) chosen[key] = defaults[key];
+  return chosen;
 }

@@ -40,18 +40,37 @@ export class JobNormaliser {
   private readonly diagnostics: Diagnostics;
   private readonly path: string;
 
-  constructor(name: string, job: Record<string, unknown>, diagnostics: Diagnostics) {
+  /** `default:` values the job inherits, for the keys it does not set (applicableDefaults). */
+  private readonly defaults: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    name: string,
+    job: Record<string, unknown>,
+    diagnostics: Diagnostics,
+    defaults?: Readonly<Record<string, unknown>>,
+  ) {
     this.name = name;
     this.job = job;
     this.diagnostics = diagnostics;
     this.path = `jobs:${name}`;
+    this.defaults = defaults;
   }
 
   private position: SourcePosition | undefined;
 
-  /** Where `key` is written in the job, else the job's name. */
+  /** The job's value of a key `default:` may give: its own, else the inherited default. */
+  private value(key: string): unknown {
+    const own = this.job[key];
+    if (own !== undefined || this.defaults === undefined || Object.hasOwn(this.job, key))
+      return own;
+    return Object.hasOwn(this.defaults, key) ? this.defaults[key] : undefined;
+  }
+
+  /** Where `key` is written in the job (a default: the job's mapping), else the job's name. */
   private at(key?: string): SourcePosition | undefined {
-    return key !== undefined && Object.hasOwn(this.job, key)
+    return key !== undefined &&
+      (Object.hasOwn(this.job, key) ||
+        (this.defaults !== undefined && Object.hasOwn(this.defaults, key)))
       ? keyPositionOf(this.job, key)
       : (this.position ?? positionOf(this.job));
   }
@@ -124,8 +143,9 @@ export class JobNormaliser {
       } else this.error("dependencies", `${this.path} dependencies should be an array of strings`);
     }
     this.retry(model);
-    if (job["timeout"] !== undefined && job["timeout"] !== null) {
-      const seconds = parseDuration(job["timeout"]);
+    const timeout = this.value("timeout");
+    if (timeout !== undefined && timeout !== null) {
+      const seconds = parseDuration(timeout);
       if (seconds === undefined) this.error("timeout", `${this.path} timeout should be a duration`);
       else model.timeoutSeconds = seconds;
     }
@@ -133,8 +153,9 @@ export class JobNormaliser {
       if (isString(job["resource_group"])) model.resourceGroup = job["resource_group"];
       else this.error("resource_group", `${this.path} resource group should be a string`);
     }
-    if (job["interruptible"] !== undefined) {
-      if (typeof job["interruptible"] === "boolean") model.interruptible = job["interruptible"];
+    const interruptible = this.value("interruptible");
+    if (interruptible !== undefined) {
+      if (typeof interruptible === "boolean") model.interruptible = interruptible;
       else
         this.error("interruptible", `${this.path} interruptible config should be a boolean value`);
     }
@@ -142,9 +163,10 @@ export class JobNormaliser {
     this.artifacts(model);
     this.cache(model);
     this.environment(model);
-    if (job["tags"] !== undefined && job["tags"] !== null) {
-      const tags = flattenStrings(job["tags"]);
-      if (!tags || !Array.isArray(job["tags"]))
+    const tagList = this.value("tags");
+    if (tagList !== undefined && tagList !== null) {
+      const tags = flattenStrings(tagList);
+      if (!tags || !Array.isArray(tagList))
         this.error("tags", `${this.path}:tags config should be an array of strings`);
       else model.tags = tags;
     }
@@ -155,8 +177,8 @@ export class JobNormaliser {
     }
     this.parallel(model);
     if (job["trigger"] !== undefined) model.trigger = job["trigger"];
-    if (job["hooks"] !== undefined) {
-      const hooks = job["hooks"];
+    const hooks = this.value("hooks");
+    if (hooks !== undefined) {
       if (isPlainObject(hooks)) {
         model.hooks = {};
         for (const [key, value] of Object.entries(hooks)) {
@@ -183,7 +205,7 @@ export class JobNormaliser {
 
   private scripts(model: JobModel, isBridge: boolean): void {
     const read = (key: string, required: boolean): string[] => {
-      const value = this.job[key];
+      const value = this.value(key);
       if (value === undefined || value === null) {
         if (required)
           this.error(
@@ -369,7 +391,7 @@ export class JobNormaliser {
   }
 
   private retry(model: JobModel): void {
-    const value = this.job["retry"];
+    const value = this.value("retry");
     if (value === undefined || value === null) return;
     const retry = this.shared("retry", value, () => this.readRetry(value));
     if (retry) model.retry = retry;
@@ -425,12 +447,12 @@ export class JobNormaliser {
   }
 
   private images(model: JobModel): void {
-    const image = this.job["image"];
+    const image = this.value("image");
     if (image !== undefined && image !== null) {
       const parsed = this.shared("image", image, () => this.imageOf(image, "image", false));
       if (parsed) model.image = parsed;
     }
-    const services = this.job["services"];
+    const services = this.value("services");
     if (services === undefined || services === null) return;
     if (!Array.isArray(services)) {
       this.error("services", `${this.path}:services config should be a array`);
@@ -496,7 +518,7 @@ export class JobNormaliser {
   }
 
   private artifacts(model: JobModel): void {
-    const value = this.job["artifacts"];
+    const value = this.value("artifacts");
     if (value === undefined || value === null) return;
     const artifacts = this.shared("artifacts", value, () => this.readArtifacts(value));
     if (artifacts) model.artifacts = artifacts;
@@ -572,7 +594,7 @@ export class JobNormaliser {
   }
 
   private cache(model: JobModel): void {
-    const value = this.job["cache"];
+    const value = this.value("cache");
     if (value === undefined || value === null) return;
     model.cache = this.shared("cache", value, () => this.readCaches(value));
   }

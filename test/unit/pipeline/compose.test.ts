@@ -210,6 +210,35 @@ job2:
     expect(jobNamed(plan, "job2").variables.map((v) => v.key)).toEqual(["VARIABLE2"]);
   });
 
+  it("reports a bad default for each job that inherits it, at the job's mapping", async () => {
+    const errors = await planErrors(`
+default:
+  timeout: soon
+first:
+  script: x
+second:
+  timeout: 1h
+  script: x
+third:
+  inherit: {default: [image]}
+  script: x
+`);
+    expect(errors).toEqual(["5:3: jobs:first timeout should be a duration"]);
+  });
+
+  it("gives no defaults to trigger jobs", async () => {
+    const plan = await planFrom(`
+default:
+  retry: 2
+child:
+  trigger: {include: child.yml}
+job:
+  script: x
+`);
+    expect(jobNamed(plan, "child").retry.max).toBe(0);
+    expect(jobNamed(plan, "job").retry.max).toBe(2);
+  });
+
   it("treats deprecated top-level keys as defaults and rejects them twice", async () => {
     const plan = await planFrom("image: alpine\njob:\n  script: x\n");
     expect(jobNamed(plan, "job").image?.name).toBe("alpine");
