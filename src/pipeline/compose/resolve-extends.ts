@@ -1,5 +1,5 @@
 import type { Diagnostics } from "../diagnostics.ts";
-import { copyMapping, deepMerge } from "../load/deep-merge.ts";
+import { copyMapping, deepMerge, deepMergeAll } from "../load/deep-merge.ts";
 import { isPlainObject } from "../load/plain-object.ts";
 import { keyPositionOf } from "../load/source-map.ts";
 
@@ -41,8 +41,7 @@ export function resolveExtends(
       return fail("invalid `extends` value: should be a string or an array of strings");
     }
     if (chain.length > maxExtendsDepth) return fail("nesting too deep in `extends`");
-    // The first parent is merged into as it is: deepMerge copies, never changes, its base.
-    let merged: Record<string, unknown> | undefined;
+    const sources: Array<Record<string, unknown>> = [];
     for (const parent of parents as string[]) {
       if (parent === name || chain.includes(parent))
         return fail("circular dependency detected in `extends`");
@@ -54,9 +53,10 @@ export function resolveExtends(
         failed.add(name);
         return undefined;
       }
-      merged = merged ? deepMerge(merged, base) : base;
+      sources.push(base);
     }
-    const value = deepMerge(merged ?? {}, job);
+    sources.push(job);
+    const value = sources.length === 1 ? deepMerge({}, job) : deepMergeAll(sources);
     resolved.set(name, value);
     return value;
   };

@@ -27,6 +27,39 @@ export function deepMerge(
   return result;
 }
 
+/**
+ * deepMerge of several mappings, left to right (`deepMerge(deepMerge(a, b), c)`), making one new
+ * mapping at each level instead of one per step. A value only one of them has is shared, not
+ * copied. The inputs are not changed.
+ */
+export function deepMergeAll(
+  sources: ReadonlyArray<Record<string, unknown>>,
+): Record<string, unknown> {
+  const first = sources[0];
+  if (first === undefined) return {};
+  const result: Record<string, unknown> = { ...first };
+  inheritPositions(result, sources.toReversed());
+  // Keys whose values are mappings in several sources (since the last value that was not).
+  let pending: Map<string, Array<Record<string, unknown>>> | undefined;
+  for (let index = 1; index < sources.length; index++) {
+    const source = sources[index] as Record<string, unknown>;
+    for (const key in source) {
+      if (!Object.hasOwn(source, key)) continue;
+      const next = source[key];
+      const previous = result[key];
+      if (Object.hasOwn(result, key) && isPlainObject(previous) && isPlainObject(next)) {
+        pending ??= new Map();
+        const list = pending.get(key);
+        if (list) list.push(next);
+        else pending.set(key, [previous, next]);
+      } else pending?.delete(key);
+      setKey(result, key, next);
+    }
+  }
+  if (pending) for (const [key, list] of pending) setKey(result, key, deepMergeAll(list));
+  return result;
+}
+
 /** A shallow copy that keeps the source positions of the mapping and its keys. */
 export function copyMapping(source: Record<string, unknown>): Record<string, unknown> {
   const result: Record<string, unknown> = { ...source };
