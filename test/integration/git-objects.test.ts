@@ -188,15 +188,23 @@ afterAll(() => {
 });
 
 describe("readGitObject", () => {
-  it("reads loose objects of every type as git cat-file prints them", () => {
+  it("reads loose and packed objects of every type as git cat-file prints them", () => {
     const dir = newRepository();
     writeFileSync(join(dir, "a.txt"), "hello\n");
     mkdirSync(join(dir, "sub"));
     writeFileSync(join(dir, "sub", "b.bin"), Buffer.from([0, 1, 2, 255]));
+    // Larger than what inflate.ts takes on: node:zlib inflates these.
+    let seed = 1;
+    const noise = Buffer.alloc(200_000).map(() => (seed = (seed * 48271) % 2147483647) & 0xff);
+    writeFileSync(join(dir, "noise.bin"), noise);
+    writeFileSync(join(dir, "text.txt"), "a line of text that repeats\n".repeat(20_000));
     commitAll(dir, "first\n");
     git(dir, ["tag", "-a", "v1", "-m", "annotated"]);
     expect(readdirSync(join(dir, ".git", "objects", "pack"))).toEqual([]);
-    expect(expectAllObjectsReadable(dir)).toBe(6);
+    expect(expectAllObjectsReadable(dir)).toBe(8);
+    git(dir, ["repack", "-q", "-a", "-d"]);
+    expect(readdirSync(join(dir, ".git", "objects", "pack")).length).toBeGreaterThan(0);
+    expect(expectAllObjectsReadable(dir)).toBe(8);
   });
 
   it("resolves offset and ref delta chains of commits in packs", () => {

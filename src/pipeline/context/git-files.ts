@@ -1,4 +1,4 @@
-import { readdirSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { locateRepository, readText as read } from "./git-repository.ts";
 
@@ -59,12 +59,10 @@ export function refObject(commonDir: string, name: string): string | undefined {
 }
 
 function looseRefs(gitDir: string, prefix: string, into: Map<string, string>): void {
-  let entries;
-  try {
-    entries = readdirSync(join(gitDir, prefix), { withFileTypes: true });
-  } catch {
-    return;
-  }
+  const dir = join(gitDir, prefix);
+  // Often absent (no tags, no remote): existsSync spares the cost of a thrown error.
+  if (!existsSync(dir)) return;
+  const entries = readdirSync(dir, { withFileTypes: true });
   for (const entry of entries) {
     const name = `${prefix}/${entry.name}`;
     if (entry.isDirectory()) looseRefs(gitDir, name, into);

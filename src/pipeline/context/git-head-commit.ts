@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseCommit, type ParsedCommit } from "./git-commit.ts";
 import { refObject } from "./git-files.ts";
@@ -24,11 +24,8 @@ function userConfigFiles(): string[] {
 }
 
 function hasReplaceRefs(repo: GitRepository): boolean {
-  try {
-    if (readdirSync(join(repo.commonDir, "refs", "replace")).length > 0) return true;
-  } catch {
-    // No refs/replace folder: nothing replaced loosely.
-  }
+  const loose = join(repo.commonDir, "refs", "replace");
+  if (existsSync(loose) && readdirSync(loose).length > 0) return true;
   return readText(join(repo.commonDir, "packed-refs"))?.includes(" refs/replace/") === true;
 }
 

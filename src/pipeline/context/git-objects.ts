@@ -1,6 +1,7 @@
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { inflateSync } from "node:zlib";
+import { CorruptStream, inflateZlib, TruncatedInput } from "./inflate.ts";
 
 export type GitObjectType = "commit" | "tree" | "blob" | "tag";
 
@@ -20,6 +21,11 @@ const OFS_DELTA = 6;
 const REF_DELTA = 7;
 /** Larger objects are not what this reader is for (commits): git reads them. */
 const MAX_OBJECT_SIZE = 64 * 1024 * 1024;
+/**
+ * Compressed streams up to this size are inflated by inflate.ts: node:zlib's first call in a
+ * process costs more than the whole reading of a commit.
+ */
+const SMALL_STREAM = 64 * 1024;
 /** Deeper than any chain git writes (`--depth` 4095 at most); stops a corrupt pack's loops. */
 const MAX_DELTA_CHAIN = 10_000;
 /** git's own limit on alternates that name further alternates. */
@@ -57,12 +63,9 @@ function objectDirectories(objectsDir: string): string[] {
   const visit = (dir: string, depth: number): void => {
     if (found.includes(dir)) return;
     found.push(dir);
-    let alternates: string;
-    try {
-      alternates = readFileSync(join(dir, "info", "alternates"), "utf8");
-    } catch {
-      return;
-    }
+    const alternatesFile = join(dir, "info", "alternates");
+    if (!existsSync(alternatesFile)) return;
+    const alternates = readFileSync(alternatesFile, "utf8");
     if (depth >= MAX_ALTERNATE_DEPTH) fail("alternates nested too deeply");
     for (const line of alternates.split("\n")) {
       if (line === "" || line.startsWith("#")) continue;
@@ -76,7 +79,10 @@ function objectDirectories(objectsDir: string): string[] {
 }
 
 function splitLooseObject(raw: Buffer): GitObject {
-  const nul = raw.indexOf(0);
+  // A loop, not indexOf: Buffer#indexOf's first call costs more than this whole header.
+  let nul = 0;
+  while (nul < raw.length && nul < 32 && raw[nul] !== 0) nul++;
+  if (raw[nul] !== 0) nul = -1;
   const header = /^(commit|tree|blob|tag) (\d+)$/.exec(raw.toString("latin1", 0, Math.max(nul, 0)));
   const data = raw.subarray(nul + 1);
   if (nul < 0 || header?.[1] === undefined || Number(header[2]) !== data.length) {
@@ -86,13 +92,26 @@ function splitLooseObject(raw: Buffer): GitObject {
 }
 
 function readLooseObject(dir: string, sha: string): GitObject | undefined {
-  let compressed: Buffer;
-  try {
-    compressed = readFileSync(join(dir, sha.slice(0, 2), sha.slice(2)));
-  } catch {
-    return undefined;
+  const path = join(dir, sha.slice(0, 2), sha.slice(2));
+  if (!existsSync(path)) return undefined;
+  const compressed = readFileSync(path);
+  return splitLooseObject(inflate(compressed, undefined));
+}
+
+/**
+ * The zlib stream at the start of `compressed` (`size` bytes when known). Small streams go
+ * through inflate.ts, and node:zlib judges what it calls corrupt.
+ */
+function inflate(compressed: Buffer, size: number | undefined): Buffer {
+  const limit = size ?? MAX_OBJECT_SIZE + 64;
+  if (compressed.length <= SMALL_STREAM) {
+    try {
+      return inflateZlib(compressed, size ?? compressed.length * 4, limit);
+    } catch (error) {
+      if (!(error instanceof CorruptStream)) throw error;
+    }
   }
-  return splitLooseObject(inflateSync(compressed, { maxOutputLength: MAX_OBJECT_SIZE + 64 }));
+  return inflateSync(compressed, { maxOutputLength: limit + 1 });
 }
 
 /**
@@ -105,11 +124,12 @@ function inflateAt(fd: number, position: number, size: number): Buffer {
   for (;;) {
     const compressed = readAt(fd, position, window);
     try {
-      const data = inflateSync(compressed, { maxOutputLength: size + 1 });
+      const data = inflate(compressed, size);
       if (data.length !== size) fail("object size does not match its header");
       return data;
     } catch (error) {
-      const truncated = (error as { code?: unknown }).code === "Z_BUF_ERROR";
+      const truncated =
+        error instanceof TruncatedInput || (error as { code?: unknown }).code === "Z_BUF_ERROR";
       if (!truncated || compressed.length < window) throw error;
       window *= 2;
     }
@@ -250,12 +270,9 @@ class ObjectStore {
     if (this.#packs !== undefined) return this.#packs;
     this.#packs = [];
     for (const dir of this.#directories) {
-      let names: string[];
-      try {
-        names = readdirSync(join(dir, "pack"));
-      } catch {
-        continue;
-      }
+      const packDir = join(dir, "pack");
+      if (!existsSync(packDir)) continue;
+      const names = readdirSync(packDir);
       for (const name of names.filter((n) => /^pack-[0-9a-f]{40}\.idx$/.test(n)).sort()) {
         const path = join(dir, "pack", name.slice(0, -4));
         const idx = this.#open(`${path}.idx`);

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 
 /**
@@ -37,7 +37,12 @@ export interface GitRepository {
   config: string;
 }
 
+/**
+ * A file's text, undefined when it is missing or unreadable. Most files asked for are
+ * optional and absent: existsSync answers that without the cost of a thrown error.
+ */
 export function readText(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
   try {
     return readFileSync(path, "utf8");
   } catch {
@@ -46,19 +51,11 @@ export function readText(path: string): string | undefined {
 }
 
 function ownerOf(path: string): number | undefined {
-  try {
-    return statSync(path).uid;
-  } catch {
-    return undefined;
-  }
+  return statSync(path, { throwIfNoEntry: false })?.uid;
 }
 
 function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
 }
 
 /**
