@@ -1,5 +1,5 @@
 import type { Diagnostics } from "../diagnostics.ts";
-import { copyMapping, deepMerge, deepMergeAll } from "../load/deep-merge.ts";
+import { copyLargeMapping, deepMerge, deepMergeAll } from "../load/deep-merge.ts";
 import { isPlainObject } from "../load/plain-object.ts";
 import { keyPositionOf } from "../load/source-map.ts";
 
@@ -17,7 +17,7 @@ export function resolveExtends(
 ): Record<string, unknown> {
   const resolved = new Map<string, Record<string, unknown>>();
   const failed = new Set<string>();
-  const result = copyMapping(config);
+  const result = copyLargeMapping(config);
 
   const resolve = (name: string, chain: string[]): Record<string, unknown> | undefined => {
     const done = resolved.get(name);

@@ -1,5 +1,5 @@
 import type { Diagnostics } from "../diagnostics.ts";
-import { isPlainObject, setKey } from "../load/plain-object.ts";
+import { emptyLargeMapping, isPlainObject, setKey } from "../load/plain-object.ts";
 import { ReferenceTag } from "../load/reference-tag.ts";
 import { copyPosition, inheritPositions } from "../load/source-map.ts";
 
@@ -100,7 +100,7 @@ export function resolveReferences(
     return result;
   };
 
-  const result: Record<string, unknown> = {};
+  const result = emptyLargeMapping();
   inheritPositions(result, [config]);
   for (const [key, value] of Object.entries(config)) {
     try {

@@ -1,4 +1,4 @@
-import { isPlainObject, setKey } from "./plain-object.ts";
+import { emptyLargeMapping, isPlainObject, setKey } from "./plain-object.ts";
 import { inheritPositions } from "./source-map.ts";
 
 /**
@@ -64,5 +64,34 @@ export function deepMergeAll(
 export function copyMapping(source: Record<string, unknown>): Record<string, unknown> {
   const result: Record<string, unknown> = { ...source };
   inheritPositions(result, [source]);
+  return result;
+}
+
+/** copyMapping for a mapping with many keys (a configuration's top level; see emptyLargeMapping). */
+export function copyLargeMapping(source: Record<string, unknown>): Record<string, unknown> {
+  const result = emptyLargeMapping();
+  for (const key in source) if (Object.hasOwn(source, key)) setKey(result, key, source[key]);
+  inheritPositions(result, [source]);
+  return result;
+}
+
+/** deepMerge of two configurations' top levels: many keys (see emptyLargeMapping). */
+export function deepMergeLarge(
+  base: Record<string, unknown>,
+  override: Record<string, unknown>,
+): Record<string, unknown> {
+  const result = emptyLargeMapping();
+  for (const key in base) if (Object.hasOwn(base, key)) setKey(result, key, base[key]);
+  inheritPositions(result, [override, base]);
+  for (const key in override) {
+    if (!Object.hasOwn(override, key)) continue;
+    const next = override[key];
+    const previous = result[key];
+    const merged =
+      Object.hasOwn(result, key) && isPlainObject(previous) && isPlainObject(next)
+        ? deepMerge(previous, next)
+        : next;
+    setKey(result, key, merged);
+  }
   return result;
 }

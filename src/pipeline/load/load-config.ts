@@ -2,10 +2,10 @@ import { readFile } from "node:fs/promises";
 import { join, normalize } from "node:path";
 import type { Diagnostics } from "../diagnostics.ts";
 import type { SourcePosition } from "../plan.ts";
-import { deepMerge } from "./deep-merge.ts";
+import { deepMergeLarge } from "./deep-merge.ts";
 import { interpolateInputs, resolveInputs, type InputProblem } from "./inputs.ts";
 import { globLocalFiles } from "./local-files.ts";
-import { isPlainObject } from "./plain-object.ts";
+import { emptyLargeMapping, isPlainObject } from "./plain-object.ts";
 import type { PositionDetail } from "./fast-yaml.ts";
 import { readYaml, YamlProblem } from "./read-yaml.ts";
 import { fetchRemoteInclude } from "./remote-include.ts";
@@ -137,7 +137,7 @@ class IncludeLoader {
     const include = body["include"];
     if (include === undefined) return body;
     await this.options.hooks.ready;
-    const own: Record<string, unknown> = {};
+    const own = emptyLargeMapping();
     // The file's own keys keep their positions (a job's position is its key's).
     inheritPositions(own, [body]);
     for (const [key, value] of Object.entries(body)) if (key !== "include") own[key] = value;
@@ -158,9 +158,9 @@ class IncludeLoader {
         [...stack, name],
         false,
       );
-      if (loaded) merged = deepMerge(merged, loaded);
+      if (loaded) merged = deepMergeLarge(merged, loaded);
     }
-    return deepMerge(merged, own);
+    return deepMergeLarge(merged, own);
   }
 
   private async read(location: Location): Promise<string> {

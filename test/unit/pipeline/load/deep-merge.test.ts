@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { deepMerge, deepMergeAll } from "../../../../src/pipeline/load/deep-merge.ts";
+import {
+  copyLargeMapping,
+  copyMapping,
+  deepMerge,
+  deepMergeAll,
+  deepMergeLarge,
+} from "../../../../src/pipeline/load/deep-merge.ts";
+import { emptyLargeMapping } from "../../../../src/pipeline/load/plain-object.ts";
 import { readPipelineYaml } from "../../../../src/pipeline/load/fast-yaml.ts";
 import { LineIndex } from "../../../../src/pipeline/load/line-index.ts";
 import { keyPositionOf, positionOf } from "../../../../src/pipeline/load/source-map.ts";
@@ -64,5 +71,30 @@ describe("deepMergeAll", () => {
       expect(keyPositionOf(merged, key)).toEqual(keyPositionOf(expected, key));
     for (const key of ["A", "B"])
       expect(keyPositionOf(merged["v"], key)).toEqual(keyPositionOf(expected["v"], key));
+  });
+});
+
+describe("mappings with many keys", () => {
+  const many = (prefix: string, count: number): Mapping =>
+    Object.fromEntries(
+      Array.from({ length: count }, (_, index) => [`${prefix}${index}`, { index }]),
+    );
+
+  it("start empty, as plain objects, and keep their keys in insertion order", () => {
+    const mapping = emptyLargeMapping();
+    expect(Object.keys(mapping)).toEqual([]);
+    expect(Object.getPrototypeOf(mapping)).toBe(Object.prototype);
+    mapping["b"] = 1;
+    mapping["a"] = 2;
+    expect(JSON.stringify(mapping)).toBe('{"b":1,"a":2}');
+  });
+
+  it("are copied and merged as copyMapping and deepMerge do", () => {
+    const base = { ...many("job-", 900), shared: { A: "1" } };
+    const override = { ...many("other-", 50), shared: { B: "2" }, "job-3": null };
+    expect(JSON.stringify(copyLargeMapping(base))).toBe(JSON.stringify(copyMapping(base)));
+    expect(JSON.stringify(deepMergeLarge(base, override))).toBe(
+      JSON.stringify(deepMerge(base, override)),
+    );
   });
 });
