@@ -16,6 +16,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readPipelineContext } from "../../src/pipeline/context/index.ts";
+import {
+  originUrlFromFiles,
+  refsFromFiles,
+  topLevelFromFiles,
+} from "../../src/pipeline/context/git-files.ts";
 import { headCommitFromFiles } from "../../src/pipeline/context/git-head-commit.ts";
 import { readGitObject } from "../../src/pipeline/context/git-objects.ts";
 
@@ -441,6 +446,23 @@ describe("headCommitFromFiles matches git log", () => {
     expect(headCommitFromFiles(worktree)?.commit.message).toBe("worktree commit\n");
     expectSameAsGit(worktree);
     expect(headCommitFromFiles(dir)?.commit.message).toBe("main commit\n");
+    // HEAD from the worktree's own folder, refs and configuration from the common one.
+    git(dir, ["remote", "add", "origin", "https://gitlab.example.com/group/project.git"]);
+    expect(topLevelFromFiles(worktree)).toBe(
+      gitOutput(worktree, ["rev-parse", "--show-toplevel", "--symbolic-full-name", "HEAD"]),
+    );
+    expect(refsFromFiles(worktree)).toBe(
+      gitOutput(worktree, [
+        "for-each-ref",
+        "--format=%(refname)%00%(objectname)%00%(*objectname)%00%(symref)",
+        "refs/heads",
+        "refs/tags",
+        "refs/remotes/origin",
+      ]),
+    );
+    expect(originUrlFromFiles(worktree)).toEqual({
+      url: gitOutput(worktree, ["config", "--get", "remote.origin.url"]),
+    });
   });
 });
 

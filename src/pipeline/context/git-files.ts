@@ -62,7 +62,12 @@ function looseRefs(gitDir: string, prefix: string, into: Map<string, string>): v
   const dir = join(gitDir, prefix);
   // Often absent (no tags, no remote): existsSync spares the cost of a thrown error.
   if (!existsSync(dir)) return;
-  const entries = readdirSync(dir, { withFileTypes: true });
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
   for (const entry of entries) {
     const name = `${prefix}/${entry.name}`;
     if (entry.isDirectory()) looseRefs(gitDir, name, into);

@@ -56,6 +56,15 @@ function headSha(repo: GitRepository): string | undefined {
 export function headCommitFromFiles(
   repoDir: string,
 ): { sha: string; commit: ParsedCommit } | undefined {
+  try {
+    return readHeadCommit(repoDir);
+  } catch {
+    // A folder that cannot be listed, a file that vanished while read: git will say.
+    return undefined;
+  }
+}
+
+function readHeadCommit(repoDir: string): { sha: string; commit: ParsedCommit } | undefined {
   const repo = locateRepository(repoDir);
   if (repo === undefined || outputEncoding.test(repo.config)) return undefined;
   if (userConfigFiles().some((file) => outputEncoding.test(readText(file) ?? ""))) {
