@@ -1,8 +1,8 @@
 import { copyNodePositions, recordKeyOffset, recordOffset, type SourceFile } from "./source-map.ts";
-import type { LineRecorder } from "./line-index.ts";
+import { LineIndex, type LineRecorder } from "./line-index.ts";
 import { isPlainObject, setKey } from "./plain-object.ts";
 import { ReferenceTag } from "./reference-tag.ts";
-import { mergeKey, resolveYaml11Plain } from "./yaml-scalars.ts";
+import { mayBeSpecialStart, mergeKey, resolveYaml11Plain } from "./yaml-scalars.ts";
 
 /**
  * Which source positions a read records: "all" (every node and key, for messages), or
@@ -67,7 +67,9 @@ class FastReader {
   /** End of each line (index of its `\n` or the text length). */
   private readonly ends: number[];
   /** Spaces before each line's first character; -1 for blank and comment-only lines. */
-  private readonly indents: Int32Array;
+  private readonly indents: number[];
+  /** Lines that are document markers (`---` or `...` at the start of a line). */
+  private readonly markers: number[] = [];
   private readonly anchors = new Map<string, Anchored>();
   /** Resolved plain scalars: values repeat (for this file only, so nothing outlives it). */
   private readonly plainCache = new Map<string, unknown>();
@@ -86,21 +88,29 @@ class FastReader {
     if (text.includes("\t") || text.includes("\r") || text.charCodeAt(0) === 0xfeff) throw giveUp;
     this.text = text;
     this.source = source;
-    const starts: number[] = [0];
-    for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1))
-      starts.push(at + 1);
-    for (const start of starts) source.lines.addNewLine(start);
+    // One pass over the lines: where each starts and ends, its indentation, document markers.
+    const starts: number[] = [];
     const ends: number[] = [];
-    const indents = new Int32Array(starts.length);
-    for (let line = 0; line < starts.length; line++) {
-      const start = starts[line] as number;
-      const next = starts[line + 1];
-      const end = next === undefined ? text.length : next - 1;
-      ends.push(end);
+    const indents: number[] = [];
+    const length = text.length;
+    let start = 0;
+    for (;;) {
+      let end = text.indexOf("\n", start);
+      if (end === -1) end = length;
       let at = start;
       while (at < end && text.charCodeAt(at) === SPACE) at++;
-      indents[line] = at === end || text.charCodeAt(at) === HASH ? -1 : at - start;
+      if (at === end || text.charCodeAt(at) === HASH) indents.push(-1);
+      else {
+        indents.push(at - start);
+        if (at === start && isDocumentMarker(text, start, end)) this.markers.push(starts.length);
+      }
+      starts.push(start);
+      ends.push(end);
+      if (end === length) break;
+      start = end + 1;
     }
+    if (source.lines instanceof LineIndex) source.lines.addLineStarts(starts);
+    else for (const lineStart of starts) source.lines.addNewLine(lineStart);
     this.starts = starts;
     this.ends = ends;
     this.indents = indents;
@@ -108,14 +118,13 @@ class FastReader {
 
   document(): unknown {
     let line = this.nextContent(0);
-    if (line < this.starts.length && this.isMarker(line, "---")) {
+    const markers = this.markers;
+    if (markers[0] === line && this.text.startsWith("---", this.starts[line])) {
       const start = this.starts[line] as number;
       if (!this.restIsEmpty(start + 3, this.ends[line] as number)) throw giveUp;
       line = this.nextContent(line + 1);
-    }
-    for (let other = line; other < this.starts.length; other++) {
-      if (this.isMarker(other, "---") || this.isMarker(other, "...")) throw giveUp;
-    }
+      if (markers.length > 1) throw giveUp;
+    } else if (markers.length > 0) throw giveUp;
     if (line >= this.starts.length) return null;
     const indent = this.indents[line] as number;
     const { value, next } = this.blockNode(line, (this.starts[line] as number) + indent, -1, 0);
@@ -132,13 +141,6 @@ class FastReader {
     if (this.topNodeMade) return false;
     this.topNodeMade = true;
     return true;
-  }
-
-  private isMarker(line: number, marker: string): boolean {
-    const start = this.starts[line] as number;
-    if (!this.text.startsWith(marker, start)) return false;
-    const after = this.text.charCodeAt(start + 3);
-    return start + 3 >= (this.ends[line] as number) || after === SPACE;
   }
 
   /** The first line at or after `line` that has content (not blank, not only a comment). */
@@ -504,7 +506,11 @@ class FastReader {
         if (trimmed !== stop) throw giveUp;
         return { value: resolvePlain(raw, true, this.keyCache), after: stop, isKey };
       }
-      return { value: resolvePlain(raw, false, this.plainCache), after, isKey: false };
+      // A word is itself: no need to look it up.
+      const value = mayBeSpecialStart(raw.charCodeAt(0))
+        ? resolvePlain(raw, false, this.plainCache)
+        : raw;
+      return { value, after, isKey: false };
     }
     // A quoted scalar: a key when `:` follows.
     const colon = this.skipSpaces(after, end);
@@ -766,6 +772,14 @@ const doubleQuoteEscapes: Record<string, string> = {
   "\\": "\\",
   "\t": "\t",
 };
+
+/** `---` or `...` at `start`, alone or followed by a space. */
+function isDocumentMarker(text: string, start: number, end: number): boolean {
+  const first = text.charCodeAt(start);
+  if (first !== DASH && first !== 46 /* . */) return false;
+  if (!text.startsWith(first === DASH ? "---" : "...", start)) return false;
+  return start + 3 >= end || text.charCodeAt(start + 3) === SPACE;
+}
 
 function isFlowIndicator(char: number): boolean {
   return char === 44 || char === 91 || char === 93 || char === 123 || char === 125;

@@ -10,6 +10,11 @@ export class LineIndex {
     this.lineStarts.push(offset);
   };
 
+  /** Many addNewLine calls at once. */
+  addLineStarts(offsets: readonly number[]): void {
+    for (const offset of offsets) this.lineStarts.push(offset);
+  }
+
   linePos = (offset: number): { line: number; col: number } => {
     const starts = this.lineStarts;
     let low = 0;

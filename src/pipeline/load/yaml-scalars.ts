@@ -22,8 +22,36 @@ const sexagesimalFloatPattern = /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/;
 const timestampPattern =
   /^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\.[0-9]+)?)(?:[ \t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$/;
 
-/** Most scalars in a pipeline are words: nothing but these can start a non-string value. */
-const mayBeSpecial = /^[-+.~0-9eEnNyYtTfFoO<]|^$/;
+/**
+ * Whether a plain scalar starting with this character code (NaN: an empty one) may be anything
+ * but a string: most scalars in a pipeline are words, and only these can start another value
+ * (`-+.~`, digits, `eEnNyYtTfFoO` and `<`).
+ */
+export function mayBeSpecialStart(code: number): boolean {
+  if (code >= 48 && code <= 57) return true;
+  switch (code) {
+    case 45: // -
+    case 43: // +
+    case 46: // .
+    case 126: // ~
+    case 60: // <
+    case 101: // e
+    case 69: // E
+    case 110: // n
+    case 78: // N
+    case 121: // y
+    case 89: // Y
+    case 116: // t
+    case 84: // T
+    case 102: // f
+    case 70: // F
+    case 111: // o
+    case 79: // O
+      return true;
+    default:
+      return Number.isNaN(code);
+  }
+}
 
 function integer(text: string, prefix: number, radix: number): number {
   const sign = text[0];
@@ -47,7 +75,7 @@ function sexagesimal(text: string): number {
  * text itself, or undefined when the full parser must decide.
  */
 export function resolveYaml11Plain(text: string, atKey: boolean): unknown {
-  if (!mayBeSpecial.test(text)) return text;
+  if (!mayBeSpecialStart(text.charCodeAt(0))) return text;
   if (nullPattern.test(text)) return null;
   // Psych reads only yes/no/true/false/on/off as booleans, not YAML 1.1's y/n.
   if (truePattern.test(text)) return text.length === 1 ? text : true;

@@ -1,6 +1,10 @@
 import { isMap, isScalar, parseDocument } from "yaml";
 import { describe, expect, it } from "vitest";
-import { mergeKey, resolveYaml11Plain } from "../../../../src/pipeline/load/yaml-scalars.ts";
+import {
+  mayBeSpecialStart,
+  mergeKey,
+  resolveYaml11Plain,
+} from "../../../../src/pipeline/load/yaml-scalars.ts";
 import { seededRandom } from "../../../../bench/generate-pipeline.ts";
 
 const notPlain = Symbol("not a plain scalar");
@@ -146,5 +150,15 @@ describe("resolveYaml11Plain resolves plain scalars as the yaml library's YAML 1
       expect(ownValue(text, false), JSON.stringify(text)).toEqual(expected);
     }
     expect(checked).toBeGreaterThan(3000);
+  });
+});
+
+describe("mayBeSpecialStart", () => {
+  it("is true exactly for the first characters of values that are not strings, and for empty text", () => {
+    for (let code = 0; code < 0x3000; code++) {
+      const char = String.fromCharCode(code);
+      expect(mayBeSpecialStart(code), char).toBe(/^[-+.~0-9eEnNyYtTfFoO<]/.test(char));
+    }
+    expect(mayBeSpecialStart("".charCodeAt(0))).toBe(true);
   });
 });
