@@ -19,36 +19,38 @@ export function resolveExtends(
   const failed = new Set<string>();
   const result = copyLargeMapping(config);
 
+  const fail = (name: string, job: Record<string, unknown>, message: string): undefined => {
+    const at = keyPositionOf(job, "extends") ?? keyPositionOf(config, name);
+    diagnostics.error(at, `${name}: ${message}`);
+    failed.add(name);
+    return undefined;
+  };
+
   const resolve = (name: string, chain: string[]): Record<string, unknown> | undefined => {
     const done = resolved.get(name);
     if (done) return done;
     if (failed.has(name)) return undefined;
     const job = config[name];
     if (!isPlainObject(job)) return undefined;
-    const at = keyPositionOf(job, "extends") ?? keyPositionOf(config, name);
-    const fail = (message: string): undefined => {
-      diagnostics.error(at, `${name}: ${message}`);
-      failed.add(name);
-      return undefined;
-    };
     const extendsValue = job["extends"];
     if (extendsValue === undefined || extendsValue === null) {
       resolved.set(name, job);
       return job;
     }
     const parents = typeof extendsValue === "string" ? [extendsValue] : extendsValue;
-    if (!Array.isArray(parents) || parents.some((parent) => typeof parent !== "string")) {
-      return fail("invalid `extends` value: should be a string or an array of strings");
+    if (!Array.isArray(parents) || !parents.every((parent) => typeof parent === "string")) {
+      return fail(name, job, "invalid `extends` value: should be a string or an array of strings");
     }
-    if (chain.length > maxExtendsDepth) return fail("nesting too deep in `extends`");
+    if (chain.length > maxExtendsDepth) return fail(name, job, "nesting too deep in `extends`");
     const sources: Array<Record<string, unknown>> = [];
-    for (const parent of parents as string[]) {
+    for (const parent of parents) {
       if (parent === name || chain.includes(parent))
-        return fail("circular dependency detected in `extends`");
-      if (!Object.hasOwn(config, parent)) return fail(`unknown keys in \`extends\` (${parent})`);
+        return fail(name, job, "circular dependency detected in `extends`");
+      if (!Object.hasOwn(config, parent))
+        return fail(name, job, `unknown keys in \`extends\` (${parent})`);
       if (!isPlainObject(config[parent]))
-        return fail(`invalid base hashes in \`extends\` (${parent})`);
-      const base = resolve(parent, [...chain, name]);
+        return fail(name, job, `invalid base hashes in \`extends\` (${parent})`);
+      const base = resolved.get(parent) ?? resolve(parent, [...chain, name]);
       if (!base) {
         failed.add(name);
         return undefined;

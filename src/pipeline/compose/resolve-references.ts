@@ -49,8 +49,9 @@ export function resolveReferences(
   };
 
   // Extended jobs share their parents' values: each shared value is walked once. A value
-  // without references comes back as itself.
-  const walked = new WeakMap<object, unknown>();
+  // without references comes back as itself. (A Map, not a WeakMap: it lives only for this
+  // call, and a WeakMap costs the collector more for every one of its thousands of entries.)
+  const walked = new Map<object, unknown>();
 
   const walk = (value: unknown, chain: string[]): unknown => {
     if (typeof value !== "object" || value === null) return value;
