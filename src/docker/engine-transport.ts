@@ -231,7 +231,10 @@ export class EngineTransport {
     const agent = hijack ? false : this.#agent;
     const endpoint = this.endpoint;
     if (endpoint.kind === "unix") {
-      return http.request({ socketPath: endpoint.socketPath, method, path, headers, agent });
+      // An empty servername spares Node's agent its IP check of the (absent) host name, whose
+      // first use compiles the large IPv6 pattern: ~7 ms of every pier start.
+      const options = { socketPath: endpoint.socketPath, method, path, headers, agent };
+      return http.request({ ...options, servername: "" } as http.RequestOptions);
     }
     const common = { host: endpoint.host, port: endpoint.port, method, path, headers, agent };
     return this.#tls === undefined

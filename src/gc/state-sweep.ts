@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { readLock } from "../storage/concurrency-slots.ts";
 import { currentProcess, isPidAlive, isRunning } from "../storage/process-identity.ts";
 import { scratchDirOwner, scratchRoot } from "../storage/scratch-dirs.ts";
-import { buildsRoot, spareCheckoutsRoot } from "../storage/state-dir.ts";
+import { buildsRoot, packsRoot, spareCheckoutsRoot } from "../storage/state-dir.ts";
 import type { GcAction } from "./dead-owner-sweep.ts";
 
 /** Drafts and build dirs younger than this may belong to a pier that is just starting. */
@@ -59,6 +59,16 @@ export async function sweepStateDir(
     const path = join(scratchRoot(stateDir), name);
     await remove(
       { kind: "directory", name: path, reason: `scratch folder of pier ${String(pid)}, gone` },
+      () => rm(path, { recursive: true, force: true, maxRetries: 3 }),
+    );
+  }
+
+  for (const name of await entries(packsRoot(stateDir))) {
+    const pid = Number(/^\.draft-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || isPidAlive(pid)) continue;
+    const path = join(packsRoot(stateDir), name);
+    await remove(
+      { kind: "directory", name: path, reason: `pack draft of pier ${String(pid)}, gone` },
       () => rm(path, { recursive: true, force: true, maxRetries: 3 }),
     );
   }

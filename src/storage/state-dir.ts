@@ -26,3 +26,8 @@ export function buildsRoot(stateDir: string): string {
 export function spareCheckoutsRoot(stateDir: string): string {
   return join(buildsRoot(stateDir), ".spare");
 }
+
+/** Packs kept for the Docker executor's local snapshots: `packs/<key>/` and `packs/.draft-<pid>-…`. */
+export function packsRoot(stateDir: string): string {
+  return join(stateDir, "packs");
+}

@@ -142,39 +142,162 @@ function expectBuildTree(log: string): void {
   expect(log).toContain("self-contained");
 }
 
+/** Names of the volumes the engine created with this test's pipeline label since `since` (s). */
+function createdVolumes(since: number): string[] {
+  const out = execFileSync(
+    "docker",
+    [
+      "events",
+      "--since",
+      String(since),
+      "--until",
+      String(Math.ceil(Date.now() / 1000) + 1),
+      "--filter",
+      "type=volume",
+      "--filter",
+      "event=create",
+      "--format",
+      "{{.Actor.ID}}",
+    ],
+    { encoding: "utf8" },
+  );
+  return out.split("\n").filter((line) => line !== "");
+}
+
+/** A local image made from busybox by `docker commit`, removed by the caller. */
+function commitImage(tag: string, command: string[], changes: string[]): void {
+  const name = `pier-build-tree-${String(pipelineId)}`;
+  execFileSync("docker", [
+    "run",
+    "--name",
+    name,
+    "--label",
+    "pier.managed=true",
+    "busybox:latest",
+    ...command,
+  ]);
+  try {
+    execFileSync("docker", [
+      "commit",
+      ...changes.flatMap((change) => ["--change", change]),
+      name,
+      tag,
+    ]);
+  } finally {
+    execFileSync("docker", ["rm", name]);
+  }
+}
+
+function newExecutor(): DockerExecutor {
+  return new DockerExecutor({
+    docker,
+    settings: dockerSettingsFrom({}),
+    runnerName: "test-runner",
+  });
+}
+
 describe("the Docker executor's build tree", { timeout: 180_000 }, () => {
-  it("goes in through an archive helper for a job alone and straight in for jobs at once, the same tree either way, and nothing stays", async () => {
+  it("goes in on stdin for a root image, alone or with other jobs at once, with no helper and no volume, and nothing stays", async () => {
     const repo = gitRepo();
-    const executor = new DockerExecutor({
-      docker,
-      settings: dockerSettingsFrom({}),
-      runnerName: "test-runner",
-    });
+    const executor = newExecutor();
     const since = Math.floor(Date.now() / 1000) - 1;
 
     const alone = await runJob(executor, spec(1, repo.sha), repo.dir);
     expect(alone.result.status, alone.log).toBe("success");
     expectBuildTree(alone.log);
 
+    // busybox's `head -c` reads past its count: the script must not be sent before the tree is in.
+    const busybox = executorJobSpec(
+      {
+        script: ["cat hello.txt", "wc -c < sub/big.bin"],
+        variables: [jobVariable("GIT_STRATEGY", "fetch")],
+        sha: repo.sha,
+        pipelineId,
+      },
+      { image: { name: "busybox:latest" } },
+    );
     const together = await Promise.all([
       runJob(executor, spec(2, repo.sha), repo.dir),
-      runJob(executor, spec(3, repo.sha), repo.dir),
+      runJob(executor, { ...busybox, id: 3 }, repo.dir),
+      runJob(executor, { ...busybox, id: 4 }, repo.dir),
     ]);
-    for (const { result, log } of together) {
-      expect(result.status, log).toBe("success");
-      expectBuildTree(log);
+    for (const { result, log } of together) expect(result.status, log).toBe("success");
+    expectBuildTree(together[0].log);
+    for (const { log } of together.slice(1)) {
+      expect(log).toContain("hello again");
+      expect(log).toContain(String(300 * 1024));
+      expect(log).not.toContain("pier-sources-");
     }
 
     const created = createdContainers(since);
-    // Job 1 alone: its build container and a helper; jobs 2 and 3 at once: no helper.
-    expect(created.filter((name) => name.endsWith("-archive"))).toHaveLength(1);
-    expect(created.filter((name) => name.endsWith("-build"))).toHaveLength(3);
-    expect(created.find((name) => name.endsWith("-archive"))).toMatch(
-      new RegExp(`^pier-${String(pipelineId)}-1-`),
-    );
+    expect(created.filter((name) => name.endsWith("-archive"))).toEqual([]);
+    expect(created.filter((name) => name.endsWith("-build"))).toHaveLength(4);
+    expect(createdVolumes(since)).toEqual([]);
   });
 
-  it("keeps the job's output and exit code when the script fails, and removes the anonymous build volume", async () => {
+  it("goes in by the archive API for a job that is not root (through a helper when alone) and for an image without tar, whose entrypoint's output is kept", async () => {
+    const repo = gitRepo();
+    const executor = newExecutor();
+    const noTar = `pier-test/no-tar:${String(pipelineId)}`;
+    commitImage(
+      noTar,
+      ["rm", "/bin/tar"],
+      ['ENTRYPOINT ["/bin/sh", "-c", "echo entrypoint says hi; exec \\"$@\\"", "sh"]'],
+    );
+    try {
+      const since = Math.floor(Date.now() / 1000) - 1;
+      const nonRoot = (id: number): JobSpec =>
+        executorJobSpec(
+          {
+            script: ["id -u", "cat hello.txt"],
+            variables: [jobVariable("GIT_STRATEGY", "fetch")],
+            sha: repo.sha,
+            pipelineId,
+          },
+          { id, image: { name: "busybox:latest", executor_opts: { docker: { user: "1000" } } } },
+        );
+      const alone = await runJob(executor, nonRoot(1), repo.dir);
+      expect(alone.result.status, alone.log).toBe("success");
+      expect(alone.log).toMatch(/\n1000\n/);
+      expect(alone.log).toContain("hello again");
+
+      const together = await Promise.all([
+        runJob(executor, nonRoot(2), repo.dir),
+        runJob(
+          executor,
+          executorJobSpec(
+            {
+              script: ["cat hello.txt", "./run.sh"],
+              afterScript: ["echo after; cat hello.txt"],
+              variables: [jobVariable("GIT_STRATEGY", "fetch")],
+              sha: repo.sha,
+              pipelineId,
+            },
+            { id: 3, image: { name: noTar } },
+          ),
+          repo.dir,
+        ),
+      ]);
+      for (const { result, log } of together) {
+        expect(result.status, log).toBe("success");
+        expect(log).toContain("hello again");
+        expect(log).not.toContain("pier-sources-");
+      }
+      const [, withoutTar] = together;
+      expect(withoutTar.log).toContain("entrypoint says hi");
+      expect(withoutTar.log).toContain("\nran");
+      expect(withoutTar.log).toMatch(/after\s+hello again/);
+
+      const created = createdContainers(since);
+      expect(created.filter((name) => name.endsWith("-archive"))).toEqual([
+        expect.stringMatching(new RegExp(`^pier-${String(pipelineId)}-1-`)),
+      ]);
+    } finally {
+      execFileSync("docker", ["image", "rm", noTar]);
+    }
+  });
+
+  it("keeps the job's output and exit code when the script fails, and nothing stays", async () => {
     const repo = gitRepo();
     const executor = new DockerExecutor({
       docker,

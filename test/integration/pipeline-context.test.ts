@@ -1,5 +1,13 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -386,8 +394,27 @@ describe("git facts read from the repository's files", () => {
           { cwd: repo, encoding: "utf8" },
         );
 
-      // Loose tags may be annotated: reading them needs git.
-      expect(refsFromFiles(repo)).toBeUndefined();
+      // Loose tags, annotated or not: the annotated one is peeled from its tag object.
+      expect(refsFromFiles(repo)).toBe(forEachRef());
+      expect(refsFromFiles(repo)).toMatch(/^refs\/tags\/v1\0[0-9a-f]{40}\0[0-9a-f]{40}\0$/m);
+      // Loose refs to packed tag objects; a tag of a tag peels one level, as for-each-ref.
+      git(["tag", "-a", "tag-of-tag", "-m", "points at v1", "v1"]);
+      git(["tag", "-a", "packed-object", "-m", "points at the commit", first]);
+      git(["gc", "-q"]);
+      for (const tag of ["tag-of-tag", "packed-object"]) {
+        const object = git(["rev-parse", `refs/tags/${tag}`]);
+        git(["update-ref", "-d", `refs/tags/${tag}`]);
+        git(["update-ref", `refs/tags/${tag}`, object]);
+      }
+      expect(readdirSync(join(repo, ".git", "refs", "tags")).sort()).toEqual([
+        "packed-object",
+        "tag-of-tag",
+      ]);
+      expect(readdirSync(join(repo, ".git", "objects")).sort()).toEqual(["info", "pack"]);
+      expect(refsFromFiles(repo)).toBe(forEachRef());
+      // Packed, a tag of a tag peels to the commit (packed-refs' `^` line) where for-each-ref
+      // peels one level: compare without it.
+      git(["tag", "-d", "tag-of-tag"]);
       git(["pack-refs", "--all"]);
       write("b.txt", "b\n");
       commit("second", "2024-03-02T10:00:00Z");

@@ -6,7 +6,7 @@ import { packTar, packTarToBuffer } from "../../docker/tar-writer.ts";
 import { hostTreeEntries } from "./host-tree-entries.ts";
 
 /** Archives up to this size are built in memory and sent in one piece. */
-const IN_MEMORY_ARCHIVE_BYTES = 8 * 1024 * 1024;
+export const IN_MEMORY_ARCHIVE_BYTES = 8 * 1024 * 1024;
 
 /**
  * Sends `entries` (paths relative to `hostDir`) into the container under `containerPath`, in

@@ -32,7 +32,9 @@ import { projectKeyFor } from "../shell/build-paths.ts";
 import { resolveJobVariables } from "../shell/job-environment.ts";
 import type { StepOutcome } from "../shell/run-step.ts";
 import { shellQuote, stepScript } from "../shell/step-script.ts";
-import { getContainerTree, putHostTree } from "./archive-transfer.ts";
+import { getContainerTree, IN_MEMORY_ARCHIVE_BYTES, putHostTree } from "./archive-transfer.ts";
+import { hostTreeEntries } from "./host-tree-entries.ts";
+import { packTarToBuffer } from "../../docker/tar-writer.ts";
 import { containerBuildsDir, containerProjectDir } from "./container-builds-dir.ts";
 import { cacheVolumePaths, pathDigest, persistentCacheMounts } from "./cache-volumes.ts";
 import { ensureImage, ImagePullError } from "./ensure-image.ts";
@@ -49,6 +51,13 @@ import { beginStage, runStage, type BegunStage } from "./run-stage.ts";
 import { SelfContainedPacks } from "./self-contained-packs.ts";
 import { buildsVolumeFor, createArchiveHelper } from "./archive-helper.ts";
 import { shellDetectionCommand } from "./shell-detection.ts";
+import {
+  awaitMarkedLine,
+  sendTreeElsewhere,
+  sendTreeOnStdin,
+  stdinSources,
+  type StdinSources,
+} from "./stdin-sources.ts";
 
 export interface DockerExecutorOptions {
   docker: DockerClient;
@@ -72,6 +81,12 @@ function runsOnce(spec: JobSpec): boolean {
     spec.artifacts.length === 0 &&
     spec.cache.every((cache) => cache.policy === "pull")
   );
+}
+
+/** Root, by name or id (`USER` of an image, `user` of a job): empty means the image's default. */
+function isRoot(user: string): boolean {
+  const name = user.split(":")[0] ?? "";
+  return name === "" || name === "root" || name === "0";
 }
 
 /** How long an AutoRemove container that stopped may take to be removed by the engine. */
@@ -103,6 +118,8 @@ interface JobState {
   removal?: Promise<void>;
   /** The never-started container the build tree is put through (see createArchiveHelper). */
   archiveHelper?: Promise<string | undefined>;
+  /** The container asks for its build tree on stdin (see stdinSources). */
+  stdinSources?: StdinSources;
 }
 
 /**
@@ -329,9 +346,15 @@ export class DockerExecutor implements Executor {
       const image = await pulling;
       trace.println(`Using docker image ${image.Id} for ${imageName} ...`);
 
-      // Alone, the job's build tree goes in through a helper while its container starts; with
-      // other jobs running, the engine is the bottleneck and the helper would cost it more work.
-      const viaHelper = this.#activeJobs === 1;
+      const user = spec.image?.executor_opts?.docker?.user;
+      // As root, the container unpacks its build tree itself from stdin; else the tree goes in
+      // by the archive API (owned by root, as gitlab-runner's helper leaves it): alone, through
+      // a helper while the job container starts; with other jobs running, the engine is the
+      // bottleneck and the helper would cost it more work.
+      if (isRoot(user === undefined || user === "" ? image.Config.User : user)) {
+        state.stdinSources = stdinSources(tmpDir);
+      }
+      const viaHelper = state.stdinSources === undefined && this.#activeJobs === 1;
       const buildsVolume = viaHelper ? buildsVolumeFor(shared, buildsDir, o.objects) : undefined;
       const jobMounts = [
         ...(shared.Mounts ?? []),
@@ -339,7 +362,7 @@ export class DockerExecutor implements Executor {
       ];
       const config: ContainerCreateConfig = {
         Image: imageName,
-        Cmd: shellDetectionCommand(),
+        Cmd: shellDetectionCommand(state.stdinSources?.receiver),
         Env: Object.entries(state.env).map(([key, value]) => `${key}=${value}`),
         Labels: o.objects.labelsFor("build"),
         WorkingDir: projectDir,
@@ -361,7 +384,6 @@ export class DockerExecutor implements Executor {
         }),
       };
       if (spec.image?.entrypoint !== undefined) config.Entrypoint = spec.image.entrypoint;
-      const user = spec.image?.executor_opts?.docker?.user;
       if (user !== undefined && user !== "") config.User = user;
       const Id = await o.objects.createContainer(config, `${o.objects.base}-build`, signal);
       state.containerId = Id;
@@ -398,18 +420,14 @@ export class DockerExecutor implements Executor {
    */
   async #putBuild(state: JobState, background: Promise<unknown>[]): Promise<void> {
     await this.#writeStepScripts(state);
+    if (state.stdinSources !== undefined) {
+      await this.#putBuildOnStdin(state, state.stdinSources);
+      return;
+    }
     const begun = state.begun;
     const helper = await state.archiveHelper;
     try {
-      await putHostTree({
-        docker: this.#docker,
-        containerId: helper ?? state.containerId ?? "",
-        hostDir: state.staging,
-        // The top folder of the builds dir: the staging folder holds nothing else under it.
-        entries: [state.buildsDir.split("/")[1] ?? "builds"],
-        containerPath: "/",
-        signal: state.jobSignal,
-      });
+      await this.#putTree(state, helper ?? state.containerId ?? "");
     } catch (error) {
       // A container whose entrypoint exited at once: the script stage reports its exit code.
       const stage = await begun?.catch(() => undefined);
@@ -419,6 +437,48 @@ export class DockerExecutor implements Executor {
       // Left to cleanup (still tracked) should this fail.
       background.push(this.#removeArchiveHelper(state.objects, helper).catch(() => undefined));
     }
+  }
+
+  /**
+   * The build tree through the started container's stdin when it can unpack it (and the tree
+   * fits in memory), else by the archive API into the running container.
+   */
+  async #putBuildOnStdin(state: JobState, receiving: StdinSources): Promise<void> {
+    const tree = hostTreeEntries(state.staging, [this.#buildsTopFolder(state)]);
+    const archive =
+      tree.fileBytes <= IN_MEMORY_ARCHIVE_BYTES ? packTarToBuffer(tree.inMemory()) : undefined;
+    archive?.catch(() => undefined);
+    // A container that did not start: the script stage reports why.
+    const stage = await state.begun?.catch(() => undefined);
+    if (stage === undefined) return;
+    const asked = await awaitMarkedLine(stage.streams, receiving.marker, state.jobSignal);
+    // A container that stopped at once: the script stage reports how (its exit code).
+    for (const chunk of asked.unread) state.trace.write(chunk);
+    if (asked.word === undefined) return;
+    if (asked.word === "stdin" && archive !== undefined) {
+      sendTreeOnStdin(stage.streams, await archive);
+      const unpacked = await awaitMarkedLine(stage.streams, receiving.marker, state.jobSignal);
+      for (const chunk of unpacked.unread) state.trace.write(chunk);
+      return;
+    }
+    await this.#putTree(state, state.containerId ?? "");
+    sendTreeElsewhere(stage.streams);
+  }
+
+  /** The top folder of the builds dir: the staging folder holds nothing else under it. */
+  #buildsTopFolder(state: JobState): string {
+    return state.buildsDir.split("/")[1] ?? "builds";
+  }
+
+  #putTree(state: JobState, containerId: string): Promise<void> {
+    return putHostTree({
+      docker: this.#docker,
+      containerId,
+      hostDir: state.staging,
+      entries: [this.#buildsTopFolder(state)],
+      containerPath: "/",
+      signal: state.jobSignal,
+    });
   }
 
   /**
@@ -533,9 +593,7 @@ export class DockerExecutor implements Executor {
     });
     if (plan.strategy === "clone" || plan.strategy === "fetch") {
       this.#packs ??= new SelfContainedPacks(state.ctx.stateDir);
-      const { git_info: git } = state.spec;
-      const key = JSON.stringify([state.ctx.projectDir, git.sha, git.ref, plan.depth]);
-      await this.#packs.apply(state.hostProjectDir, key, state.jobSignal);
+      await this.#packs.apply(state.hostProjectDir, state.jobSignal);
     }
   }
 

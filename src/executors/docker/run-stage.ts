@@ -99,6 +99,8 @@ function pipeToTrace(streams: HijackedStreams, trace: TraceWriter): void {
       }
     });
     stream.on("error", () => {});
+    // It may have been paused with output put back (see awaitMarkedLine).
+    stream.resume();
   }
 }
 

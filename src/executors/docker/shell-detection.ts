@@ -11,10 +11,12 @@ const SHELL_CANDIDATES = [
 /**
  * The job container's command, as gitlab-runner's: `sh -c` finds bash in the usual places,
  * else sh, and execs it with no arguments, so the shell reads its commands from stdin.
+ * `before` runs first (see stdinSources).
  */
-export function shellDetectionCommand(): string[] {
+export function shellDetectionCommand(before?: string): string[] {
   const branches = SHELL_CANDIDATES.map(
     (path, index) => `${index === 0 ? "if" : "elif"} [ -x ${path} ]; then exec ${path}`,
   );
-  return ["sh", "-c", `${branches.join("; ")}; else echo shell not found; exit 1; fi`];
+  const detection = `${branches.join("; ")}; else echo shell not found; exit 1; fi`;
+  return ["sh", "-c", before === undefined ? detection : `${before}\n${detection}`];
 }

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
+import { readGitObjects } from "./git-objects.ts";
 import { locateRepository, readText as read } from "./git-repository.ts";
 
 /**
@@ -75,12 +76,37 @@ function looseRefs(gitDir: string, prefix: string, into: Map<string, string>): v
   }
 }
 
+/** More loose tags than this: one git process reads them faster than pier reads the objects. */
+const MAX_LOOSE_TAGS = 64;
+
+/**
+ * What `%(*objectname)` prints for each loose tag: the object an annotated tag names (one
+ * level, as for-each-ref peels), empty for a lightweight tag. Undefined when an object cannot
+ * be read.
+ */
+function peelLooseTags(commonDir: string, objects: string[]): string[] | undefined {
+  if (objects.length > MAX_LOOSE_TAGS) return undefined;
+  const read = readGitObjects(join(commonDir, "objects"), objects);
+  if (read === undefined) return undefined;
+  const peeled: string[] = [];
+  for (const object of read) {
+    if (object.type !== "tag") {
+      peeled.push("");
+      continue;
+    }
+    const target = /^object ([0-9a-f]{40})\n/.exec(object.data.toString("latin1", 0, 48))?.[1];
+    if (target === undefined) return undefined;
+    peeled.push(target);
+  }
+  return peeled;
+}
+
 /**
  * What the context's `git for-each-ref` prints (name, object, peeled object, symref; sorted by
- * name) for refs/heads, refs/tags and refs/remotes/origin, from the loose and packed refs.
- * Undefined when git must be asked: a loose tag (it may be annotated: peeling it means
- * reading the object), packed refs without their peeled objects, a symbolic ref other than
- * origin's HEAD.
+ * name) for refs/heads, refs/tags and refs/remotes/origin, from the loose and packed refs (and
+ * the objects of loose tags, to peel annotated ones). Undefined when git must be asked: packed
+ * refs without their peeled objects, a symbolic ref other than origin's HEAD, a tag object
+ * that cannot be read.
  */
 export function refsFromFiles(repoDir: string): string | undefined {
   const repo = locateRepository(repoDir);
@@ -108,15 +134,25 @@ export function refsFromFiles(repoDir: string): string | undefined {
   for (const prefix of ["refs/heads", "refs/tags", "refs/remotes/origin"]) {
     looseRefs(repo.commonDir, prefix, loose);
   }
+  const looseTags: { object: string; peeled: string; symref: string }[] = [];
   for (const [name, content] of loose) {
     if (/^[0-9a-f]{40}$/.test(content)) {
-      if (name.startsWith("refs/tags/")) return undefined;
-      refs.set(name, { object: content, peeled: "", symref: "" });
+      const ref = { object: content, peeled: "", symref: "" };
+      refs.set(name, ref);
+      if (name.startsWith("refs/tags/")) looseTags.push(ref);
       continue;
     }
     const target = /^ref: (refs\/\S+)$/.exec(content)?.[1];
     if (name !== "refs/remotes/origin/HEAD" || target === undefined) return undefined;
     refs.set(name, { object: refObject(repo.commonDir, target) ?? "", peeled: "", symref: target });
+  }
+  if (looseTags.length > 0) {
+    const peeled = peelLooseTags(
+      repo.commonDir,
+      looseTags.map((tag) => tag.object),
+    );
+    if (peeled === undefined) return undefined;
+    looseTags.forEach((tag, index) => (tag.peeled = peeled[index] ?? ""));
   }
   const wanted = [...refs]
     .filter(([name]) => /^refs\/(heads|tags|remotes\/origin)\//.test(name))

@@ -364,17 +364,26 @@ class ObjectStore {
 }
 
 /**
- * The object named `sha` (40 hex digits) from the object store at `objectsDir` (a repository's
- * `objects` folder) and its alternates, read with node:fs and node:zlib. Undefined when it is
- * not there or cannot be read as git writes it (corrupt data, an unsupported index or pack
- * version, …): then ask git.
+ * The objects named by `shas` (40 hex digits each) from the object store at `objectsDir` (a
+ * repository's `objects` folder) and its alternates, read with node:fs and node:zlib, in one
+ * pass over the packs' indexes. Undefined when one is not there or cannot be read as git writes
+ * it (corrupt data, an unsupported index or pack version, …): then ask git.
  */
-export function readGitObject(objectsDir: string, sha: string): GitObject | undefined {
-  if (!/^[0-9a-f]{40}$/.test(sha)) return undefined;
+export function readGitObjects(
+  objectsDir: string,
+  shas: readonly string[],
+): GitObject[] | undefined {
+  if (!shas.every((sha) => /^[0-9a-f]{40}$/.test(sha))) return undefined;
   let store: ObjectStore | undefined;
   try {
     store = new ObjectStore(objectsDir);
-    return store.read(sha);
+    const objects: GitObject[] = [];
+    for (const sha of shas) {
+      const object = store.read(sha);
+      if (object === undefined) return undefined;
+      objects.push(object);
+    }
+    return objects;
   } catch {
     return undefined;
   } finally {
@@ -384,4 +393,9 @@ export function readGitObject(objectsDir: string, sha: string): GitObject | unde
       // Closing a file that was only read cannot lose anything.
     }
   }
+}
+
+/** readGitObjects of one object. */
+export function readGitObject(objectsDir: string, sha: string): GitObject | undefined {
+  return readGitObjects(objectsDir, [sha])?.[0];
 }

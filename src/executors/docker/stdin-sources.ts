@@ -1,0 +1,143 @@
+import { randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+import type { HijackedStreams } from "../../docker/hijacked-streams.ts";
+import { shellQuote } from "../shell/step-script.ts";
+
+/**
+ * The build tree can reach a job container through its attached stdin, unpacked by the image's
+ * own `tar`: that spares the engine an archive call (a mount and a re-exec of dockerd each) and
+ * the job a build volume and a helper container while its container starts. The container
+ * asks first, since not every image has `tar` and `head`; without them the tree goes in
+ * through the archive API as before.
+ *
+ * The exchange, before the shell is picked: the container prints `<marker> stdin` (it can
+ * unpack) or `<marker> archive` on stdout and reads one line: a byte count `n`, then unpacks
+ * the next `n` bytes of stdin at `/` and prints `<marker> unpacked`; anything else means the
+ * tree was put in some other way. Nothing more may be written before that answer: busybox's
+ * `head -c` reads past its count. A restart (after_script) finds `tmpDir` there and asks
+ * nothing.
+ */
+export interface StdinSources {
+  marker: string;
+  /** Shell commands run by `sh -c` before the shell detection. */
+  receiver: string;
+}
+
+export function stdinSources(tmpDir: string): StdinSources {
+  const marker = `pier-sources-${randomBytes(8).toString("hex")}`;
+  const receiver = [
+    `if [ ! -d ${shellQuote(tmpDir)} ]; then`,
+    `if command -v tar >/dev/null 2>&1 && command -v head >/dev/null 2>&1; then echo "${marker} stdin"; else echo "${marker} archive"; fi`,
+    "IFS= read -r pier_sources || exit 1",
+    'case "$pier_sources" in [0-9]*)',
+    '(umask 0000 && head -c "$pier_sources" | tar -xf - -C /) || { echo "pier: the sources could not be unpacked in the container" >&2; exit 1; }',
+    `echo "${marker} unpacked";;`,
+    "esac",
+    "fi",
+  ].join("\n");
+  return { marker, receiver };
+}
+
+/** Output a container printed before the line awaited, larger than any entrypoint would print. */
+const MAX_OUTPUT_BEFORE_LINE = 1024 * 1024;
+
+/**
+ * Waits for the container's next `<marker> <word>` line and returns the word (`stdin`,
+ * `archive`, `unpacked`), or undefined when the container stopped first. What it printed
+ * around the line stays in its streams (put back, paused) for the script stage to read in
+ * order; the line itself is dropped. Output of a container that stopped is in `unread`, for
+ * the caller to log.
+ */
+export function awaitMarkedLine(
+  streams: HijackedStreams,
+  marker: string,
+  signal: AbortSignal,
+): Promise<{ word: string | undefined; unread: Buffer[] }> {
+  const { stdout, stderr } = streams;
+  const line = Buffer.from(`${marker} `);
+  let seenOut: Buffer = Buffer.alloc(0);
+  const seenErr: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    const stopListening = (): void => {
+      stdout.off("data", onOut);
+      stderr.off("data", onErr);
+      stdout.off("end", onEnd);
+      stdout.off("error", onEnd);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const failed = (error: Error): void => {
+      stopListening();
+      putBack(stdout, [seenOut]);
+      putBack(stderr, seenErr);
+      reject(error);
+    };
+    const onOut = (chunk: Buffer): void => {
+      seenOut = seenOut.length === 0 ? chunk : Buffer.concat([seenOut, chunk]);
+      const found = findLine(seenOut, line);
+      const end = found === undefined ? -1 : seenOut.indexOf(0x0a, found + line.length);
+      if (found !== undefined && end !== -1) {
+        stopListening();
+        putBack(stdout, [seenOut.subarray(0, found), seenOut.subarray(end + 1)]);
+        putBack(stderr, seenErr);
+        resolve({
+          word: seenOut.subarray(found + line.length, end).toString("latin1"),
+          unread: [],
+        });
+      } else if (seenOut.length > MAX_OUTPUT_BEFORE_LINE) {
+        failed(new Error("the job container printed too much before taking its sources"));
+      }
+    };
+    const onErr = (chunk: Buffer): void => {
+      seenErr.push(chunk);
+    };
+    const onEnd = (): void => {
+      stopListening();
+      resolve({ word: undefined, unread: [seenOut, ...seenErr].filter((b) => b.length > 0) });
+    };
+    const onAbort = (): void =>
+      failed(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    stdout.on("data", onOut);
+    stderr.on("data", onErr);
+    stdout.once("end", onEnd);
+    stdout.once("error", onEnd);
+    // Put back and paused by an earlier wait: a listener alone would not restart them.
+    stdout.resume();
+    stderr.resume();
+  });
+}
+
+/** The line with `prefix` at the start of `text` or right after a newline. */
+function findLine(text: Buffer, prefix: Buffer): number | undefined {
+  let from = 0;
+  for (;;) {
+    const at = text.indexOf(prefix, from);
+    if (at === -1) return undefined;
+    if (at === 0 || text[at - 1] === 0x0a) return at;
+    from = at + 1;
+  }
+}
+
+/** Paused, with `chunks` first: the next reader resumes it (see runStage's pipeToTrace). */
+function putBack(stream: Readable, chunks: Buffer[]): void {
+  stream.pause();
+  for (let i = chunks.length - 1; i >= 0; i -= 1) {
+    const chunk = chunks[i];
+    if (chunk !== undefined && chunk.length > 0 && !stream.readableEnded) stream.unshift(chunk);
+  }
+}
+
+/** The answer to `stdin`: the tree's size, then the tree. */
+export function sendTreeOnStdin(streams: HijackedStreams, archive: Buffer): void {
+  streams.stdin.write(`${archive.length}\n`);
+  streams.stdin.write(archive);
+}
+
+/** The answer when the tree went in by the archive API. */
+export function sendTreeElsewhere(streams: HijackedStreams): void {
+  streams.stdin.write("-\n");
+}
