@@ -19,6 +19,7 @@ import { readPipelineContext } from "../../src/pipeline/context/index.ts";
 import {
   originUrlFromFiles,
   refsFromFiles,
+  tagContentsFromFiles,
   topLevelFromFiles,
 } from "../../src/pipeline/context/git-files.ts";
 import { headCommitFromFiles } from "../../src/pipeline/context/git-head-commit.ts";
@@ -463,6 +464,56 @@ describe("headCommitFromFiles matches git log", () => {
     expect(originUrlFromFiles(worktree)).toEqual({
       url: gitOutput(worktree, ["config", "--get", "remote.origin.url"]),
     });
+  });
+});
+
+describe("tagContentsFromFiles", () => {
+  it("prints what git tag -l --format=%(contents) prints", () => {
+    const dir = newRepository();
+    const commit = commitAll(dir, "Commit title\n\nCommit body.\n");
+    git(dir, ["tag", "light"]);
+    git(dir, ["tag", "-a", "annotated", "-m", "Release 1.0\n\nNotes\nmore notes\n\n"]);
+    const signed = [
+      `object ${commit}`,
+      "type commit",
+      "tag signed",
+      "tagger T <t@example.com> 1700000000 +0000",
+      "",
+      "",
+      "",
+      "Signed release",
+      "-----BEGIN PGP SIGNATURE-----",
+      "",
+      "iQEzBAABCAAd",
+      "-----END PGP SIGNATURE-----",
+      "",
+    ].join("\n");
+    const tagObject = git(
+      dir,
+      ["hash-object", "-t", "tag", "-w", "--stdin"],
+      {},
+      Buffer.from(signed),
+    );
+    git(dir, ["update-ref", "refs/tags/signed", tagObject]);
+    git(dir, ["tag", "-a", "empty", "-m", ""]);
+    const names = ["light", "annotated", "signed", "empty"];
+    const expectSame = (): void => {
+      for (const name of names) {
+        expect(tagContentsFromFiles(dir, name), name).toBe(
+          gitOutput(dir, ["tag", "-l", "--format=%(contents)", name]),
+        );
+      }
+    };
+    expectSame();
+    git(dir, ["gc", "-q"]);
+    expect(readdirSync(join(dir, ".git", "refs", "tags"))).toEqual([]);
+    expectSame();
+    // A name git would read as a pattern, a tag that is not there.
+    expect(tagContentsFromFiles(dir, "a*")).toBeUndefined();
+    expect(tagContentsFromFiles(dir, "missing")).toBeUndefined();
+    expect(readPipelineContext({ repoDir: dir, tag: "signed" }).tagMessage).toBe(
+      "Signed release\n-----BEGIN PGP SIGNATURE-----\n\niQEzBAABCAAd\n-----END PGP SIGNATURE-----",
+    );
   });
 });
 

@@ -159,3 +159,26 @@ export function refsFromFiles(repoDir: string): string | undefined {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return wanted.map(([name, r]) => `${name}\0${r.object}\0${r.peeled}\0${r.symref}\n`).join("");
 }
+
+/**
+ * What `git tag -l --format=%(contents) <name>` prints for one tag: the message of the tag
+ * object (or of the commit a lightweight tag names) after its header and the empty lines that
+ * follow it, and a newline. Undefined when git must be asked: a name git would read as a
+ * pattern, a tag that cannot be read, text in another encoding.
+ */
+export function tagContentsFromFiles(repoDir: string, name: string): string | undefined {
+  if (/[*?[\\]/.test(name)) return undefined;
+  const repo = locateRepository(repoDir);
+  if (repo === undefined) return undefined;
+  const sha = refObject(repo.commonDir, `refs/tags/${name}`);
+  if (sha === undefined) return undefined;
+  const object = readGitObjects(join(repo.commonDir, "objects"), [sha])?.[0];
+  if (object === undefined || (object.type !== "tag" && object.type !== "commit")) return undefined;
+  const text = object.data.toString("latin1");
+  const headerEnd = text.indexOf("\n\n");
+  if (object.data.includes(0) || /^encoding /m.test(text.slice(0, headerEnd))) return undefined;
+  if (headerEnd < 0) return "\n";
+  let start = headerEnd + 1;
+  while (text[start] === "\n") start++;
+  return `${object.data.subarray(start).toString("utf8")}\n`;
+}

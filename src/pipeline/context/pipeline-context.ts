@@ -2,7 +2,12 @@ import { readdirSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { filesMatchExists } from "../rules/exists.ts";
 import { gitOutput, gitOutputAsync, splitNul } from "./git.ts";
-import { originUrlFromFiles, refsFromFiles, topLevelFromFiles } from "./git-files.ts";
+import {
+  originUrlFromFiles,
+  refsFromFiles,
+  tagContentsFromFiles,
+  topLevelFromFiles,
+} from "./git-files.ts";
 import { headCommitFromFiles } from "./git-head-commit.ts";
 import { projectIdentity } from "./project-identity.ts";
 import { slugify } from "./slugify.ts";
@@ -337,10 +342,11 @@ function contextFromGitFacts(options: PipelineContextOptions, facts: GitFacts): 
 
   const tagMessage =
     refType === "tag" && refs.tags.has(refName)
-      ? (gitOutput(repoDir, ["tag", "-l", "--format=%(contents)", refName]) ?? "").replace(
-          /\n+$/,
-          "",
-        )
+      ? (
+          tagContentsFromFiles(repoDir, refName) ??
+          gitOutput(repoDir, ["tag", "-l", "--format=%(contents)", refName]) ??
+          ""
+        ).replace(/\n+$/, "")
       : "";
 
   const identity = projectIdentity(originUrl, projectDir);
