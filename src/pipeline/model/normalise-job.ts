@@ -60,10 +60,9 @@ export class JobNormaliser {
 
   /** The job's value of a key `default:` may give: its own, else the inherited default. */
   private value(key: string): unknown {
+    // Values read from YAML are never undefined: undefined means the job does not set the key.
     const own = this.job[key];
-    if (own !== undefined || this.defaults === undefined || Object.hasOwn(this.job, key))
-      return own;
-    return Object.hasOwn(this.defaults, key) ? this.defaults[key] : undefined;
+    return own !== undefined || this.defaults === undefined ? own : this.defaults[key];
   }
 
   /** Where `key` is written in the job (a default: the job's mapping), else the job's name. */
