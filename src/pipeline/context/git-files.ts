@@ -8,8 +8,10 @@ import { locateRepository, readText as read } from "./git-repository.ts";
  * a spawn costs pier several milliseconds of its main thread. Undefined when git must be asked
  * (not the top of a repository or worktree, unborn branch, anything unusual).
  */
-export function topLevelFromFiles(repoDir: string): string | undefined {
-  const repo = locateRepository(repoDir);
+export function topLevelFromFiles(
+  repoDir: string,
+  repo = locateRepository(repoDir),
+): string | undefined {
   if (repo === undefined) return undefined;
   const head = read(join(repo.gitDir, "HEAD"))?.trim();
   if (head === undefined) return undefined;
@@ -22,12 +24,14 @@ export function topLevelFromFiles(repoDir: string): string | undefined {
       return undefined;
     name = symbolic;
   }
-  return `${realpathSync(repoDir)}\n${name}\n`;
+  return `${realpathSync.native(repoDir)}\n${name}\n`;
 }
 
 /** What `git config --get remote.origin.url` prints, or undefined (then ask git). */
-export function originUrlFromFiles(repoDir: string): { url: string | undefined } | undefined {
-  const repo = locateRepository(repoDir);
+export function originUrlFromFiles(
+  repoDir: string,
+  repo = locateRepository(repoDir),
+): { url: string | undefined } | undefined {
   if (repo === undefined) return undefined;
   let section = "";
   let url: string | undefined;
@@ -108,8 +112,10 @@ function peelLooseTags(commonDir: string, objects: string[]): string[] | undefin
  * refs without their peeled objects, a symbolic ref other than origin's HEAD, a tag object
  * that cannot be read.
  */
-export function refsFromFiles(repoDir: string): string | undefined {
-  const repo = locateRepository(repoDir);
+export function refsFromFiles(
+  repoDir: string,
+  repo = locateRepository(repoDir),
+): string | undefined {
   if (repo === undefined) return undefined;
   const refs = new Map<string, { object: string; peeled: string; symref: string }>();
   const packed = read(join(repo.commonDir, "packed-refs"));
@@ -166,9 +172,12 @@ export function refsFromFiles(repoDir: string): string | undefined {
  * follow it, and a newline. Undefined when git must be asked: a name git would read as a
  * pattern, a tag that cannot be read, text in another encoding.
  */
-export function tagContentsFromFiles(repoDir: string, name: string): string | undefined {
+export function tagContentsFromFiles(
+  repoDir: string,
+  name: string,
+  repo = locateRepository(repoDir),
+): string | undefined {
   if (/[*?[\\]/.test(name)) return undefined;
-  const repo = locateRepository(repoDir);
   if (repo === undefined) return undefined;
   const sha = refObject(repo.commonDir, `refs/tags/${name}`);
   if (sha === undefined) return undefined;

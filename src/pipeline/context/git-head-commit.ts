@@ -55,18 +55,18 @@ function headSha(repo: GitRepository): string | undefined {
  */
 export function headCommitFromFiles(
   repoDir: string,
+  repo = locateRepository(repoDir),
 ): { sha: string; commit: ParsedCommit } | undefined {
   try {
-    return readHeadCommit(repoDir);
+    return repo === undefined ? undefined : readHeadCommit(repo);
   } catch {
     // A folder that cannot be listed, a file that vanished while read: git will say.
     return undefined;
   }
 }
 
-function readHeadCommit(repoDir: string): { sha: string; commit: ParsedCommit } | undefined {
-  const repo = locateRepository(repoDir);
-  if (repo === undefined || outputEncoding.test(repo.config)) return undefined;
+function readHeadCommit(repo: GitRepository): { sha: string; commit: ParsedCommit } | undefined {
+  if (outputEncoding.test(repo.config)) return undefined;
   if (userConfigFiles().some((file) => outputEncoding.test(readText(file) ?? ""))) {
     return undefined;
   }

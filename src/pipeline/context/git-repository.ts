@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, type Stats } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 
 /**
@@ -50,12 +50,8 @@ export function readText(path: string): string | undefined {
   }
 }
 
-function ownerOf(path: string): number | undefined {
-  return statSync(path, { throwIfNoEntry: false })?.uid;
-}
-
-function isDirectory(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+function statOf(path: string): Stats | undefined {
+  return statSync(path, { throwIfNoEntry: false });
 }
 
 /**
@@ -67,21 +63,26 @@ function isDirectory(path: string): boolean {
 export function locateRepository(repoDir: string): GitRepository | undefined {
   if (locators.some((name) => process.env[name] !== undefined)) return undefined;
   const dotGit = join(repoDir, ".git");
+  const dotGitStats = statOf(dotGit);
+  if (dotGitStats === undefined) return undefined;
   let gitDir = dotGit;
-  if (!isDirectory(dotGit)) {
+  const owners = [dotGitStats.uid, statOf(repoDir)?.uid];
+  if (!dotGitStats.isDirectory()) {
     const pointer = /^gitdir: (.+)\n?$/.exec(readText(dotGit) ?? "")?.[1];
     if (pointer === undefined) return undefined;
     gitDir = resolve(repoDir, pointer);
-    if (!isDirectory(gitDir)) return undefined;
+    const gitDirStats = statOf(gitDir);
+    if (gitDirStats?.isDirectory() !== true) return undefined;
+    owners.push(gitDirStats.uid);
+  }
+  const user = process.geteuid?.();
+  if (user !== undefined) {
+    if (user === 0 && process.env["SUDO_UID"] !== undefined) return undefined;
+    if (owners.some((owner) => owner !== user)) return undefined;
   }
   const common = readText(join(gitDir, "commondir"))?.replace(/\n$/, "");
   const commonDir =
     common === undefined ? gitDir : isAbsolute(common) ? common : join(gitDir, common);
-  const user = process.geteuid?.();
-  if (user !== undefined) {
-    if (user === 0 && process.env["SUDO_UID"] !== undefined) return undefined;
-    if ([repoDir, dotGit, gitDir].some((path) => ownerOf(path) !== user)) return undefined;
-  }
   const config = readText(join(commonDir, "config"));
   if (config === undefined || unusualConfig.test(config)) return undefined;
   return { gitDir, commonDir, config };

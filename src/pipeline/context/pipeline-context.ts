@@ -9,6 +9,7 @@ import {
   topLevelFromFiles,
 } from "./git-files.ts";
 import { headCommitFromFiles } from "./git-head-commit.ts";
+import { locateRepository, type GitRepository } from "./git-repository.ts";
 import { projectIdentity } from "./project-identity.ts";
 import { slugify } from "./slugify.ts";
 
@@ -206,8 +207,8 @@ const refsArgs = [
 const originUrlArgs = ["config", "--get", "remote.origin.url"];
 
 /** What `git <logArgs>` prints, from HEAD's commit read from the object store. */
-function logFromFiles(repoDir: string): string | undefined {
-  const head = headCommitFromFiles(repoDir);
+function logFromFiles(repoDir: string, repo: GitRepository | undefined): string | undefined {
+  const head = headCommitFromFiles(repoDir, repo);
   if (head === undefined) return undefined;
   const { authorName, authorEmail, committerDate, message, parents } = head.commit;
   const fields = [head.sha, parents.join(" "), authorName, authorEmail, committerDate, message];
@@ -215,13 +216,15 @@ function logFromFiles(repoDir: string): string | undefined {
 }
 
 function readGitFacts(repoDir: string): GitFacts {
-  const topLevel = topLevelFromFiles(repoDir) ?? gitOutput(repoDir, topLevelArgs);
+  const repo = locateRepository(repoDir);
+  const topLevel = topLevelFromFiles(repoDir, repo) ?? gitOutput(repoDir, topLevelArgs);
   if (!topLevel) return { topLevel, log: undefined, refs: undefined, originUrl: undefined };
   return {
     topLevel,
-    log: logFromFiles(repoDir) ?? gitOutput(repoDir, logArgs),
-    refs: refsFromFiles(repoDir) ?? gitOutput(repoDir, refsArgs),
-    originUrl: (originUrlFromFiles(repoDir) ?? { url: gitOutput(repoDir, originUrlArgs) }).url,
+    log: logFromFiles(repoDir, repo) ?? gitOutput(repoDir, logArgs),
+    refs: refsFromFiles(repoDir, repo) ?? gitOutput(repoDir, refsArgs),
+    originUrl: (originUrlFromFiles(repoDir, repo) ?? { url: gitOutput(repoDir, originUrlArgs) })
+      .url,
   };
 }
 
@@ -233,11 +236,12 @@ function readGitFacts(repoDir: string): GitFacts {
 async function readGitFactsConcurrently(repoDir: string): Promise<GitFacts> {
   const orAsk = (value: string | undefined, args: string[]): Promise<string | undefined> =>
     value !== undefined ? Promise.resolve(value) : gitOutputAsync(repoDir, args);
-  const origin = originUrlFromFiles(repoDir);
+  const repo = locateRepository(repoDir);
+  const origin = originUrlFromFiles(repoDir, repo);
   const [topLevel, log, refs, originUrl] = await Promise.all([
-    orAsk(topLevelFromFiles(repoDir), topLevelArgs),
-    orAsk(logFromFiles(repoDir), logArgs),
-    orAsk(refsFromFiles(repoDir), refsArgs),
+    orAsk(topLevelFromFiles(repoDir, repo), topLevelArgs),
+    orAsk(logFromFiles(repoDir, repo), logArgs),
+    orAsk(refsFromFiles(repoDir, repo), refsArgs),
     origin !== undefined ? Promise.resolve(origin.url) : gitOutputAsync(repoDir, originUrlArgs),
   ]);
   if (!topLevel) return { topLevel, log: undefined, refs: undefined, originUrl: undefined };
