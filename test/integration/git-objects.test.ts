@@ -22,6 +22,7 @@ import {
   tagContentsFromFiles,
   topLevelFromFiles,
 } from "../../src/pipeline/context/git-files.ts";
+import { parseCommit } from "../../src/pipeline/context/git-commit.ts";
 import { headCommitFromFiles } from "../../src/pipeline/context/git-head-commit.ts";
 import { readGitObject } from "../../src/pipeline/context/git-objects.ts";
 
@@ -464,6 +465,53 @@ describe("headCommitFromFiles matches git log", () => {
     expect(originUrlFromFiles(worktree)).toEqual({
       url: gitOutput(worktree, ["config", "--get", "remote.origin.url"]),
     });
+  });
+});
+
+describe("parseCommit on every commit of a varied history", () => {
+  it("gives git log's fields for each", () => {
+    const dir = newRepository();
+    let seed = 11;
+    const next = (bound: number): number => (seed = (seed * 48271) % 2147483647) % bound;
+    const pick = <T>(items: readonly T[]): T => items[next(items.length)] as T;
+    const names = ["Zoë Ångström", "李小龍", "O'Brien, Jr.", "  spaced  ", "emoji 🚀", "x"];
+    const lines = ["", "  indented", "trailing space   ", "ünïcödé", "tab\there", "#not a comment"];
+    for (let index = 0; index < 40; index++) {
+      const offset = `${pick(["+", "-"])}${String(next(15)).padStart(2, "0")}${pick(["00", "30", "45"])}`;
+      const message = Array.from({ length: 1 + next(6) }, () => pick(lines)).join("\n");
+      commitAll(dir, `Subject ${index}\n${message}${"\n".repeat(next(3))}`, {
+        GIT_AUTHOR_NAME: pick(names),
+        GIT_AUTHOR_EMAIL: `${pick(names).trim().replace(/\s/g, ".")}@example.com`,
+        GIT_COMMITTER_DATE: `@${1_000_000_000 + next(900_000_000)} ${offset}`,
+      });
+    }
+    const log = gitOutput(dir, [
+      "log",
+      "-z",
+      "--format=%H%x00%P%x00%an%x00%ae%x00%cI%x00%B",
+      "HEAD",
+    ]).split("\0");
+    const objects = join(dir, ".git", "objects");
+    let compared = 0;
+    for (let at = 0; at + 6 <= log.length; at += 6) {
+      const [sha = "", parents, authorName, authorEmail, date = "", message] = log.slice(
+        at,
+        at + 6,
+      );
+      const object = readGitObject(objects, sha);
+      expect(object?.type).toBe("commit");
+      const parsed = parseCommit(object?.data ?? Buffer.alloc(0));
+      expect(parsed).toBeDefined();
+      expect([
+        parsed?.parents.join(" "),
+        parsed?.authorName,
+        parsed?.authorEmail,
+        parsed?.committerDate,
+        parsed?.message,
+      ]).toEqual([parents, authorName, authorEmail, date.replace(/Z$/, "+00:00"), message]);
+      compared++;
+    }
+    expect(compared).toBe(40);
   });
 });
 
