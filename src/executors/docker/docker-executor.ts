@@ -264,7 +264,18 @@ export class DockerExecutor implements Executor {
     };
 
     let sourcePlan: SourcePlan | undefined;
-    let fetched: Promise<void> = Promise.resolve();
+    let fetched: Promise<void> | undefined;
+    // The snapshot is made while the engine starts the job container (or its services), not
+    // while pier's main thread should be creating it: a small one is copied synchronously.
+    const fetch = (): Promise<void> => {
+      if (fetched === undefined) {
+        const plan = sourcePlan ?? sourcePlanFor(job, state.env);
+        fetched = signal.aborted ? Promise.resolve() : this.#fetchSources(state, plan);
+        o.background.push(fetched);
+        fetched.catch(() => undefined);
+      }
+      return fetched;
+    };
     const imageName = spec.image?.name ?? settings.image;
     await trace.section("prepare_executor", 'Preparing the "docker" executor', async () => {
       if (imageName === undefined || imageName === "") {
@@ -277,9 +288,7 @@ export class DockerExecutor implements Executor {
       const privileged = privilegeFor(imageName, "image", settings);
       state.env = await this.#resolveEnvironment(state);
       sourcePlan = sourcePlanFor(job, state.env);
-      fetched = this.#fetchSources(state, sourcePlan);
-      o.background.push(fetched);
-      fetched.catch(() => undefined);
+      if (spec.services.length > 0) void fetch();
 
       const mounts = await this.#userVolumes(state);
       const binds = settings.volumes.filter((entry) => entry.includes(":"));
@@ -403,14 +412,18 @@ export class DockerExecutor implements Executor {
         containerId: Id,
         condition: "next-exit",
         watchRemoval: state.autoRemove,
+        onStarting: () => void fetch(),
       });
-      state.begun.catch(() => undefined);
+      state.begun.then(
+        () => this.#hooks.jobContainerStarted?.(),
+        () => undefined,
+      );
     });
 
     trace.sectionStart("prepare_script", "Preparing environment");
     trace.println(`Running on ${o.objects.base}-build via ${hostname()}...`);
     trace.sectionEnd("prepare_script");
-    await writeGetSources(job, sourcePlan ?? sourcePlanFor(job, state.env), () => fetched);
+    await writeGetSources(job, sourcePlan ?? sourcePlanFor(job, state.env), fetch);
     return state;
   }
 

@@ -37,6 +37,11 @@ export interface DockerJobHooks {
   needsNetwork?(spec: JobSpec): boolean;
   /** After the job's containers are removed (release layer-cache volumes, disconnect registry). Idempotent. Called only for jobs that had a network. */
   jobFinished(network: JobNetwork): Promise<void>;
+  /**
+   * Optional: the engine has started a job container. Background work that would slow the
+   * engine down while it starts the first one (the startup sweep) may begin.
+   */
+  jobContainerStarted?(): void;
   /** Optional: the engine connection the hooks use, for the executor to share (one ping, one pool). */
   engine?(): Promise<DockerClient>;
 }

@@ -19,6 +19,9 @@ export interface RegistryHooks extends DockerJobHooks {
   close(): Promise<void>;
 }
 
+/** When the startup sweep begins at the latest. */
+const SWEEP_DELAY_MS = 2000;
+
 export interface RegistryHooksOptions {
   /** The engine; without one, the hooks connect (from DOCKER_HOST…) when first needed. */
   client?: DockerClient;
@@ -61,14 +64,21 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
   const registryHost = !settings.enabled ? undefined : (external ?? MANAGED_REGISTRY_HOST);
   const closing = new AbortController();
   const storageVolume = o.storageVolume ?? settings.storageVolume;
-  // What a crashed pier left behind goes while this run starts (one list call per type).
-  const sweep =
-    o.startupSweep === false
-      ? Promise.resolve()
-      : engine().then(
-          (client) => sweepInBackground(client, o.stateDir),
-          () => undefined,
-        );
+  // What a crashed pier left behind goes once the engine has started the first job container
+  // (the list calls would compete with its start), or a little later, or at the end at last.
+  let sweep: Promise<void> | undefined;
+  const startSweep = (): Promise<void> => {
+    sweep ??=
+      o.startupSweep === false
+        ? Promise.resolve()
+        : engine().then(
+            (client) => sweepInBackground(client, o.stateDir),
+            () => undefined,
+          );
+    return sweep;
+  };
+  const sweepTimer = setTimeout(() => void startSweep(), SWEEP_DELAY_MS);
+  sweepTimer.unref();
 
   let registry: Promise<ManagedRegistry> | undefined;
   const ensureRegistry = (): Promise<ManagedRegistry> => {
@@ -122,6 +132,10 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
       return variables;
     },
 
+    jobContainerStarted(): void {
+      void startSweep();
+    },
+
     needsNetwork(spec: JobSpec): boolean {
       return managed && registryHost !== undefined && needsRegistry(spec, registryHost);
     },
@@ -171,7 +185,8 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
     async close(): Promise<void> {
       closing.abort();
       await Promise.all([...leases.keys()].map(releaseLeases));
-      await sweep;
+      clearTimeout(sweepTimer);
+      await startSweep();
       const running = await registry?.catch(() => undefined);
       await running?.stop();
       if (o.client === undefined && connecting !== undefined) {

@@ -41,6 +41,8 @@ export async function beginStage(o: {
   containerId: string;
   condition?: WaitCondition;
   watchRemoval?: boolean;
+  /** Called once the start request is on its way: work that must not delay it can begin. */
+  onStarting?: () => void;
 }): Promise<BegunStage> {
   const { docker, containerId: id } = o;
   // Aborting the signal of an attach or a wait tears its stream down: these live as long as the
@@ -67,7 +69,9 @@ export async function beginStage(o: {
       exited = true;
     });
     exit.catch(() => undefined);
-    await docker.containers.start(id, { signal: AbortSignal.timeout(60_000) });
+    const starting = docker.containers.start(id, { signal: AbortSignal.timeout(60_000) });
+    if (o.onStarting !== undefined) setImmediate(o.onStarting);
+    await starting;
     const held = streams;
     return {
       streams: held,
