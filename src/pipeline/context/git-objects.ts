@@ -363,27 +363,24 @@ class ObjectStore {
   }
 }
 
+/** Reads an object by name; undefined when the store does not have it. */
+export type ObjectReader = (sha: string) => GitObject | undefined;
+
 /**
- * The objects named by `shas` (40 hex digits each) from the object store at `objectsDir` (a
- * repository's `objects` folder) and its alternates, read with node:fs and node:zlib, in one
- * pass over the packs' indexes. Undefined when one is not there or cannot be read as git writes
- * it (corrupt data, an unsupported index or pack version, …): then ask git.
+ * Runs `use` with a reader of the object store at `objectsDir` (a repository's `objects`
+ * folder) and its alternates, read with node:fs and node:zlib; pack files stay open until it
+ * returns. Undefined when `use` gives undefined or anything cannot be read as git writes it
+ * (corrupt data, an unsupported index or pack version, …): then ask git.
  */
-export function readGitObjects(
+export function withObjectStore<T>(
   objectsDir: string,
-  shas: readonly string[],
-): GitObject[] | undefined {
-  if (!shas.every((sha) => /^[0-9a-f]{40}$/.test(sha))) return undefined;
+  use: (read: ObjectReader) => T | undefined,
+): T | undefined {
   let store: ObjectStore | undefined;
   try {
-    store = new ObjectStore(objectsDir);
-    const objects: GitObject[] = [];
-    for (const sha of shas) {
-      const object = store.read(sha);
-      if (object === undefined) return undefined;
-      objects.push(object);
-    }
-    return objects;
+    const opened = new ObjectStore(objectsDir);
+    store = opened;
+    return use((sha) => (/^[0-9a-f]{40}$/.test(sha) ? opened.read(sha) : undefined));
   } catch {
     return undefined;
   } finally {
@@ -393,6 +390,22 @@ export function readGitObjects(
       // Closing a file that was only read cannot lose anything.
     }
   }
+}
+
+/** The objects named by `shas`, or undefined when one cannot be read (see withObjectStore). */
+export function readGitObjects(
+  objectsDir: string,
+  shas: readonly string[],
+): GitObject[] | undefined {
+  return withObjectStore(objectsDir, (read) => {
+    const objects: GitObject[] = [];
+    for (const sha of shas) {
+      const object = read(sha);
+      if (object === undefined) return undefined;
+      objects.push(object);
+    }
+    return objects;
+  });
 }
 
 /** readGitObjects of one object. */
