@@ -19,6 +19,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { join } from "node:path";
+import { readGitIndex } from "./git-index.ts";
 
 /** A file of the template: where it is, and whether it is a symbolic link (and to what). */
 interface TemplateFile {
@@ -146,33 +147,14 @@ async function walk(
 
 /** The stat data offset of each entry of a version 2 or 3 index; undefined for anything else. */
 function readIndexEntries(index: Buffer): Map<string, number> | undefined {
-  if (index.length < 12 + hashLength || index.toString("latin1", 0, 4) !== "DIRC") return undefined;
-  const version = index.readUInt32BE(4);
-  if (version !== 2 && version !== 3) return undefined;
-  const body = index.subarray(0, index.length - hashLength);
-  const trailer = index.subarray(index.length - hashLength);
-  if (!createHash("sha1").update(body).digest().equals(trailer)) return undefined;
-  const count = index.readUInt32BE(8);
+  const entries = readGitIndex(index)?.entries;
+  if (entries === undefined) return undefined;
   const offsets = new Map<string, number>();
-  let offset = 12;
-  for (let i = 0; i < count; i++) {
-    const flags = index.readUInt16BE(offset + 60);
-    const pathStart = offset + 62 + (version === 3 && (flags & 0x4000) !== 0 ? 2 : 0);
-    const pathEnd = index.indexOf(0, pathStart);
-    if (pathEnd < 0 || pathEnd > body.length) return undefined;
-    const mode = index.readUInt32BE(offset + 24);
+  for (const entry of entries) {
     // Submodules (gitlinks) keep their entry as git wrote it.
-    if (mode >>> 12 !== 0o16) offsets.set(index.toString("utf8", pathStart, pathEnd), offset);
-    offset += (pathStart - offset + (pathEnd - pathStart) + 8) & ~7;
+    if (entry.mode >>> 12 !== 0o16) offsets.set(entry.path, entry.offset);
   }
-  // Extensions: those whose name starts with a capital letter are optional; any other (split
-  // index "link", sparse "sdir") changes what the entries mean.
-  while (offset + 8 <= body.length) {
-    const first = index[offset] ?? 0;
-    if (first < 0x41 || first > 0x5a) return undefined;
-    offset += 8 + index.readUInt32BE(offset + 4);
-  }
-  return offset === body.length ? offsets : undefined;
+  return offsets;
 }
 
 /** Writes ctime, mtime, dev, ino, mode, uid, gid and size the way git stores them (32 bits). */

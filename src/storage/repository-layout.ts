@@ -11,6 +11,8 @@ export interface RepositoryLayout {
   shallowFile: string;
   /** The commit HEAD points at; "" for an unborn branch. */
   head: string;
+  /** The index, when the layout was read from the files (see worktreeMatchesHead). */
+  indexFile?: string;
 }
 
 /**
@@ -51,6 +53,7 @@ function readLayoutFromFiles(repoDir: string): RepositoryLayout | undefined {
       objectsDir: join(commonDir, "objects"),
       shallowFile: join(commonDir, "shallow"),
       head,
+      indexFile: join(gitDir, "index"),
     };
   } catch {
     return undefined;

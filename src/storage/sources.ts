@@ -18,6 +18,7 @@ import { removeAside } from "./remove-aside.ts";
 import { repositoryLayout, type RepositoryLayout } from "./repository-layout.ts";
 import { runGit } from "./run-git.ts";
 import { shallowBoundary } from "./shallow-boundary.ts";
+import { worktreeMatchesHead } from "./worktree-clean.ts";
 import {
   copyFromCheckoutTemplate,
   keepSpareCheckout,
@@ -83,7 +84,7 @@ async function prepareFromLocal(
   refuseInside(o.target, layout.topLevel);
   const changes =
     o.includeWorkingTreeChanges && layout.head === o.gitInfo.sha
-      ? changedTrackedFilesOnce(layout.topLevel, layout.head, o.signal)
+      ? changedTrackedFilesOnce(layout, o.signal)
       : Promise.resolve([]);
   // Read before the checkout ends, so a failure here is not left as an unhandled rejection.
   changes.catch(() => undefined);
@@ -177,7 +178,7 @@ export async function warmUpSources(o: {
   const layout = await repositoryLayout(o.repoDir);
   if (layout.head === "") return;
   const changes = o.includeWorkingTreeChanges
-    ? changedTrackedFilesOnce(layout.topLevel, layout.head)
+    ? changedTrackedFilesOnce(layout)
     : Promise.resolve([]);
   changes.catch(() => undefined);
   const key = templateKeyOf(o.repoDir, layout, layout.head, o.includeWorkingTreeChanges);
@@ -298,14 +299,16 @@ interface TrackedChange {
 const changesByHead = new Map<string, Promise<TrackedChange[]>>();
 
 function changedTrackedFilesOnce(
-  topLevel: string,
-  head: string,
+  layout: RepositoryLayout,
   signal?: AbortSignal,
 ): Promise<TrackedChange[]> {
-  const key = `${topLevel}\0${head}`;
+  const key = `${layout.topLevel}\0${layout.head}`;
   let changes = changesByHead.get(key);
   if (changes === undefined) {
-    changes = changedTrackedFiles(topLevel, signal);
+    changes =
+      worktreeMatchesHead(layout) === true
+        ? Promise.resolve([])
+        : changedTrackedFiles(layout.topLevel, signal);
     changesByHead.set(key, changes);
     changes.catch(() => changesByHead.delete(key));
   }
