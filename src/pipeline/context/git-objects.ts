@@ -1,7 +1,6 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { inflateSync } from "node:zlib";
-import { CorruptStream, inflateZlib, TruncatedInput } from "./inflate.ts";
 
 export type GitObjectType = "commit" | "tree" | "blob" | "tag";
 
@@ -21,11 +20,6 @@ const OFS_DELTA = 6;
 const REF_DELTA = 7;
 /** Larger objects are not what this reader is for (commits): git reads them. */
 const MAX_OBJECT_SIZE = 64 * 1024 * 1024;
-/**
- * Compressed streams up to this size are inflated by inflate.ts: node:zlib's first call in a
- * process costs more than the whole reading of a commit.
- */
-const SMALL_STREAM = 64 * 1024;
 /** Deeper than any chain git writes (`--depth` 4095 at most); stops a corrupt pack's loops. */
 const MAX_DELTA_CHAIN = 10_000;
 /** git's own limit on alternates that name further alternates. */
@@ -98,19 +92,9 @@ function readLooseObject(dir: string, sha: string): GitObject | undefined {
   return splitLooseObject(inflate(compressed, undefined));
 }
 
-/**
- * The zlib stream at the start of `compressed` (`size` bytes when known). Small streams go
- * through inflate.ts, and node:zlib judges what it calls corrupt.
- */
+/** The zlib stream at the start of `compressed` (`size` bytes when known). */
 function inflate(compressed: Buffer, size: number | undefined): Buffer {
   const limit = size ?? MAX_OBJECT_SIZE + 64;
-  if (compressed.length <= SMALL_STREAM) {
-    try {
-      return inflateZlib(compressed, size ?? compressed.length * 4, limit);
-    } catch (error) {
-      if (!(error instanceof CorruptStream)) throw error;
-    }
-  }
   return inflateSync(compressed, { maxOutputLength: limit + 1 });
 }
 
@@ -128,8 +112,7 @@ function inflateAt(fd: number, position: number, size: number): Buffer {
       if (data.length !== size) fail("object size does not match its header");
       return data;
     } catch (error) {
-      const truncated =
-        error instanceof TruncatedInput || (error as { code?: unknown }).code === "Z_BUF_ERROR";
+      const truncated = (error as { code?: unknown }).code === "Z_BUF_ERROR";
       if (!truncated || compressed.length < window) throw error;
       window *= 2;
     }
