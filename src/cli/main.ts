@@ -26,70 +26,83 @@ function withPipelineOptions<C extends Command>(command: C): C {
 /** Set by a command's action when it ends with something other than 0. */
 let commandExitCode = 0;
 
-function buildProgram(): Command {
-  const program = new Command("pier")
-    .description("Run GitLab CI pipelines on your own machines.")
-    .version(pierVersion(), "-V, --version", "print pier's version")
-    .helpOption("-h, --help", "show help")
-    .option("--debug", "show stack traces for unexpected errors")
-    .showSuggestionAfterError(true)
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+/**
+ * How each command is added to the program. Setting up every command's options costs each start
+ * ~2 ms; a run of one command sets up only that one (see commandsToDefine).
+ */
+const commandDefinitions: Record<string, (program: Command) => void> = {
+  run(program) {
+    withPipelineOptions(program.command("run").description("run the pipeline on this machine"))
+      .argument("[jobs...]", "run only these jobs and what they need")
+      .option("--executor <name>", "shell or docker (default: from --config, else shell)")
+      .option("--concurrency <n>", "jobs at once (default: `concurrent` from --config, else CPUs)")
+      .option("--manual <job>", "play this manual job (repeatable)", collect, [] as string[])
+      .option("--report <file>", "write a JSON report of the run")
+      .option("--plain", "plain output: no status line redraws (default when not a terminal)")
+      .option("--config <file>", "runner settings from a gitlab-runner config.toml")
+      .option("--variables-file <file>", "project CI/CD variables (YAML)")
+      .option("--artifacts-to <dir>", "copy the run's artifacts into <dir>")
+      .action(async (jobs, options) => {
+        const { runCommand } = await import("./commands/run.ts");
+        // withPipelineOptions adds options the inferred type cannot see.
+        commandExitCode = await runCommand(jobs, options as unknown as RunOptions);
+      });
+  },
+  list(program) {
+    withPipelineOptions(program.command("list").description("list the jobs the pipeline would run"))
+      .option("--json", "print JSON")
+      .action(async (options) => {
+        const { listCommand } = await import("./commands/list.ts");
+        await listCommand(options as unknown as PipelineOptions & { json?: boolean });
+      });
+  },
+  lint(program) {
+    withPipelineOptions(program.command("lint").description("check the pipeline file")).action(
+      async (options) => {
+        const { lintCommand } = await import("./commands/lint.ts");
+        await lintCommand(options as unknown as PipelineOptions);
+      },
+    );
+  },
+  config(program) {
+    withPipelineOptions(
+      program.command("config").description("print the fully merged pipeline YAML"),
+    ).action(async (options) => {
+      const { configCommand } = await import("./commands/config.ts");
+      await configCommand(options as unknown as PipelineOptions);
+    });
+  },
+  plan(program) {
+    withPipelineOptions(program.command("plan").description("print the planned pipeline"))
+      .option("--json", "print JSON")
+      .action(async (options) => {
+        const { planCommand } = await import("./commands/plan.ts");
+        await planCommand(options as unknown as PipelineOptions & { json?: boolean });
+      });
+  },
+  gc(program) {
+    program
+      .command("gc")
+      .description("remove what dead pier processes left behind, and bound what pier keeps")
+      .option("--dry-run", "only show what would be removed")
+      .option(
+        "--max-age <duration>",
+        "remove kept caches unused for this long (never: no limit)",
+        "30d",
+      )
+      .option(
+        "--max-size <size>",
+        "then remove the least recently used kept caches above this size",
+      )
+      .action(async (options) => {
+        const { gcCommand } = await import("./commands/gc.ts");
+        commandExitCode = await gcCommand(options);
+      });
+  },
+  runner: defineRunnerCommands,
+};
 
-  withPipelineOptions(program.command("run").description("run the pipeline on this machine"))
-    .argument("[jobs...]", "run only these jobs and what they need")
-    .option("--executor <name>", "shell or docker (default: from --config, else shell)")
-    .option("--concurrency <n>", "jobs at once (default: `concurrent` from --config, else CPUs)")
-    .option("--manual <job>", "play this manual job (repeatable)", collect, [] as string[])
-    .option("--report <file>", "write a JSON report of the run")
-    .option("--plain", "plain output: no status line redraws (default when not a terminal)")
-    .option("--config <file>", "runner settings from a gitlab-runner config.toml")
-    .option("--variables-file <file>", "project CI/CD variables (YAML)")
-    .option("--artifacts-to <dir>", "copy the run's artifacts into <dir>")
-    .action(async (jobs, options) => {
-      const { runCommand } = await import("./commands/run.ts");
-      // withPipelineOptions adds options the inferred type cannot see.
-      commandExitCode = await runCommand(jobs, options as unknown as RunOptions);
-    });
-  withPipelineOptions(program.command("list").description("list the jobs the pipeline would run"))
-    .option("--json", "print JSON")
-    .action(async (options) => {
-      const { listCommand } = await import("./commands/list.ts");
-      await listCommand(options as unknown as PipelineOptions & { json?: boolean });
-    });
-  withPipelineOptions(program.command("lint").description("check the pipeline file")).action(
-    async (options) => {
-      const { lintCommand } = await import("./commands/lint.ts");
-      await lintCommand(options as unknown as PipelineOptions);
-    },
-  );
-  withPipelineOptions(
-    program.command("config").description("print the fully merged pipeline YAML"),
-  ).action(async (options) => {
-    const { configCommand } = await import("./commands/config.ts");
-    await configCommand(options as unknown as PipelineOptions);
-  });
-  withPipelineOptions(program.command("plan").description("print the planned pipeline"))
-    .option("--json", "print JSON")
-    .action(async (options) => {
-      const { planCommand } = await import("./commands/plan.ts");
-      await planCommand(options as unknown as PipelineOptions & { json?: boolean });
-    });
-  program
-    .command("gc")
-    .description("remove what dead pier processes left behind, and bound what pier keeps")
-    .option("--dry-run", "only show what would be removed")
-    .option(
-      "--max-age <duration>",
-      "remove kept caches unused for this long (never: no limit)",
-      "30d",
-    )
-    .option("--max-size <size>", "then remove the least recently used kept caches above this size")
-    .action(async (options) => {
-      const { gcCommand } = await import("./commands/gc.ts");
-      commandExitCode = await gcCommand(options);
-    });
-
+function defineRunnerCommands(program: Command): void {
   const runner = program
     .command("runner")
     .description("run pier as a self-hosted GitLab runner (gitlab-runner compatible config.toml)");
@@ -164,12 +177,45 @@ function buildProgram(): Command {
       const { runnerRunCommand } = await import("./commands/runner-run.ts");
       commandExitCode = await runnerRunCommand(options);
     });
+}
+
+const programFlags = new Set(["--debug", "-V", "--version"]);
+const helpFlags = new Set(["-h", "--help"]);
+
+/**
+ * The commands argv needs defined: all of them, unless what commander prints and checks for argv
+ * cannot involve the others. That is so for a known command without a help flag before it (the
+ * program's help lists every command), and for --version alone (commander prints the version
+ * while it reads the program's options, before any command is looked for).
+ */
+export function commandsToDefine(argv: readonly string[]): string[] {
+  const all = Object.keys(commandDefinitions);
+  const commandIndex = argv.findIndex((arg) => !arg.startsWith("-"));
+  const command = commandIndex === -1 ? undefined : argv[commandIndex];
+  const flags = commandIndex === -1 ? argv : argv.slice(0, commandIndex);
+  if (flags.some((flag) => helpFlags.has(flag))) return all;
+  if (command !== undefined) return Object.hasOwn(commandDefinitions, command) ? [command] : all;
+  const versionOnly =
+    argv.every((arg) => programFlags.has(arg)) && argv.some((arg) => arg !== "--debug");
+  return versionOnly ? [] : all;
+}
+
+function buildProgram(argv: readonly string[]): Command {
+  const program = new Command("pier")
+    .description("Run GitLab CI pipelines on your own machines.")
+    .version(pierVersion(), "-V, --version", "print pier's version")
+    .helpOption("-h, --help", "show help")
+    .option("--debug", "show stack traces for unexpected errors")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+  for (const name of commandsToDefine(argv)) commandDefinitions[name]?.(program);
   return program;
 }
 
 /** Runs pier with argv (without node and script) and returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(argv);
   const debug = argv.includes("--debug");
   try {
     commandExitCode = 0;
