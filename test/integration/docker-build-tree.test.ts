@@ -133,6 +133,15 @@ function createdContainers(since: number): string[] {
   );
 }
 
+/** Containers of this test's pipeline that the archive API put files into since `since` (s). */
+function archiveExtractions(since: number): string[] {
+  return engineEvents(
+    since,
+    ["event=extract-to-dir", "type=container", `label=pier.pipeline=${String(pipelineId)}`],
+    "{{.Actor.Attributes.name}}",
+  );
+}
+
 /** Volumes mounted into this test's pipeline's containers since `since` (s). */
 function mountedVolumes(since: number): string[] {
   const ours = new Set(
@@ -162,7 +171,10 @@ function expectBuildTree(log: string): void {
   expect(log).toContain("self-contained");
 }
 
-/** A local image made from busybox by `docker commit`, removed by the caller. */
+/**
+ * A local image made from GIT_IMAGE by `docker commit`, removed by the caller. Not from
+ * busybox: its sh runs its own applets (tar, head) even when their files are gone.
+ */
 function commitImage(tag: string, command: string[], changes: string[]): void {
   const name = `pier-build-tree-${String(pipelineId)}`;
   execFileSync("docker", [
@@ -171,7 +183,7 @@ function commitImage(tag: string, command: string[], changes: string[]): void {
     name,
     "--label",
     "pier.managed=true",
-    "busybox:latest",
+    GIT_IMAGE,
     ...command,
   ]);
   try {
@@ -231,6 +243,7 @@ describe("the Docker executor's build tree", { timeout: 180_000 }, () => {
     expect(created.filter((name) => name.endsWith("-archive"))).toEqual([]);
     expect(created.filter((name) => name.endsWith("-build"))).toHaveLength(4);
     expect(mountedVolumes(since)).toEqual([]);
+    expect(archiveExtractions(since)).toEqual([]);
   });
 
   it("goes in by the archive API for a job that is not root (through a helper when alone) and for an image without tar, whose entrypoint's output is kept", async () => {
@@ -239,7 +252,7 @@ describe("the Docker executor's build tree", { timeout: 180_000 }, () => {
     const noTar = `pier-test/no-tar:${String(pipelineId)}`;
     commitImage(
       noTar,
-      ["rm", "/bin/tar"],
+      ["rm", "/usr/bin/tar"],
       ['ENTRYPOINT ["/bin/sh", "-c", "echo entrypoint says hi; exec \\"$@\\"", "sh"]'],
     );
     try {
@@ -290,6 +303,12 @@ describe("the Docker executor's build tree", { timeout: 180_000 }, () => {
       expect(created.filter((name) => name.endsWith("-archive"))).toEqual([
         expect.stringMatching(new RegExp(`^pier-${String(pipelineId)}-1-`)),
       ]);
+      // Job 1 through its helper, job 2 (not root) and job 3 (no tar) straight into their own.
+      expect(archiveExtractions(since).sort()).toEqual([
+        expect.stringMatching(new RegExp(`^pier-${String(pipelineId)}-1-.*-archive$`)),
+        expect.stringMatching(new RegExp(`^pier-${String(pipelineId)}-2-.*-build$`)),
+        expect.stringMatching(new RegExp(`^pier-${String(pipelineId)}-3-.*-build$`)),
+      ]);
     } finally {
       execFileSync("docker", ["image", "rm", noTar]);
     }
@@ -297,11 +316,7 @@ describe("the Docker executor's build tree", { timeout: 180_000 }, () => {
 
   it("keeps the job's output and exit code when the script fails, and nothing stays", async () => {
     const repo = gitRepo();
-    const executor = new DockerExecutor({
-      docker,
-      settings: dockerSettingsFrom({}),
-      runnerName: "test-runner",
-    });
+    const executor = newExecutor();
     const job = executorJobSpec(
       { script: ["cat hello.txt", "exit 3"], sha: repo.sha, pipelineId },
       { id: 4, image: { name: "busybox:latest" } },
@@ -311,5 +326,28 @@ describe("the Docker executor's build tree", { timeout: 180_000 }, () => {
     expect(result.status).toBe("failed");
     expect(result.exitCode).toBe(3);
     expect(log).toContain("hello again");
+  });
+
+  it("fails the job with a clear message when the image's tar cannot unpack the tree", async () => {
+    const repo = gitRepo();
+    const brokenTar = `pier-test/broken-tar:${String(pipelineId)}`;
+    commitImage(
+      brokenTar,
+      ["sh", "-c", "printf '#!/bin/sh\\ncat >/dev/null; exit 2\\n' > /usr/bin/tar"],
+      [],
+    );
+    try {
+      const job = executorJobSpec(
+        { script: ["echo the script ran"], sha: repo.sha, pipelineId },
+        { id: 5, image: { name: brokenTar } },
+      );
+      job.variables = [jobVariable("GIT_STRATEGY", "fetch")];
+      const { result, log } = await runJob(newExecutor(), job, repo.dir);
+      expect(result.status).toBe("failed");
+      expect(log).toContain("pier: the sources could not be unpacked in the container");
+      expect(log).not.toContain("the script ran");
+    } finally {
+      execFileSync("docker", ["image", "rm", brokenTar]);
+    }
   });
 });

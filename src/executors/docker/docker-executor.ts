@@ -89,6 +89,11 @@ function isRoot(user: string): boolean {
   return name === "" || name === "root" || name === "0";
 }
 
+/** Where a step's script lives in the container, next to the project: `<project>.tmp/<step>.sh`. */
+function stepScriptPath(tmpDir: string, step: "script" | "after_script"): string {
+  return posix.join(tmpDir, `${step}.sh`);
+}
+
 /** How long an AutoRemove container that stopped may take to be removed by the engine. */
 const AUTO_REMOVAL_WAIT_MS = 30_000;
 
@@ -361,7 +366,7 @@ export class DockerExecutor implements Executor {
       // a helper while the job container starts; with other jobs running, the engine is the
       // bottleneck and the helper would cost it more work.
       if (isRoot(user === undefined || user === "" ? image.Config.User : user)) {
-        state.stdinSources = stdinSources(tmpDir);
+        state.stdinSources = stdinSources(tmpDir, stepScriptPath(tmpDir, "script"));
       }
       const viaHelper = state.stdinSources === undefined && this.#activeJobs === 1;
       const buildsVolume = viaHelper ? buildsVolumeFor(shared, buildsDir, o.objects) : undefined;
@@ -469,9 +474,8 @@ export class DockerExecutor implements Executor {
     for (const chunk of asked.unread) state.trace.write(chunk);
     if (asked.word === undefined) return;
     if (asked.word === "stdin" && archive !== undefined) {
+      // The container runs the script step as soon as the tree is in (see stdinSources).
       sendTreeOnStdin(stage.streams, await archive);
-      const unpacked = await awaitMarkedLine(stage.streams, receiving.marker, state.jobSignal);
-      for (const chunk of unpacked.unread) state.trace.write(chunk);
       return;
     }
     await this.#putTree(state, state.containerId ?? "");
@@ -658,7 +662,7 @@ export class DockerExecutor implements Executor {
     step: "script" | "after_script",
     options: StepOptions & { begun?: Promise<BegunStage> },
   ): Promise<StepOutcome> {
-    const path = posix.join(state.tmpDir, `${step}.sh`);
+    const path = stepScriptPath(state.tmpDir, step);
     // The shell reads this line from stdin; `$0` is the shell the detection picked.
     const status =
       options.jobStatus === undefined ? "" : `export CI_JOB_STATUS=${options.jobStatus}; `;

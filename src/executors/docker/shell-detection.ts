@@ -11,12 +11,17 @@ const SHELL_CANDIDATES = [
 /**
  * The job container's command, as gitlab-runner's: `sh -c` finds bash in the usual places,
  * else sh, and execs it with no arguments, so the shell reads its commands from stdin.
- * `before` runs first (see stdinSources).
+ * `before` runs first (see stdinSources): when it sets `pier_script`, the shell runs that
+ * script instead, as the step's line on stdin would have it run.
  */
 export function shellDetectionCommand(before?: string): string[] {
   const branches = SHELL_CANDIDATES.map(
-    (path, index) => `${index === 0 ? "if" : "elif"} [ -x ${path} ]; then exec ${path}`,
+    (path, index) => `${index === 0 ? "if" : "elif"} [ -x ${path} ]; then pier_shell=${path}`,
   );
-  const detection = `${branches.join("; ")}; else echo shell not found; exit 1; fi`;
+  const detection = [
+    `${branches.join("; ")}; else echo shell not found; exit 1; fi`,
+    `if [ -n "\${pier_script:-}" ]; then umask 0000; exec "$pier_shell" "$pier_script" </dev/null; fi`,
+    'exec "$pier_shell"',
+  ].join("; ");
   return ["sh", "-c", before === undefined ? detection : `${before}\n${detection}`];
 }

@@ -12,10 +12,11 @@ import { shellQuote } from "../shell/step-script.ts";
  *
  * The exchange, before the shell is picked: the container prints `<marker> stdin` (it can
  * unpack) or `<marker> archive` on stdout and reads one line: a byte count `n`, then unpacks
- * the next `n` bytes of stdin at `/` and prints `<marker> unpacked`; anything else means the
- * tree was put in some other way. Nothing more may be written before that answer: busybox's
- * `head -c` reads past its count. A restart (after_script) finds `tmpDir` there and asks
- * nothing.
+ * the next `n` bytes of stdin at `/` and runs the script step at once (`pier_script`, see
+ * shellDetectionCommand) without reading the step's line from stdin: busybox's `head -c`
+ * reads past its count, and this saves a round trip. Any other line means the tree was put in
+ * some other way, and the step's line follows on stdin as usual. A restart (after_script)
+ * finds `tmpDir` there and asks nothing.
  */
 export interface StdinSources {
   marker: string;
@@ -23,7 +24,7 @@ export interface StdinSources {
   receiver: string;
 }
 
-export function stdinSources(tmpDir: string): StdinSources {
+export function stdinSources(tmpDir: string, scriptStep: string): StdinSources {
   const marker = `pier-sources-${randomBytes(8).toString("hex")}`;
   const receiver = [
     `if [ ! -d ${shellQuote(tmpDir)} ]; then`,
@@ -31,7 +32,7 @@ export function stdinSources(tmpDir: string): StdinSources {
     "IFS= read -r pier_sources || exit 1",
     'case "$pier_sources" in [0-9]*)',
     '(umask 0000 && head -c "$pier_sources" | tar -xf - -C /) || { echo "pier: the sources could not be unpacked in the container" >&2; exit 1; }',
-    `echo "${marker} unpacked";;`,
+    `if [ -f ${shellQuote(scriptStep)} ]; then pier_script=${shellQuote(scriptStep)}; fi;;`,
     "esac",
     "fi",
   ].join("\n");
@@ -43,7 +44,7 @@ const MAX_OUTPUT_BEFORE_LINE = 1024 * 1024;
 
 /**
  * Waits for the container's next `<marker> <word>` line and returns the word (`stdin`,
- * `archive`, `unpacked`), or undefined when the container stopped first. What it printed
+ * `archive`), or undefined when the container stopped first. What it printed
  * around the line stays in its streams (put back, paused) for the script stage to read in
  * order; the line itself is dropped. Output of a container that stopped is in `unread`, for
  * the caller to log.
