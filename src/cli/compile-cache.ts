@@ -168,10 +168,10 @@ export function loadCachedBundle(bundlePath: string, options: CompileCacheOption
 }
 
 // Node's modules that take milliseconds to load and that some commands never use (`pier list`:
-// no child processes, no hashing, no HTTP), or use only once the work has started.
+// no child processes, no hashing, no HTTP), or use only once the work has started. Only modules
+// whose exports are plain objects: a stand-in cannot be called (assert, events and stream can).
 const lazyModules = new Set(
   [
-    "assert",
     "child_process",
     "crypto",
     "dgram",

@@ -246,10 +246,13 @@ describe("lazyBuiltins", () => {
     expect(copy["STATUS_CODES"]).toBe(realHttp.STATUS_CODES);
   });
 
-  it("hands out other modules as they are", () => {
+  it("hands out other modules as they are, callable ones among them", () => {
     const { require, loads } = countingRequire();
-    expect(require("node:path")).toBe(createRequire(import.meta.url)("node:path"));
-    expect(loads).toEqual(["node:path"]);
+    const real = createRequire(import.meta.url);
+    expect(require("node:path")).toBe(real("node:path"));
+    expect(require("assert")).toBe(real("assert"));
+    expect(require("node:events")).toBe(real("node:events"));
+    expect(loads).toEqual(["node:path", "assert", "node:events"]);
     expect(require.resolve("node:path")).toBe("node:path");
   });
 });
