@@ -180,24 +180,21 @@ function defineRunnerCommands(program: Command): void {
 }
 
 const programFlags = new Set(["--debug", "-V", "--version"]);
-const helpFlags = new Set(["-h", "--help"]);
 
 /**
  * The commands argv needs defined: all of them, unless what commander prints and checks for argv
- * cannot involve the others. That is so for a known command without a help flag before it (the
- * program's help lists every command), and for --version alone (commander prints the version
- * while it reads the program's options, before any command is looked for).
+ * cannot involve the others. That is so for a known command with only --debug or --version before
+ * it (the program's help lists every command), and for --version alone (commander prints the
+ * version while it reads the program's options, before any command is looked for).
  */
 export function commandsToDefine(argv: readonly string[]): string[] {
   const all = Object.keys(commandDefinitions);
   const commandIndex = argv.findIndex((arg) => !arg.startsWith("-"));
-  const command = commandIndex === -1 ? undefined : argv[commandIndex];
   const flags = commandIndex === -1 ? argv : argv.slice(0, commandIndex);
-  if (flags.some((flag) => helpFlags.has(flag))) return all;
+  if (!flags.every((flag) => programFlags.has(flag))) return all;
+  const command = commandIndex === -1 ? undefined : argv[commandIndex];
   if (command !== undefined) return Object.hasOwn(commandDefinitions, command) ? [command] : all;
-  const versionOnly =
-    argv.every((arg) => programFlags.has(arg)) && argv.some((arg) => arg !== "--debug");
-  return versionOnly ? [] : all;
+  return flags.some((flag) => flag !== "--debug") ? [] : all;
 }
 
 function buildProgram(argv: readonly string[]): Command {

@@ -27,10 +27,12 @@ describe("commandsToDefine", () => {
   });
 
   it("is every command when the program's help or an unknown command may be printed", () => {
-    for (const argv of [[], ["--debug"], ["--help"], ["-h", "run"], ["help", "run"], ["frob"]]) {
+    const argvs = [[], ["--debug"], ["--help"], ["-h", "run"], ["-Vh", "run"], ["help"], ["frob"]];
+    for (const argv of argvs) {
       expect(commandsToDefine(argv)).toEqual(all);
     }
     expect(commandsToDefine(["--version", "--bogus"])).toEqual(all);
+    expect(commandsToDefine(["--bogus", "run"])).toEqual(all);
   });
 });
 
