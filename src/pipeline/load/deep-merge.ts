@@ -12,7 +12,15 @@ export function deepMerge(
 ): Record<string, unknown> {
   // Spreading defines the keys as own data properties (a `__proto__` key included, unlike
   // assignment) and leaves the positions behind (they are not enumerable): inherited below.
-  const result: Record<string, unknown> = { ...base };
+  return mergeOnto({ ...base }, base, override);
+}
+
+/** deepMerge's work on `result`, a copy of `base`. */
+function mergeOnto(
+  result: Record<string, unknown>,
+  base: Record<string, unknown>,
+  override: Record<string, unknown>,
+): Record<string, unknown> {
   inheritPositions(result, [override, base]);
   for (const key in override) {
     if (!Object.hasOwn(override, key)) continue;
@@ -82,16 +90,5 @@ export function deepMergeLarge(
 ): Record<string, unknown> {
   const result = emptyLargeMapping();
   for (const key in base) if (Object.hasOwn(base, key)) setKey(result, key, base[key]);
-  inheritPositions(result, [override, base]);
-  for (const key in override) {
-    if (!Object.hasOwn(override, key)) continue;
-    const next = override[key];
-    const previous = result[key];
-    const merged =
-      Object.hasOwn(result, key) && isPlainObject(previous) && isPlainObject(next)
-        ? deepMerge(previous, next)
-        : next;
-    setKey(result, key, merged);
-  }
-  return result;
+  return mergeOnto(result, base, override);
 }
