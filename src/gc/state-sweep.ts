@@ -64,11 +64,11 @@ export async function sweepStateDir(
   }
 
   for (const name of await entries(packsRoot(stateDir))) {
-    const pid = Number(/^\.draft-(\d+)-/.exec(name)?.[1]);
+    const pid = Number(/^\.(?:draft|evict)-(\d+)-/.exec(name)?.[1]);
     if (!Number.isInteger(pid) || isPidAlive(pid)) continue;
     const path = join(packsRoot(stateDir), name);
     await remove(
-      { kind: "directory", name: path, reason: `pack draft of pier ${String(pid)}, gone` },
+      { kind: "directory", name: path, reason: `pack folder of pier ${String(pid)}, gone` },
       () => rm(path, { recursive: true, force: true, maxRetries: 3 }),
     );
   }

@@ -27,7 +27,7 @@ export function spareCheckoutsRoot(stateDir: string): string {
   return join(buildsRoot(stateDir), ".spare");
 }
 
-/** Packs kept for the Docker executor's local snapshots: `packs/<key>/` and `packs/.draft-<pid>-…`. */
+/** Packs kept for the Docker executor's local snapshots: `packs/<key>/`, and `packs/.draft-<pid>-…` and `.evict-<pid>-…` while one is written or removed. */
 export function packsRoot(stateDir: string): string {
   return join(stateDir, "packs");
 }

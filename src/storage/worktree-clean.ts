@@ -21,7 +21,9 @@ export function worktreeMatchesHead(layout: RepositoryLayout): true | undefined 
     const index = readGitIndex(bytes);
     if (index?.rootTree === undefined || index.entries.length > MAX_ENTRIES) return undefined;
     if (index.rootTree !== headTree(layout)) return undefined;
+    const realDirs = new Map<string, boolean>();
     for (const entry of index.entries) {
+      if (!parentsAreDirectories(layout.topLevel, entry.path, realDirs)) return undefined;
       if (!unchanged(layout.topLevel, bytes, entry, indexStats.mtimeNs)) return undefined;
     }
     return true;
@@ -34,6 +36,27 @@ function headTree(layout: RepositoryLayout): string | undefined {
   const commit = readGitObject(layout.objectsDir, layout.head);
   if (commit?.type !== "commit") return undefined;
   return /^tree ([0-9a-f]{40})\n/.exec(commit.data.toString("latin1", 0, 46))?.[1];
+}
+
+/**
+ * Every folder on the way to `path` is a real one: lstat of the file would follow a symbolic
+ * link in place of a folder, where git sees the file as gone.
+ */
+function parentsAreDirectories(
+  topLevel: string,
+  path: string,
+  known: Map<string, boolean>,
+): boolean {
+  for (let slash = path.indexOf("/"); slash !== -1; slash = path.indexOf("/", slash + 1)) {
+    const dir = path.slice(0, slash);
+    let real = known.get(dir);
+    if (real === undefined) {
+      real = lstatSync(join(topLevel, dir)).isDirectory();
+      known.set(dir, real);
+    }
+    if (!real) return false;
+  }
+  return true;
 }
 
 /** The file is as the index recorded it (stricter than git: any doubt means "ask git"). */

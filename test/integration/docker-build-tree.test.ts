@@ -246,27 +246,35 @@ describe("the Docker executor's build tree", { timeout: 180_000 }, () => {
     expect(archiveExtractions(since)).toEqual([]);
   });
 
-  it("goes in by the archive API for a job that is not root (through a helper when alone) and for an image without tar, whose entrypoint's output is kept", async () => {
+  it("goes in by the archive API for a job that is not root (through a helper when alone), an image without tar, and behind an entrypoint, whose output is kept", async () => {
     const repo = gitRepo();
     const executor = newExecutor();
     const noTar = `pier-test/no-tar:${String(pipelineId)}`;
+    const noisy = `pier-test/noisy-entrypoint:${String(pipelineId)}`;
+    commitImage(noTar, ["rm", "/usr/bin/tar"], []);
+    // Output without a newline, then our command: an entrypoint stands between pier and it.
     commitImage(
-      noTar,
-      ["rm", "/usr/bin/tar"],
-      ['ENTRYPOINT ["/bin/sh", "-c", "echo entrypoint says hi; exec \\"$@\\"", "sh"]'],
+      noisy,
+      ["true"],
+      ['ENTRYPOINT ["/bin/sh", "-c", "printf starting...; exec \\"$@\\"", "sh"]'],
     );
     try {
       const since = Math.floor(Date.now() / 1000) - 1;
-      const nonRoot = (id: number): JobSpec =>
+      const job = (id: number, extra: Partial<JobSpec>): JobSpec =>
         executorJobSpec(
           {
-            script: ["id -u", "cat hello.txt"],
+            script: ["id -u", "cat hello.txt", "./run.sh"],
+            afterScript: ["echo after; cat hello.txt"],
             variables: [jobVariable("GIT_STRATEGY", "fetch")],
             sha: repo.sha,
             pipelineId,
           },
-          { id, image: { name: "busybox:latest", executor_opts: { docker: { user: "1000" } } } },
+          { id, ...extra },
         );
+      const nonRoot = (id: number): JobSpec =>
+        job(id, {
+          image: { name: "busybox:latest", executor_opts: { docker: { user: "1000" } } },
+        });
       const alone = await runJob(executor, nonRoot(1), repo.dir);
       expect(alone.result.status, alone.log).toBe("success");
       expect(alone.log).toMatch(/\n1000\n/);
@@ -274,43 +282,39 @@ describe("the Docker executor's build tree", { timeout: 180_000 }, () => {
 
       const together = await Promise.all([
         runJob(executor, nonRoot(2), repo.dir),
+        runJob(executor, job(3, { image: { name: noTar } }), repo.dir),
+        runJob(executor, job(4, { image: { name: noisy } }), repo.dir),
         runJob(
           executor,
-          executorJobSpec(
-            {
-              script: ["cat hello.txt", "./run.sh"],
-              afterScript: ["echo after; cat hello.txt"],
-              variables: [jobVariable("GIT_STRATEGY", "fetch")],
-              sha: repo.sha,
-              pipelineId,
-            },
-            { id: 3, image: { name: noTar } },
-          ),
+          job(5, { image: { name: "busybox:latest", entrypoint: ["/bin/sh", "-c"] } }),
           repo.dir,
         ),
       ]);
       for (const { result, log } of together) {
         expect(result.status, log).toBe("success");
         expect(log).toContain("hello again");
+        expect(log).toContain("\nran");
+        expect(log).toMatch(/after\s+hello again/);
         expect(log).not.toContain("pier-sources-");
       }
-      const [, withoutTar] = together;
-      expect(withoutTar.log).toContain("entrypoint says hi");
-      expect(withoutTar.log).toContain("\nran");
-      expect(withoutTar.log).toMatch(/after\s+hello again/);
+      expect(together[2]?.log).toContain("starting...");
 
       const created = createdContainers(since);
       expect(created.filter((name) => name.endsWith("-archive"))).toEqual([
         expect.stringMatching(new RegExp(`^pier-${String(pipelineId)}-1-`)),
       ]);
-      // Job 1 through its helper, job 2 (not root) and job 3 (no tar) straight into their own.
-      expect(archiveExtractions(since).sort()).toEqual([
-        expect.stringMatching(new RegExp(`^pier-${String(pipelineId)}-1-.*-archive$`)),
-        expect.stringMatching(new RegExp(`^pier-${String(pipelineId)}-2-.*-build$`)),
-        expect.stringMatching(new RegExp(`^pier-${String(pipelineId)}-3-.*-build$`)),
-      ]);
+      // Job 1 through its helper, the others straight into their own container.
+      expect(archiveExtractions(since).sort()).toEqual(
+        [1, 2, 3, 4, 5].map((id): unknown =>
+          expect.stringMatching(
+            new RegExp(
+              `^pier-${String(pipelineId)}-${String(id)}-.*-${id === 1 ? "archive" : "build"}$`,
+            ),
+          ),
+        ),
+      );
     } finally {
-      execFileSync("docker", ["image", "rm", noTar]);
+      execFileSync("docker", ["image", "rm", noTar, noisy]);
     }
   });
 

@@ -80,6 +80,18 @@ describe("self-contained packs for local snapshots", () => {
     expect(readdirSync(packsRoot(stateDir))).toHaveLength(2);
   });
 
+  it("never copies half a kept pack (one another pier is removing): it packs afresh", async () => {
+    const head = git(source, "rev-parse", "HEAD");
+    await new SelfContainedPacks(stateDir).apply(snapshot(head), AbortSignal.timeout(30_000));
+    const [kept = ""] = readdirSync(packsRoot(stateDir));
+    for (const name of readdirSync(join(packsRoot(stateDir), kept))) {
+      if (name.endsWith(".pack")) rmSync(join(packsRoot(stateDir), kept, name));
+    }
+    const second = snapshot(head);
+    await new SelfContainedPacks(stateDir).apply(second, AbortSignal.timeout(30_000));
+    expect(selfContained(second)).toBe(true);
+  });
+
   it("keeps at most 16 packs", async () => {
     const packs = new SelfContainedPacks(stateDir);
     for (let i = 0; i < 17; i += 1) {

@@ -1,4 +1,14 @@
-import { chmodSync, mkdtempSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -65,6 +75,20 @@ describe("worktreeMatchesHead", () => {
     expect(await answer()).toBe(true);
     // A file as new as the index may have changed within the index's own timestamp.
     utimesSync(join(repo, ".git", "index"), earlier, earlier);
+    expect(await answer()).toBeUndefined();
+  });
+
+  it("leaves to git a folder turned into a link to a copy of it", async () => {
+    // A folder swapped for a link to a copy of it: the same files, but git sees them as gone.
+    mkdirSync(join(repo, "d"));
+    writeFileSync(join(repo, "d", "f.txt"), "in d\n");
+    git(repo, "add", "d");
+    git(repo, "commit", "-qm", "d");
+    const later = new Date(Date.now() + 2000);
+    utimesSync(join(repo, ".git", "index"), later, later);
+    expect(await answer()).toBe(true);
+    renameSync(join(repo, "d"), join(repo, "d2"));
+    symlinkSync("d2", join(repo, "d"));
     expect(await answer()).toBeUndefined();
   });
 });

@@ -9,6 +9,7 @@ import type {
   ContainerMount,
 } from "../../docker/container-types.ts";
 import type { DockerClient } from "../../docker/docker-client.ts";
+import type { ImageInspect } from "../../docker/images.ts";
 import type { JobSpec } from "../../job/spec.ts";
 import type { DockerSettings } from "../../runner/runner-config.ts";
 import { leaseSlots, type SlotLease } from "../../storage/concurrency-slots.ts";
@@ -83,10 +84,22 @@ function runsOnce(spec: JobSpec): boolean {
   );
 }
 
-/** Root, by name or id (`USER` of an image, `user` of a job): empty means the image's default. */
-function isRoot(user: string): boolean {
-  const name = user.split(":")[0] ?? "";
-  return name === "" || name === "root" || name === "0";
+/**
+ * Whether the job's command runs as root straight from pier's `sh -c` (see stdinSources): no
+ * entrypoint of the image or the job's own in between, which could read stdin itself or drop
+ * root; the image's `USER`, or the job's `user`, root by name or id.
+ */
+function usesStdinSources(
+  image: ImageInspect,
+  entrypoint: readonly string[] | undefined,
+  user: string | undefined,
+): boolean {
+  const noEntrypoint =
+    entrypoint === undefined
+      ? (image.Config.Entrypoint ?? []).length === 0
+      : entrypoint.every((part) => part === "");
+  const name = (user === undefined || user === "" ? image.Config.User : user).split(":")[0];
+  return noEntrypoint && (name === "" || name === "root" || name === "0");
 }
 
 /** Where a step's script lives in the container, next to the project: `<project>.tmp/<step>.sh`. */
@@ -361,11 +374,11 @@ export class DockerExecutor implements Executor {
       trace.println(`Using docker image ${image.Id} for ${imageName} ...`);
 
       const user = spec.image?.executor_opts?.docker?.user;
-      // As root, the container unpacks its build tree itself from stdin; else the tree goes in
-      // by the archive API (owned by root, as gitlab-runner's helper leaves it): alone, through
-      // a helper while the job container starts; with other jobs running, the engine is the
-      // bottleneck and the helper would cost it more work.
-      if (isRoot(user === undefined || user === "" ? image.Config.User : user)) {
+      // A command run as root by pier's own shell unpacks its build tree itself from stdin;
+      // else the tree goes in by the archive API (owned by root, as gitlab-runner's helper
+      // leaves it): alone, through a helper while the job container starts; with other jobs
+      // running, the engine is the bottleneck and the helper would cost it more work.
+      if (usesStdinSources(image, spec.image?.entrypoint, user)) {
         state.stdinSources = stdinSources(tmpDir, stepScriptPath(tmpDir, "script"));
       }
       const viaHelper = state.stdinSources === undefined && this.#activeJobs === 1;

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { constants, existsSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
@@ -55,6 +55,20 @@ export class SelfContainedPacks {
     await this.#bound();
   }
 
+  /** Renamed aside first: a pier copying it meanwhile must never see half of it. */
+  async #evict(path: string): Promise<void> {
+    const aside = join(
+      this.#root,
+      `.evict-${String(process.pid)}-${randomBytes(6).toString("hex")}`,
+    );
+    try {
+      await rename(path, aside);
+    } catch {
+      return;
+    }
+    await rm(aside, { recursive: true, force: true });
+  }
+
   async #bound(): Promise<void> {
     const kept = [];
     for (const name of await readdir(this.#root)) {
@@ -66,9 +80,7 @@ export class SelfContainedPacks {
     let bytes = 0;
     for (const [index, pack] of kept.entries()) {
       bytes += pack.bytes;
-      if (index >= KEPT_PACKS || bytes > KEPT_BYTES) {
-        await rm(pack.path, { recursive: true, force: true });
-      }
+      if (index >= KEPT_PACKS || bytes > KEPT_BYTES) await this.#evict(pack.path);
     }
   }
 }
@@ -101,7 +113,7 @@ async function copyPacks(from: string, to: string): Promise<boolean> {
   const copied: string[] = [];
   try {
     const names = await readdir(from);
-    if (names.length === 0) return false;
+    if (!wholePacks(names)) return false;
     await mkdir(to, { recursive: true });
     for (const name of names) {
       copied.push(join(to, name));
@@ -112,6 +124,17 @@ async function copyPacks(from: string, to: string): Promise<boolean> {
     await Promise.all(copied.map((path) => rm(path, { force: true })));
     return false;
   }
+}
+
+/** At least one pack, and each with both its `.pack` and `.idx` files. */
+function wholePacks(names: readonly string[]): boolean {
+  const packs = names.filter((name) => /^pack-[0-9a-f]+\.pack$/.test(name));
+  const indexes = names.filter((name) => /^pack-[0-9a-f]+\.idx$/.test(name));
+  return (
+    packs.length > 0 &&
+    packs.length === indexes.length &&
+    packs.every((pack) => names.includes(pack.replace(/\.pack$/, ".idx")))
+  );
 }
 
 async function totalBytes(dir: string): Promise<number> {

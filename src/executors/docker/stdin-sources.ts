@@ -6,17 +6,19 @@ import { shellQuote } from "../shell/step-script.ts";
 /**
  * The build tree can reach a job container through its attached stdin, unpacked by the image's
  * own `tar`: that spares the engine an archive call (a mount and a re-exec of dockerd each) and
- * the job a build volume and a helper container while its container starts. The container
- * asks first, since not every image has `tar` and `head`; without them the tree goes in
- * through the archive API as before.
+ * the job a build volume and a helper container while its container starts. Only for a
+ * container whose command pier's shell runs as root (no entrypoint in between, see
+ * usesStdinSources). The container asks first, since not every image has `tar` and `head -c`
+ * or a writable `/`; without them the tree goes in through the archive API as before.
  *
- * The exchange, before the shell is picked: the container prints `<marker> stdin` (it can
- * unpack) or `<marker> archive` on stdout and reads one line: a byte count `n`, then unpacks
+ * The exchange, before the shell is picked: the container prints `\n<marker> stdin` (it can
+ * unpack) or `\n<marker> archive` on stdout and reads one line: a byte count `n`, then unpacks
  * the next `n` bytes of stdin at `/` and runs the script step at once (`pier_script`, see
  * shellDetectionCommand) without reading the step's line from stdin: busybox's `head -c`
- * reads past its count, and this saves a round trip. Any other line means the tree was put in
- * some other way, and the step's line follows on stdin as usual. A restart (after_script)
- * finds `tmpDir` there and asks nothing.
+ * reads past its count, and this saves a round trip. `-` means the tree was put in by the
+ * archive API, and the step's line follows on stdin as usual; any other line is a step's line
+ * itself (a restart for after_script whose `tmpDir` the job removed). A restart finds
+ * `tmpDir` there and asks nothing.
  */
 export interface StdinSources {
   marker: string;
@@ -28,11 +30,14 @@ export function stdinSources(tmpDir: string, scriptStep: string): StdinSources {
   const marker = `pier-sources-${randomBytes(8).toString("hex")}`;
   const receiver = [
     `if [ ! -d ${shellQuote(tmpDir)} ]; then`,
-    `if command -v tar >/dev/null 2>&1 && command -v head >/dev/null 2>&1; then echo "${marker} stdin"; else echo "${marker} archive"; fi`,
+    `if [ -w / ] && command -v tar >/dev/null 2>&1 && head -c 0 </dev/null >/dev/null 2>&1; then printf '\\n%s stdin\\n' ${marker}; else printf '\\n%s archive\\n' ${marker}; fi`,
     "IFS= read -r pier_sources || exit 1",
-    'case "$pier_sources" in [0-9]*)',
+    'case "$pier_sources" in',
+    "[0-9]*)",
     '(umask 0000 && head -c "$pier_sources" | tar -xf - -C /) || { echo "pier: the sources could not be unpacked in the container" >&2; exit 1; }',
     `if [ -f ${shellQuote(scriptStep)} ]; then pier_script=${shellQuote(scriptStep)}; fi;;`,
+    "-) ;;",
+    "*) pier_command=$pier_sources;;",
     "esac",
     "fi",
   ].join("\n");
@@ -43,10 +48,10 @@ export function stdinSources(tmpDir: string, scriptStep: string): StdinSources {
 const MAX_OUTPUT_BEFORE_LINE = 1024 * 1024;
 
 /**
- * Waits for the container's next `<marker> <word>` line and returns the word (`stdin`,
- * `archive`), or undefined when the container stopped first. What it printed
- * around the line stays in its streams (put back, paused) for the script stage to read in
- * order; the line itself is dropped. Output of a container that stopped is in `unread`, for
+ * Waits for the container's `\n<marker> <word>\n` and returns the word (`stdin`, `archive`),
+ * or undefined when the container stopped first. What it printed around it stays in its
+ * streams (put back, paused) for the script stage to read in order; the marker and the
+ * newlines around it are dropped (the first one ends a line the output may have left open). Output of a container that stopped is in `unread`, for
  * the caller to log.
  */
 export function awaitMarkedLine(
@@ -55,7 +60,7 @@ export function awaitMarkedLine(
   signal: AbortSignal,
 ): Promise<{ word: string | undefined; unread: Buffer[] }> {
   const { stdout, stderr } = streams;
-  const line = Buffer.from(`${marker} `);
+  const line = Buffer.from(`\n${marker} `);
   let seenOut: Buffer = Buffer.alloc(0);
   const seenErr: Buffer[] = [];
   return new Promise((resolve, reject) => {
@@ -74,9 +79,9 @@ export function awaitMarkedLine(
     };
     const onOut = (chunk: Buffer): void => {
       seenOut = seenOut.length === 0 ? chunk : Buffer.concat([seenOut, chunk]);
-      const found = findLine(seenOut, line);
-      const end = found === undefined ? -1 : seenOut.indexOf(0x0a, found + line.length);
-      if (found !== undefined && end !== -1) {
+      const found = seenOut.indexOf(line);
+      const end = found === -1 ? -1 : seenOut.indexOf(0x0a, found + line.length);
+      if (found !== -1 && end !== -1) {
         stopListening();
         putBack(stdout, [seenOut.subarray(0, found), seenOut.subarray(end + 1)]);
         putBack(stderr, seenErr);
@@ -110,17 +115,6 @@ export function awaitMarkedLine(
     stdout.resume();
     stderr.resume();
   });
-}
-
-/** The line with `prefix` at the start of `text` or right after a newline. */
-function findLine(text: Buffer, prefix: Buffer): number | undefined {
-  let from = 0;
-  for (;;) {
-    const at = text.indexOf(prefix, from);
-    if (at === -1) return undefined;
-    if (at === 0 || text[at - 1] === 0x0a) return at;
-    from = at + 1;
-  }
 }
 
 /** Paused, with `chunks` first: the next reader resumes it (see runStage's pipeToTrace). */
