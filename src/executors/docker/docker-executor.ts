@@ -283,8 +283,9 @@ export class DockerExecutor implements Executor {
 
     let sourcePlan: SourcePlan | undefined;
     let fetched: Promise<void> | undefined;
-    // The snapshot is made while the engine starts the job container (or its services), not
-    // while pier's main thread should be creating it: a small one is copied synchronously.
+    // The snapshot is made while the engine starts the job container (or pulls its image, or
+    // starts its services), not while pier's main thread should be creating it: a small one is
+    // copied synchronously.
     const fetch = (): Promise<void> => {
       if (fetched === undefined) {
         const plan = sourcePlan ?? sourcePlanFor(job, state.env);
@@ -331,6 +332,7 @@ export class DockerExecutor implements Executor {
         spec,
         trace,
         signal,
+        onPulling: () => void fetch(),
       });
       pulling.catch(() => undefined);
       let network: { id: string; name: string } | undefined;

@@ -50,6 +50,8 @@ export async function ensureImage(o: {
   spec: JobSpec;
   trace: TraceWriter;
   signal: AbortSignal;
+  /** Called when a pull begins: work that was waiting for the image can start meanwhile. */
+  onPulling?: () => void;
 }): Promise<ImageInspect> {
   const { docker, reference, trace, signal } = o;
   const failures: string[] = [];
@@ -60,6 +62,7 @@ export async function ensureImage(o: {
   };
   const pull = async (): Promise<ImageInspect> => {
     trace.println(`Pulling docker image ${reference} ...`);
+    o.onPulling?.();
     await docker.images.pull(reference, { signal, auth: authFor(reference, o.spec) });
     local = await docker.images.inspect(reference, { signal });
     return local;
