@@ -1,5 +1,13 @@
-import http from "node:http";
-import https from "node:https";
+// Named imports: the start-up loader defers these modules until first use (see compile-cache.ts),
+// and https (with tls) loads only for an engine reached over TLS.
+import {
+  Agent,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Readable } from "node:stream";
@@ -65,15 +73,15 @@ export class EngineTransport {
   /** Set once negotiated; until then versioned calls go unversioned (the engine's newest). */
   apiVersion: string | undefined;
   readonly #tls: DockerTlsMaterial | undefined;
-  readonly #agent: http.Agent;
+  readonly #agent: Agent;
 
   constructor(endpoint: DockerEndpoint, tls?: DockerTlsMaterial) {
     this.endpoint = endpoint;
     this.#tls = tls;
     this.#agent =
       endpoint.kind === "tcp" && tls !== undefined
-        ? new https.Agent({ keepAlive: true, ...tls })
-        : new http.Agent({ keepAlive: true });
+        ? new HttpsAgent({ keepAlive: true, ...tls })
+        : new Agent({ keepAlive: true });
   }
 
   close(): void {
@@ -81,7 +89,7 @@ export class EngineTransport {
   }
 
   /** Sends the request and returns the response once its status is known to be a success. */
-  async send(request: EngineRequest): Promise<http.IncomingMessage> {
+  async send(request: EngineRequest): Promise<IncomingMessage> {
     const outcome = await this.#exchange(request, false);
     if (outcome.kind !== "response") throw new Error("unexpected upgrade");
     return outcome.response;
@@ -118,7 +126,7 @@ export class EngineTransport {
     request: EngineRequest,
     hijack: boolean,
   ): Promise<
-    { kind: "response"; response: http.IncomingMessage } | { kind: "upgrade"; socket: Socket }
+    { kind: "response"; response: IncomingMessage } | { kind: "upgrade"; socket: Socket }
   > {
     const { signal } = request;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
@@ -141,7 +149,7 @@ export class EngineTransport {
     const timing = engineTiming(request.method, request.path);
     return new Promise((resolve, reject) => {
       let settled = false;
-      let response: http.IncomingMessage | undefined;
+      let response: IncomingMessage | undefined;
       const onAbort = (): void => {
         const reason = abortReason(signal as AbortSignal);
         req.destroy(reason);
@@ -156,7 +164,7 @@ export class EngineTransport {
       };
       const succeed = (
         value:
-          | { kind: "response"; response: http.IncomingMessage }
+          | { kind: "response"; response: IncomingMessage }
           | { kind: "upgrade"; socket: Socket },
       ): void => {
         settled = true;
@@ -226,7 +234,7 @@ export class EngineTransport {
     path: string,
     headers: Record<string, string>,
     hijack: boolean,
-  ): http.ClientRequest {
+  ): ClientRequest {
     // A hijacked connection is never given back, so it must not come from the shared pool.
     const agent = hijack ? false : this.#agent;
     const endpoint = this.endpoint;
@@ -234,12 +242,12 @@ export class EngineTransport {
       // An empty servername spares Node's agent its IP check of the (absent) host name, whose
       // first use compiles the large IPv6 pattern: ~7 ms of every pier start.
       const options = { socketPath: endpoint.socketPath, method, path, headers, agent };
-      return http.request({ ...options, servername: "" } as http.RequestOptions);
+      return httpRequest({ ...options, servername: "" } as RequestOptions);
     }
     const common = { host: endpoint.host, port: endpoint.port, method, path, headers, agent };
     return this.#tls === undefined
-      ? http.request(common)
-      : https.request({ ...common, ...this.#tls });
+      ? httpRequest(common)
+      : httpsRequest({ ...common, ...this.#tls });
   }
 
   #pathFor(request: EngineRequest): string {

@@ -6,7 +6,16 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { PierError } from "../../errors.ts";
 
-const run = promisify(execFile);
+/** Made when first needed: promisify touches child_process, which pier's start defers. */
+let execFileAsync: typeof runOpenssl | undefined;
+function runOpenssl(
+  command: string,
+  args: string[],
+  options: { timeout: number },
+): Promise<unknown> {
+  execFileAsync ??= promisify(execFile);
+  return execFileAsync(command, args, options);
+}
 
 /** The CA and the server certificate of pier's CI registry, as files on the host. */
 export interface RegistryTls {
@@ -106,7 +115,7 @@ async function makeCertificates(dir: string, host: string): Promise<void> {
 
 async function openssl(args: string[]): Promise<void> {
   try {
-    await run("openssl", args, { timeout: 30_000 });
+    await runOpenssl("openssl", args, { timeout: 30_000 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       throw new PierError(

@@ -1,7 +1,7 @@
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  µs: 1e-3,
+  "\u00b5s": 1e-3,
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -15,7 +15,8 @@ const UNIT_MS: Record<string, number> = {
 export function parseGoDuration(text: string): number | undefined {
   const trimmed = text.trim();
   if (trimmed === "0") return 0;
-  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
+  // The micro sign as an escape: an ASCII-only bundle is read faster (see compile-cache.ts).
+  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)/gy;
   let total = 0;
   let at = 0;
   while (at < trimmed.length) {
