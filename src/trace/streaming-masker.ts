@@ -18,6 +18,8 @@ export class StreamingMasker {
   readonly #emit: (chunk: Buffer) => void;
   #phrases: Buffer[] = [];
   #longest = 0;
+  /** Bytes some phrase starts with: most positions of a tail are rejected on their first byte. */
+  #firstBytes = new Uint8Array(256);
   #pending: Buffer = Buffer.alloc(0);
   /** Bytes at the start of #pending already covered by an emitted mask. */
   #covered = 0;
@@ -32,7 +34,9 @@ export class StreamingMasker {
     for (const phrase of phrases) {
       if (phrase.length === 0 || known.has(phrase)) continue;
       known.add(phrase);
-      this.#phrases.push(Buffer.from(phrase, "utf8"));
+      const bytes = Buffer.from(phrase, "utf8");
+      this.#phrases.push(bytes);
+      this.#firstBytes[bytes[0] ?? 0] = 1;
     }
     this.#longest = this.#phrases.reduce((max, phrase) => Math.max(max, phrase.length), 0);
   }
@@ -118,6 +122,7 @@ export class StreamingMasker {
   #holdPoint(data: Buffer): number {
     const first = Math.max(0, data.length - this.#longest + 1);
     for (let at = first; at < data.length; at++) {
+      if (this.#firstBytes[data[at] ?? 0] === 0) continue;
       const tail = data.length - at;
       for (const phrase of this.#phrases) {
         if (phrase.length > tail && data.compare(phrase, 0, tail, at) === 0) return at;

@@ -197,7 +197,10 @@ export class DockerExecutor implements Executor {
         staging = await makeScratchDir(ctx.stateDir, "docker-job");
         prepared = await this.#prepare(job, { objects, projectKey, lease, staging, background });
       },
-      beforeScript: () => this.#putBuild(state(), background),
+      beforeScript: async () => {
+        await this.#putBuild(state(), background);
+        this.#hooks.jobContainerStarted?.();
+      },
       runStep: async (step, options) => {
         const current = state();
         if (step === "after_script") return this.#runStep(current, step, options);
@@ -434,10 +437,7 @@ export class DockerExecutor implements Executor {
         watchRemoval: state.autoRemove,
         onStarting: () => void fetch(),
       });
-      state.begun.then(
-        () => this.#hooks.jobContainerStarted?.(),
-        () => undefined,
-      );
+      state.begun.catch(() => undefined);
     });
 
     trace.sectionStart("prepare_script", "Preparing environment");

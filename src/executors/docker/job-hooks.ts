@@ -38,8 +38,8 @@ export interface DockerJobHooks {
   /** After the job's containers are removed (release layer-cache volumes, disconnect registry). Idempotent. Called only for jobs that had a network. */
   jobFinished(network: JobNetwork): Promise<void>;
   /**
-   * Optional: the engine has started a job container. Background work that would slow the
-   * engine down while it starts the first one (the startup sweep) may begin.
+   * Optional: a job container has started and has its build tree. Background work that would
+   * slow the engine and pier down while they start the first one (the startup sweep) may begin.
    */
   jobContainerStarted?(): void;
   /** Optional: the engine connection the hooks use, for the executor to share (one ping, one pool). */

@@ -64,8 +64,8 @@ export function createRegistryHooks(o: RegistryHooksOptions): RegistryHooks {
   const registryHost = !settings.enabled ? undefined : (external ?? MANAGED_REGISTRY_HOST);
   const closing = new AbortController();
   const storageVolume = o.storageVolume ?? settings.storageVolume;
-  // What a crashed pier left behind goes once the engine has started the first job container
-  // (the list calls would compete with its start), or a little later, or at the end at last.
+  // What a crashed pier left behind goes once the first job container has started and has its
+  // build tree (the list calls would compete with that), or 2 s in, or at the end at last.
   let sweep: Promise<void> | undefined;
   const startSweep = (): Promise<void> => {
     sweep ??=
