@@ -67,35 +67,5 @@ export function checkExpression(source: string): ExpressionError | undefined {
  */
 export function expressionHolds(source: string, lookup: VariableLookup): boolean {
   const entry = parseCached(source);
-  if (entry instanceof ExpressionSyntaxError) return false;
-  // The value depends only on the variables' values: jobs sharing `rules:` mostly see the same
-  // ones, and the outcome is remembered for them.
-  let memo = outcomes.get(entry);
-  if (!memo) outcomes.set(entry, (memo = { names: variableNames(entry), results: new Map() }));
-  let key = "";
-  for (const name of memo.names) {
-    const value = lookup(name);
-    key += value === undefined ? "-" : `${value.length}:${value}`;
-  }
-  let holds = memo.results.get(key);
-  if (holds === undefined) {
-    holds = isPresent(evaluateValue(entry, lookup));
-    if (memo.results.size >= maxOutcomes) memo.results.clear();
-    memo.results.set(key, holds);
-  }
-  return holds;
-}
-
-/** Outcomes of an expression by the values of the variables it names. */
-const outcomes = new WeakMap<Expression, { names: string[]; results: Map<string, boolean> }>();
-const maxOutcomes = 1000;
-
-function variableNames(expression: Expression, names: string[] = []): string[] {
-  if (expression.kind === "variable") {
-    if (!names.includes(expression.name)) names.push(expression.name);
-  } else if (expression.kind === "binary") {
-    variableNames(expression.left, names);
-    variableNames(expression.right, names);
-  }
-  return names;
+  return entry instanceof ExpressionSyntaxError ? false : isPresent(evaluateValue(entry, lookup));
 }
