@@ -14,8 +14,7 @@ import {
 import { randomBytes } from "node:crypto";
 import { basename, dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
-import yauzl from "yauzl";
-import yazl from "yazl";
+// yazl and yauzl load when a job first archives or extracts: most runs never do.
 import { PierError } from "../errors.ts";
 import type { MatchedEntry } from "./path-match.ts";
 
@@ -36,6 +35,7 @@ export async function writeZipAtomically(
   destination: string,
   signal?: AbortSignal,
 ): Promise<{ bytes: number }> {
+  const { default: yazl } = await import("yazl");
   const zip = new yazl.ZipFile();
   for (const { path, stats } of entries) {
     const options = { mode: stats.mode & 0xffff, mtime: stats.mtime };
@@ -94,6 +94,7 @@ export async function extractZip(
   targetDir: string,
   signal?: AbortSignal,
 ): Promise<{ entries: number }> {
+  const { default: yauzl } = await import("yauzl");
   const zip = await yauzl.openPromise(zipPath, {
     decodeStrings: true,
     validateEntrySizes: true,

@@ -128,8 +128,10 @@ async function runPipelineCommand(jobNames: string[], options: RunOptions): Prom
   const pipelineVariables = parseVariableFlags(options.variable);
   const stateDir = stateRoot();
   const pipelineId = allocatePipelineId(stateDir);
-  if (options.ref === undefined) {
-    // The jobs' checkouts of HEAD start while the pipeline is planned (errors show up there).
+  // The shell jobs' checkouts of HEAD start while the pipeline is planned (errors show up
+  // there). A Docker job makes its own while the engine starts its container: spawning git
+  // now would only delay the container's creation.
+  if (options.ref === undefined && executorName === "shell") {
     warmUpSources({
       repoDir,
       spareDir: spareCheckoutsRoot(stateDir),

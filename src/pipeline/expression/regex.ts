@@ -3,7 +3,12 @@ import type { RE2JS } from "re2js";
 import { simpleRegex, type CompiledPattern } from "./simple-regex.ts";
 
 // re2js is large: loaded on the first regular expression, not with every pipeline.
-const loadModule = createRequire(import.meta.url);
+/** Made when first used: its module lookup setup costs every start otherwise. */
+let requireHere: NodeJS.Require | undefined;
+function loadModule(name: string): unknown {
+  requireHere ??= createRequire(import.meta.url);
+  return requireHere(name);
+}
 let engine: typeof RE2JS | undefined;
 function regexEngine(): typeof RE2JS {
   engine ??= (loadModule("re2js") as { RE2JS: typeof RE2JS }).RE2JS;

@@ -4,7 +4,12 @@ import { createRequire } from "node:module";
 import type picomatchModule from "picomatch";
 
 // picomatch takes time to load: loaded for the first glob include, not with every pipeline.
-const loadModule = createRequire(import.meta.url);
+/** Made when first used: its module lookup setup costs every start otherwise. */
+let requireHere: NodeJS.Require | undefined;
+function loadModule(name: string): unknown {
+  requireHere ??= createRequire(import.meta.url);
+  return requireHere(name);
+}
 let picomatch: typeof picomatchModule | undefined;
 
 /**
