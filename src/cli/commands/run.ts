@@ -212,11 +212,14 @@ async function runPipelineCommand(jobNames: string[], options: RunOptions): Prom
       listener: reporter,
     });
     markPhase("pipeline done");
+    // The jobs are over: their checkout templates go while the summary is written.
+    const discarding = discardSpareCheckouts();
     reporter.finish(result);
     if (options.report !== undefined) writeJsonReport(options.report, result);
     if (options.artifactsTo !== undefined) {
       await copyArtifactsOut({ runDir: result.runDir, to: resolve(options.artifactsTo) });
     }
+    await discarding;
     markPhase("reported");
     return interrupts > 0 ? 130 : exitCodeOf(result);
   } finally {
