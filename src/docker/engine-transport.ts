@@ -164,8 +164,7 @@ export class EngineTransport {
       };
       const succeed = (
         value:
-          | { kind: "response"; response: IncomingMessage }
-          | { kind: "upgrade"; socket: Socket },
+          { kind: "response"; response: IncomingMessage } | { kind: "upgrade"; socket: Socket },
       ): void => {
         settled = true;
         if (timing !== undefined) {
