@@ -20,6 +20,8 @@ Runs the named cases (all when none is named) and prints a table per case.
 `;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+// Every variant's environment comes from this one (see benchmarksIntro).
+delete process.env["NODE_EXTRA_CA_CERTS"];
 
 async function main(argv: string[]): Promise<number> {
   let parsed;

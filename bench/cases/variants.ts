@@ -12,7 +12,7 @@ export function nodeBaseline(cwd: string): Variant {
   };
 }
 
-/** pier from the build (bin/pier.js → dist/), started the way users start it. */
+/** pier from the build (bin/pier.js → dist/), started the way users start it: the `pier` command. */
 export function pierVariant(
   root: string,
   id: string,
@@ -21,7 +21,7 @@ export function pierVariant(
   check?: BenchCommand["check"],
 ): Variant {
   const command: BenchCommand = {
-    argv: [process.execPath, join(root, "bin", "pier.js"), ...args],
+    argv: [join(root, "bin", "pier.js"), ...args],
     cwd,
   };
   if (check !== undefined) command.check = check;

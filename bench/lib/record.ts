@@ -16,6 +16,10 @@ affects them all alike. Wall time is taken from process spawn to exit with
 ratios of medians from the same run, never across runs. Peak memory comes from one extra run
 per variant under GNU \`time -f %M\` (peak RSS of the largest process of the tree). Every
 measured command must exit as expected, or the case fails and is not recorded.
+Every variant runs without \`NODE_EXTRA_CA_CERTS\`: Node 20 parses that file before it runs any
+JavaScript (about 90 ms per start on the VM these numbers come from, which sets it), so with it
+\`node -e 0\` and gitlab-ci-local would measure the file; the installed \`pier\` command does not
+read it at start either way (bin/pier.js).
 `;
 
 const startMarker = (name: string): string => `<!-- bench:${name} -->`;

@@ -3,6 +3,7 @@ import { request as httpRequest, STATUS_CODES, type IncomingMessage } from "node
 import { request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
 import { pierVersion } from "../cli/version.ts";
+import { defaultTrustedCertificates } from "../extra-ca-certificates.ts";
 import type { GitLabTlsMaterial } from "./gitlab-tls.ts";
 
 export interface StreamedRequest {
@@ -25,7 +26,9 @@ export function tlsFor(
   apiBase: string,
   tls: GitLabTlsMaterial | undefined,
 ): { tls?: GitLabTlsMaterial } {
-  return tls !== undefined && url.origin === new URL(apiBase).origin ? { tls } : {};
+  if (tls !== undefined && url.origin === new URL(apiBase).origin) return { tls };
+  const ca = defaultTrustedCertificates();
+  return ca === undefined ? {} : { tls: { ca } };
 }
 
 /** The socket went silent for longer than the idle timeout: retried like a 5xx. */

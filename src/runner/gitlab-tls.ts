@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { UsageError } from "../errors.ts";
+import { defaultTrustedCertificates } from "../extra-ca-certificates.ts";
 import type { RunnerEntry } from "./config-toml.ts";
 
 /** config.toml's `tls-ca-file`, `tls-cert-file` and `tls-key-file`. */
@@ -12,7 +13,10 @@ export interface GitLabTlsFiles {
 
 /** What node:https needs to talk to a GitLab with a private CA or client certificates. */
 export interface GitLabTlsMaterial {
-  /** The system's roots plus the configured CA (gitlab-runner adds it to the system pool). */
+  /**
+   * The system's roots plus the configured CA (gitlab-runner adds it to the system pool); or,
+   * without one, the default store (see defaultTrustedCertificates).
+   */
   ca?: string[];
   cert?: string;
   key?: string;
@@ -35,6 +39,9 @@ export function loadGitLabTls(files: GitLabTlsFiles): GitLabTlsMaterial {
   const material: GitLabTlsMaterial = {};
   if (files.caFile !== undefined && files.caFile !== "") {
     material.ca = [...rootCertificates, readPem(files.caFile, "tls-ca-file")];
+  } else {
+    const ca = defaultTrustedCertificates();
+    if (ca !== undefined) material.ca = ca;
   }
   const hasCert = files.certFile !== undefined && files.certFile !== "";
   const hasKey = files.keyFile !== undefined && files.keyFile !== "";

@@ -18,6 +18,7 @@ export const DEFAULT_HOST_ENV_ALLOW_LIST: readonly string[] = [
   "DOCKER_TLS_VERIFY",
   "SSL_CERT_FILE",
   "SSL_CERT_DIR",
+  "NODE_EXTRA_CA_CERTS",
   "http_proxy",
   "https_proxy",
   "no_proxy",
