@@ -4,9 +4,9 @@ import type { VariableLookup } from "./expression/index.ts";
 import { normaliseConfig } from "./model/normalise-config.ts";
 import type { PipelineModel, YamlVariable } from "./model/pipeline-model.ts";
 import { NoPipelineError } from "./pipeline-error.ts";
-import type { Plan, PlanOptions, PlanVariable } from "./plan.ts";
+import type { Plan, PlanOptions, PlannedJob, PlanVariable } from "./plan.ts";
 import { checkStructure } from "./planning/check-structure.ts";
-import { planJobs } from "./planning/plan-jobs.ts";
+import { planJobs, type PendingJob } from "./planning/plan-jobs.ts";
 import { resolveNeeds } from "./planning/resolve-needs.ts";
 import { matchRules } from "./rules/rule.ts";
 import { expandValue, resolveVariables, type PipelineVariable } from "./variables/expand.ts";
@@ -77,7 +77,7 @@ async function planOnce(
   });
   resolveNeeds(pending, diagnostics);
   diagnostics.throwIfErrors();
-  const jobs = pending.map((entry) => entry.job).sort((a, b) => a.stageIndex - b.stageIndex);
+  const jobs = inStageOrder(pending, model.stages.length);
   if (jobs.every((job) => job.stage === ".pre" || job.stage === ".post")) {
     throw new NoPipelineError("No stages / jobs for this pipeline.");
   }
@@ -126,8 +126,16 @@ async function loadModel(
   if (compiled) settings.context = compiled.context;
   diagnostics.throwIfErrors();
   if (!compiled) throw new Error("compileConfig returned nothing without reporting an error");
-  const model = normaliseConfig(compiled.config, options.file, diagnostics);
+  const model = normaliseConfig(compiled.config, options.file, diagnostics, settings.positions);
   checkStructure(model, diagnostics);
   diagnostics.throwIfErrors();
   return { model, context: compiled.context, pipelineVariables: compiled.pipelineVariables };
+}
+
+/** The planned jobs by stage, in their order within a stage (a stable sort, without calls). */
+function inStageOrder(pending: PendingJob[], stageCount: number): PlannedJob[] {
+  const byStage: PlannedJob[][] = Array.from({ length: stageCount }, () => []);
+  const unstaged: PlannedJob[] = [];
+  for (const { job } of pending) (byStage[job.stageIndex] ?? unstaged).push(job);
+  return unstaged.concat(...byStage);
 }

@@ -1,4 +1,5 @@
 import type { Diagnostics } from "../diagnostics.ts";
+import type { PositionDetail } from "../load/fast-yaml.ts";
 import { isPlainObject } from "../load/plain-object.ts";
 import { keyPositionOf, positionOf } from "../load/source-map.ts";
 import type { SourcePosition } from "../plan.ts";
@@ -19,11 +20,14 @@ const workflowWhens = new Set(["always", "never"]);
 /**
  * The merged configuration (after includes, extends and `!reference`) as a typed model:
  * stages, global variables, workflow and every visible job with `default:` applied.
+ * `positions`: what the configuration was loaded with; with "top-keys" every problem in a job
+ * is reported at the job's name (looking deeper finds nothing).
  */
 export function normaliseConfig(
   config: Record<string, unknown>,
   file: string,
   diagnostics: Diagnostics,
+  positions: PositionDetail = "all",
 ): PipelineModel {
   const fileStart: SourcePosition = { file, line: 1, column: 1 };
   const at = (key: string): SourcePosition | undefined => keyPositionOf(config, key);
@@ -41,13 +45,16 @@ export function normaliseConfig(
   );
   const workflow = normaliseWorkflow(config["workflow"], at("workflow"), diagnostics);
   const defaults = collectDefaults(config, diagnostics);
+  const inheritedKeys = Object.keys(defaults);
+  const detailedPositions = positions === "all";
 
   const model: PipelineModel = { stages, variables, jobs: [] };
   if (workflow) model.workflow = workflow;
   const defaultStage = "test";
   let visible = 0;
-  for (const [name, value] of Object.entries(config)) {
+  for (const name in config) {
     if (reservedTopLevelKeys.has(name) || name.startsWith(".")) continue;
+    const value = config[name];
     const position = at(name) ?? fileStart;
     if (!isPlainObject(value)) {
       diagnostics.error(
@@ -59,9 +66,12 @@ export function normaliseConfig(
     visible++;
     if (name.length > 255)
       diagnostics.error(position, `jobs:${name} name is too long (maximum is 255 characters)`);
-    const inherited = applicableDefaults(value, defaults);
+    const inherited = applicableDefaults(value, defaults, inheritedKeys);
     model.jobs.push(
-      new JobNormaliser(name, value, diagnostics, inherited).normalise(position, defaultStage),
+      new JobNormaliser(name, value, diagnostics, inherited, detailedPositions).normalise(
+        position,
+        defaultStage,
+      ),
     );
   }
   if (visible === 0)
@@ -170,8 +180,8 @@ function collectDefaults(
 function applicableDefaults(
   job: Record<string, unknown>,
   defaults: Record<string, unknown>,
+  keys: string[],
 ): Readonly<Record<string, unknown>> | undefined {
-  const keys = Object.keys(defaults);
   if (keys.length === 0) return undefined;
   if (job["trigger"] !== undefined && job["script"] === undefined) return undefined;
   const inherit = job["inherit"];

@@ -27,10 +27,10 @@ const maxNeeds = 50;
 /** `rules:` lists read without a problem (problems are reported for each job). */
 const cleanRules = new WeakMap<object, RuleSpec[]>();
 /**
- * Keyword values read without a problem, by value and keyword: jobs share the values of the
+ * Keyword values read without a problem, by keyword and value: jobs share the values of the
  * templates they extend, so each is read once (problems are reported for each job).
  */
-const cleanReadings = new WeakMap<object, Map<string, unknown>>();
+const cleanReadings = new Map<string, WeakMap<object, unknown>>();
 const maxParallel = 200;
 
 /** Reads one job hash (after extends, references and defaults) into a JobModel, reporting problems. */
@@ -43,17 +43,25 @@ export class JobNormaliser {
   /** `default:` values the job inherits, for the keys it does not set (applicableDefaults). */
   private readonly defaults: Readonly<Record<string, unknown>> | undefined;
 
+  /**
+   * False: the job's keys and values carry no positions of their own (a configuration loaded
+   * with top-level key positions only), so every position is the job's: none is looked up.
+   */
+  private readonly detailedPositions: boolean;
+
   constructor(
     name: string,
     job: Record<string, unknown>,
     diagnostics: Diagnostics,
     defaults?: Readonly<Record<string, unknown>>,
+    detailedPositions = true,
   ) {
     this.name = name;
     this.job = job;
     this.diagnostics = diagnostics;
     this.path = `jobs:${name}`;
     this.defaults = defaults;
+    this.detailedPositions = detailedPositions;
   }
 
   private position: SourcePosition | undefined;
@@ -67,6 +75,7 @@ export class JobNormaliser {
 
   /** Where `key` is written in the job (a default: the job's mapping), else the job's name. */
   private at(key?: string): SourcePosition | undefined {
+    if (!this.detailedPositions) return this.position;
     return key !== undefined &&
       (Object.hasOwn(this.job, key) ||
         (this.defaults !== undefined && Object.hasOwn(this.defaults, key)))
@@ -78,17 +87,24 @@ export class JobNormaliser {
     this.diagnostics.error(this.at(key), message);
   }
 
-  /** `read()`, or what it gave for the same value before, when that was read without a problem. */
-  private shared<T>(keyword: string, value: unknown, read: () => T): T {
-    if (typeof value !== "object" || value === null) return read();
-    let readings = cleanReadings.get(value);
-    if (readings?.has(keyword)) return readings.get(keyword) as T;
-    const before = this.diagnostics.items.length;
-    const result = read();
-    if (this.diagnostics.items.length === before) {
-      if (!readings) cleanReadings.set(value, (readings = new Map<string, unknown>()));
-      readings.set(keyword, result);
-    }
+  /** What was read before from `value` for `keyword`, when that was read without a problem. */
+  private known<T>(keyword: string, value: unknown): T | undefined {
+    if (typeof value !== "object" || value === null) return undefined;
+    return cleanReadings.get(keyword)?.get(value) as T | undefined;
+  }
+
+  /** Keeps what was read from `value` when reading it reported nothing (since `before`). */
+  private remember<T>(keyword: string, value: unknown, before: number, result: T): T {
+    if (
+      result === undefined ||
+      typeof value !== "object" ||
+      value === null ||
+      this.diagnostics.items.length !== before
+    )
+      return result;
+    let readings = cleanReadings.get(keyword);
+    if (!readings) cleanReadings.set(keyword, (readings = new WeakMap<object, unknown>()));
+    readings.set(value, result);
     return result;
   }
 
@@ -97,8 +113,9 @@ export class JobNormaliser {
     const job = this.job;
     const isBridge = job["trigger"] !== undefined && job["script"] === undefined;
     const allowed = isBridge ? bridgeKeys : jobKeys;
-    const unknown = Object.keys(job).filter((key) => !allowed.has(key));
-    if (unknown.length > 0)
+    let unknown: string[] | undefined;
+    for (const key in job) if (!allowed.has(key)) (unknown ??= []).push(key);
+    if (unknown)
       this.error(unknown[0], `${this.path} config contains unknown keys: ${unknown.join(", ")}`);
 
     const model: JobModel = {
@@ -213,7 +230,12 @@ export class JobNormaliser {
           );
         return [];
       }
-      const lines = this.shared(key, value, () => flattenStrings(value));
+      // A list of its own (the usual `script:`) is used as it is; nested lists, which
+      // `!reference` makes and templates share, are flattened once.
+      const lines = isStringList(value)
+        ? value
+        : (this.known<string[]>(key, value) ??
+          this.remember(key, value, this.diagnostics.items.length, flattenStrings(value)));
       if (!lines || (required && lines.length === 0)) {
         this.error(
           key,
@@ -329,7 +351,7 @@ export class JobNormaliser {
     }
     const needs: NeedSpec[] = [];
     for (const item of value) {
-      const itemAt = positionOf(item) ?? at;
+      const itemAt = this.detailedPositions ? (positionOf(item) ?? at) : at;
       if (isString(item)) {
         needs.push({ job: item, artifacts: true, optional: false, position: itemAt });
         continue;
@@ -392,7 +414,10 @@ export class JobNormaliser {
   private retry(model: JobModel): void {
     const value = this.value("retry");
     if (value === undefined || value === null) return;
-    const retry = this.shared("retry", value, () => this.readRetry(value));
+    const before = this.diagnostics.items.length;
+    const retry =
+      this.known<PlannedRetry>("retry", value) ??
+      this.remember("retry", value, before, this.readRetry(value));
     if (retry) model.retry = retry;
   }
 
@@ -448,7 +473,10 @@ export class JobNormaliser {
   private images(model: JobModel): void {
     const image = this.value("image");
     if (image !== undefined && image !== null) {
-      const parsed = this.shared("image", image, () => this.imageOf(image, "image", false));
+      const before = this.diagnostics.items.length;
+      const parsed =
+        this.known<PlannedService>("image", image) ??
+        this.remember("image", image, before, this.imageOf(image, "image", false));
       if (parsed) model.image = parsed;
     }
     const services = this.value("services");
@@ -457,14 +485,18 @@ export class JobNormaliser {
       this.error("services", `${this.path}:services config should be a array`);
       return;
     }
-    model.services = this.shared("services", services, () => {
-      const list: PlannedService[] = [];
-      for (const service of services.flat(10)) {
-        const parsed = this.imageOf(service, "services:service", true);
-        if (parsed) list.push(parsed);
-      }
-      return list;
-    });
+    const known = this.known<PlannedService[]>("services", services);
+    if (known) {
+      model.services = known;
+      return;
+    }
+    const before = this.diagnostics.items.length;
+    const list: PlannedService[] = [];
+    for (const service of services.flat(10)) {
+      const parsed = this.imageOf(service, "services:service", true);
+      if (parsed) list.push(parsed);
+    }
+    model.services = this.remember("services", services, before, list);
   }
 
   private imageOf(value: unknown, path: string, isService: boolean): PlannedService | undefined {
@@ -519,7 +551,10 @@ export class JobNormaliser {
   private artifacts(model: JobModel): void {
     const value = this.value("artifacts");
     if (value === undefined || value === null) return;
-    const artifacts = this.shared("artifacts", value, () => this.readArtifacts(value));
+    const before = this.diagnostics.items.length;
+    const artifacts =
+      this.known<PlannedArtifacts>("artifacts", value) ??
+      this.remember("artifacts", value, before, this.readArtifacts(value));
     if (artifacts) model.artifacts = artifacts;
   }
 
@@ -595,7 +630,10 @@ export class JobNormaliser {
   private cache(model: JobModel): void {
     const value = this.value("cache");
     if (value === undefined || value === null) return;
-    model.cache = this.shared("cache", value, () => this.readCaches(value));
+    const before = this.diagnostics.items.length;
+    model.cache =
+      this.known<PlannedCache[]>("cache", value) ??
+      this.remember("cache", value, before, this.readCaches(value));
   }
 
   private readCaches(value: unknown): PlannedCache[] {

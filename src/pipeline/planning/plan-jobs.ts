@@ -17,7 +17,6 @@ import type {
   PlannedImage,
   PlannedJob,
 } from "../plan.ts";
-import { matchRules } from "../rules/rule.ts";
 import { onlyExceptAllows } from "../rules/only-except.ts";
 import { expandValue } from "../variables/expand.ts";
 import {
@@ -30,8 +29,9 @@ import {
   rawLookup,
   type VariableLayers,
 } from "./job-variables.ts";
-import { lazyFields } from "./lazy-fields.ts";
+import { lazyFields, type LazyFieldGroup } from "./lazy-fields.ts";
 import { parallelInstances, type ParallelInstance } from "./parallel-instances.ts";
+import { RulesMemo } from "./rules-memo.ts";
 
 export interface JobPlanningInput {
   model: PipelineModel;
@@ -51,6 +51,8 @@ export interface PendingJob {
 }
 
 const defaultOnly = { refs: ["branches", "tags"] };
+/** The one "instance" of a job without `parallel`. */
+const notParallel: ReadonlyArray<ParallelInstance | undefined> = [undefined];
 /** One object for "no rule variables", so that jobs without them share cached expansions. */
 const noRuleVariables: Record<string, string> = {};
 
@@ -128,6 +130,24 @@ const lazyJobFields = lazyFields<PlannedJob, LazyJobState>({
   },
 });
 
+// Each planned job gets its lazy fields in a few steps, in the order of PlannedJob's fields.
+const servicesField = lazyJobFields.group(["services"]);
+const variableFields = lazyJobFields.group(["variables", "predefinedVariables", "cache", "tags"]);
+const optionalFieldNames = ["resourceGroup", "image", "artifacts", "environment"] as const;
+/** By which of optionalFieldNames a job has (bit i: the i-th). */
+const optionalFieldGroups = Array.from({ length: 1 << optionalFieldNames.length }, (_, bits) =>
+  lazyJobFields.group(optionalFieldNames.filter((_, index) => (bits & (1 << index)) !== 0)),
+);
+
+function optionalFieldsOf(job: JobModel): LazyFieldGroup | undefined {
+  const bits =
+    (job.resourceGroup !== undefined ? 1 : 0) |
+    (job.image ? 2 : 0) |
+    (job.artifacts ? 4 : 0) |
+    (job.environment ? 8 : 0);
+  return bits === 0 ? undefined : optionalFieldGroups[bits];
+}
+
 /** Applies rules / only-except, parallel expansion, variables and creation-time expansion to each job. */
 export function planJobs(input: JobPlanningInput): PendingJob[] {
   const { model, context, diagnostics } = input;
@@ -136,6 +156,7 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
   let nextId = 1;
   const pipelinePredefined = new PredefinedVariables(input.predefined);
   const run: PlanningRun = { variablesCache: new JobVariablesCache(), diagnostics };
+  const rulesMemo = new RulesMemo(context);
   // Every name a job's own predefined variables can have (a parallel job's list is the longest).
   const jobPredefinedNames = new Set(
     predefinedJobVariables(
@@ -151,7 +172,9 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
     const stageIndex = stageIndexes.get(job.stage) ?? -1;
     const inherited = inheritedVariables(job, input.globalVariables);
     const defined = definedVariables(inherited, job.variables);
-    const instances: Array<ParallelInstance | undefined> = parallelInstances(job) ?? [undefined];
+    const instances: ReadonlyArray<ParallelInstance | undefined> =
+      parallelInstances(job) ?? notParallel;
+    const optionalFields = optionalFieldsOf(job);
     for (const instance of instances) {
       const name = instance?.name ?? job.name;
       const identity = {
@@ -172,7 +195,7 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       );
       let rule: RuleSpec | undefined;
       if (job.rules) {
-        const match = matchRules(job.rules, { lookup, context });
+        const match = rulesMemo.match(job.rules, lookup);
         if (!match) continue;
         rule = match.rule as RuleSpec;
       } else if (
@@ -211,15 +234,12 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
         interruptible: rule?.interruptible ?? job.interruptible,
       } as PlannedJob;
       lazyJobFields.attach(planned, state);
-      lazyJobFields.define(planned, "services");
+      lazyJobFields.defineGroup(planned, servicesField);
       planned.beforeScript = job.beforeScript;
       planned.script = job.script;
       planned.afterScript = job.afterScript;
-      lazyJobFields.define(planned, "variables");
       // Built when read (plan output, job payloads), not for every listed job.
-      lazyJobFields.define(planned, "predefinedVariables");
-      lazyJobFields.define(planned, "cache");
-      lazyJobFields.define(planned, "tags");
+      lazyJobFields.defineGroup(planned, variableFields);
       planned.position = job.position;
       const startIn =
         rule?.startIn !== undefined ? parseDuration(rule.startIn) : job.startInSeconds;
@@ -233,10 +253,7 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       }
       if (job.dependencies) planned.dependencies = job.dependencies;
       if (job.timeoutSeconds !== undefined) planned.timeoutSeconds = job.timeoutSeconds;
-      if (job.resourceGroup !== undefined) lazyJobFields.define(planned, "resourceGroup");
-      if (job.image) lazyJobFields.define(planned, "image");
-      if (job.artifacts) lazyJobFields.define(planned, "artifacts");
-      if (job.environment) lazyJobFields.define(planned, "environment");
+      if (optionalFields) lazyJobFields.defineGroup(planned, optionalFields);
       if (job.coverage !== undefined) planned.coverage = job.coverage;
       if (instance) {
         planned.parallel = { index: instance.index, total: instance.total };

@@ -10,13 +10,15 @@ import type { PendingJob } from "./plan-jobs.ts";
  */
 export function resolveNeeds(pending: PendingJob[], diagnostics: Diagnostics): void {
   const instancesByBase = new Map<string, string[]>();
-  const present = new Set<string>();
+  const stageIndexes = new Map<string, number>();
   for (const { job } of pending) {
-    present.add(job.name);
+    stageIndexes.set(job.name, job.stageIndex);
     const list = instancesByBase.get(job.baseName);
     if (list) list.push(job.name);
     else instancesByBase.set(job.baseName, [job.name]);
   }
+  // Needs usually point to earlier stages only, and then they cannot form a cycle.
+  let mayCycle = false;
   for (const entry of pending) {
     const { job, needSpecs } = entry;
     if (needSpecs) {
@@ -26,8 +28,8 @@ export function resolveNeeds(pending: PendingJob[], diagnostics: Diagnostics): v
           ? spec.matrix
               .flatMap(matrixCombinations)
               .map((values) => matrixJobName(spec.job, values))
-              .filter((name) => present.has(name))
-          : (instancesByBase.get(spec.job) ?? (present.has(spec.job) ? [spec.job] : []));
+              .filter((name) => stageIndexes.has(name))
+          : (instancesByBase.get(spec.job) ?? (stageIndexes.has(spec.job) ? [spec.job] : []));
         if (names.length === 0) {
           if (!spec.optional) {
             diagnostics.error(
@@ -37,18 +39,20 @@ export function resolveNeeds(pending: PendingJob[], diagnostics: Diagnostics): v
           }
           continue;
         }
-        for (const name of names)
+        for (const name of names) {
           needs.push({ job: name, artifacts: spec.artifacts, optional: spec.optional });
+          if ((stageIndexes.get(name) ?? -1) >= job.stageIndex) mayCycle = true;
+        }
       }
       job.needs = needs;
     }
     if (job.dependencies) {
       job.dependencies = job.dependencies.flatMap((name) =>
-        present.has(name) ? [name] : (instancesByBase.get(name) ?? []),
+        stageIndexes.has(name) ? [name] : (instancesByBase.get(name) ?? []),
       );
     }
   }
-  checkCycles(pending, diagnostics);
+  if (mayCycle) checkCycles(pending, diagnostics);
 }
 
 function checkCycles(pending: PendingJob[], diagnostics: Diagnostics): void {
