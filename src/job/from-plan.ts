@@ -1,8 +1,15 @@
-import type { Plan, PlannedCache, PlannedJob, PlanVariable } from "../pipeline/plan.ts";
+import type {
+  Plan,
+  PlannedCache,
+  PlannedImage,
+  PlannedJob,
+  PlanVariable,
+} from "../pipeline/plan.ts";
 import type {
   JobArtifact,
   JobCache,
   JobDependency,
+  JobImage,
   JobService,
   JobSpec,
   JobVariable,
@@ -141,6 +148,7 @@ export function jobSpecFromPlan(input: JobSpecInput): JobSpec {
             name: job.image.name,
             ...(job.image.entrypoint ? { entrypoint: job.image.entrypoint } : {}),
             ...pullPolicy(job.image.pullPolicy),
+            ...executorOptions(job.image.docker),
           },
         }),
     services: job.services.map((service): JobService => ({
@@ -149,6 +157,7 @@ export function jobSpecFromPlan(input: JobSpecInput): JobSpec {
       ...(service.entrypoint ? { entrypoint: service.entrypoint } : {}),
       ...(service.command ? { command: service.command } : {}),
       ...pullPolicy(service.pullPolicy),
+      ...executorOptions(service.docker),
       ...(service.variables
         ? {
             variables: Object.entries(service.variables).map(([key, value]) =>
@@ -164,6 +173,12 @@ export function jobSpecFromPlan(input: JobSpecInput): JobSpec {
       ? {}
       : { hooks: Object.entries(job.hooks).map(([name, script]) => ({ name, script })) }),
   };
+}
+
+/** `image:docker:` and `services:docker:` (platform, user), as GitLab sends them to runners. */
+function executorOptions(docker: PlannedImage["docker"]): Pick<JobImage, "executor_opts"> {
+  if (docker === undefined || Object.keys(docker).length === 0) return {};
+  return { executor_opts: { docker: { ...docker } } };
 }
 
 function pullPolicy(policies: string[] | undefined): { pull_policy?: PullPolicy[] } {

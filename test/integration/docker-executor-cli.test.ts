@@ -114,6 +114,37 @@ test:
     expect(await leftoversOf(result.pipeline_id)).toEqual([]);
   });
 
+  it("runs the job image and services as their `docker: user:`", async () => {
+    // The service tells its user id to whoever connects (port 8080: the user is not root).
+    const repo = makeRepository({
+      ".gitlab-ci.yml": `
+who:
+  image:
+    name: busybox
+    docker: { user: "1234:5678" }
+  services:
+    - name: busybox
+      alias: teller
+      docker: { user: "4321" }
+      command: ["sh", "-c", "while true; do id -u | nc -l -p 8080; done"]
+  script:
+    - echo "job-ids=$(id -u):$(id -g)"
+    - for i in $(seq 1 100); do out=$(nc -w 1 teller 8080 </dev/null) && [ -n "$out" ] && break; sleep 0.1; done; echo "service-uid=$out"
+`,
+    });
+    cleanup.push(repo);
+    const home = tempDir("pier-docker-cli-");
+    const run = await finished(
+      startPier(["run", "-C", repo, "--executor", "docker", "--plain"], {
+        XDG_STATE_HOME: join(home, "state"),
+        XDG_CONFIG_HOME: join(home, "config"),
+      }),
+    );
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^who\s+│ job-ids=1234:5678$/m);
+    expect(run.stdout).toMatch(/^who\s+│ service-uid=4321$/m);
+  });
+
   it("stops with a clear error before any job when the engine cannot be reached", async () => {
     const repo = makeRepository({ ".gitlab-ci.yml": 'job:\n  script: ["true"]\n' });
     cleanup.push(repo);

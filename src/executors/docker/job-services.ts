@@ -103,6 +103,8 @@ export async function startServices(o: {
       };
       if (service.entrypoint !== undefined) config.Entrypoint = service.entrypoint;
       if (service.command !== undefined) config.Cmd = service.command;
+      const user = service.executor_opts?.docker?.user;
+      if (user !== undefined && user !== "") config.User = user;
       config = await o.hooks.serviceConfig(service, config, {
         id: spec.id,
         projectKey: o.projectKey,
