@@ -107,32 +107,32 @@ export interface VariableLayers {
 const referencePattern =
   /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)|%([A-Za-z_][A-Za-z0-9_]*)%/g;
 
-/** The inherited and job variables as a map, the job's winning: the same for each instance. */
-export function definedVariables(
-  inherited: YamlVariable[],
-  job: YamlVariable[],
-): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const variable of inherited) map.set(variable.key, variable.value);
-  for (const variable of job) map.set(variable.key, variable.value);
-  return map;
-}
-
 /**
  * Raw values in precedence order (user > matrix > job > inherited > predefined), as rules see
- * them (no nested expansion). `defined` comes from definedVariables.
+ * them (no nested expansion). The lists are short and rules read few names: they are searched,
+ * not indexed (a Map for each job costs more).
  */
 export function rawLookup(
   predefined: VariableLookup,
-  defined: ReadonlyMap<string, string>,
+  inherited: readonly YamlVariable[],
+  job: readonly YamlVariable[],
   matrix: Record<string, string>,
   user: Record<string, string>,
 ): VariableLookup {
   return (key) => {
     if (Object.hasOwn(user, key)) return user[key];
     if (Object.hasOwn(matrix, key)) return matrix[key];
-    return defined.get(key) ?? predefined(key);
+    return lastValueOf(job, key) ?? lastValueOf(inherited, key) ?? predefined(key);
   };
+}
+
+/** The value of the last variable named `key` in `list` (a later one wins), or undefined. */
+function lastValueOf(list: readonly YamlVariable[], key: string): string | undefined {
+  for (let index = list.length - 1; index >= 0; index--) {
+    const variable = list[index] as YamlVariable;
+    if (variable.key === key) return variable.value;
+  }
+  return undefined;
 }
 
 /**

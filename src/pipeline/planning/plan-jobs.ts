@@ -20,7 +20,6 @@ import type {
 import { onlyExceptAllows } from "../rules/only-except.ts";
 import { expandValue } from "../variables/expand.ts";
 import {
-  definedVariables,
   JobPredefined,
   jobVariables,
   JobVariablesCache,
@@ -29,7 +28,7 @@ import {
   rawLookup,
   type VariableLayers,
 } from "./job-variables.ts";
-import { lazyFields, type LazyFieldGroup } from "./lazy-fields.ts";
+import { lazyFields } from "./lazy-fields.ts";
 import { parallelInstances, type ParallelInstance } from "./parallel-instances.ts";
 import { RulesMemo } from "./rules-memo.ts";
 
@@ -53,6 +52,8 @@ export interface PendingJob {
 const defaultOnly = { refs: ["branches", "tags"] };
 /** The one "instance" of a job without `parallel`. */
 const notParallel: ReadonlyArray<ParallelInstance | undefined> = [undefined];
+/** Matrix values of a job that has none (never changed). */
+const noMatrix: Record<string, string> = {};
 /** One object for "no rule variables", so that jobs without them share cached expansions. */
 const noRuleVariables: Record<string, string> = {};
 
@@ -130,24 +131,6 @@ const lazyJobFields = lazyFields<PlannedJob, LazyJobState>({
   },
 });
 
-// Each planned job gets its lazy fields in a few steps, in the order of PlannedJob's fields.
-const servicesField = lazyJobFields.group(["services"]);
-const variableFields = lazyJobFields.group(["variables", "predefinedVariables", "cache", "tags"]);
-const optionalFieldNames = ["resourceGroup", "image", "artifacts", "environment"] as const;
-/** By which of optionalFieldNames a job has (bit i: the i-th). */
-const optionalFieldGroups = Array.from({ length: 1 << optionalFieldNames.length }, (_, bits) =>
-  lazyJobFields.group(optionalFieldNames.filter((_, index) => (bits & (1 << index)) !== 0)),
-);
-
-function optionalFieldsOf(job: JobModel): LazyFieldGroup | undefined {
-  const bits =
-    (job.resourceGroup !== undefined ? 1 : 0) |
-    (job.image ? 2 : 0) |
-    (job.artifacts ? 4 : 0) |
-    (job.environment ? 8 : 0);
-  return bits === 0 ? undefined : optionalFieldGroups[bits];
-}
-
 /** Applies rules / only-except, parallel expansion, variables and creation-time expansion to each job. */
 export function planJobs(input: JobPlanningInput): PendingJob[] {
   const { model, context, diagnostics } = input;
@@ -171,10 +154,8 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
   for (const job of model.jobs) {
     const stageIndex = stageIndexes.get(job.stage) ?? -1;
     const inherited = inheritedVariables(job, input.globalVariables);
-    const defined = definedVariables(inherited, job.variables);
     const instances: ReadonlyArray<ParallelInstance | undefined> =
       parallelInstances(job) ?? notParallel;
-    const optionalFields = optionalFieldsOf(job);
     for (const instance of instances) {
       const name = instance?.name ?? job.name;
       const identity = {
@@ -186,10 +167,11 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       const jobPredefined = new JobPredefined(jobPredefinedNames, () =>
         predefinedJobVariables(identity, context),
       );
-      const matrix = instance?.matrix ?? {};
+      const matrix = instance?.matrix ?? noMatrix;
       const lookup = rawLookup(
         pipelinePredefined.lookup(jobPredefined),
-        defined,
+        inherited,
+        job.variables,
         matrix,
         input.user,
       );
@@ -233,13 +215,21 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
         retry: job.retry,
         interruptible: rule?.interruptible ?? job.interruptible,
       } as PlannedJob;
+      // Each lazy field costs a defineProperty (a call into the runtime): empty lists, which
+      // need no expanding, are plain fields.
       lazyJobFields.attach(planned, state);
-      lazyJobFields.defineGroup(planned, servicesField);
+      if (job.services.length === 0) planned.services = [];
+      else lazyJobFields.define(planned, "services");
       planned.beforeScript = job.beforeScript;
       planned.script = job.script;
       planned.afterScript = job.afterScript;
+      lazyJobFields.define(planned, "variables");
       // Built when read (plan output, job payloads), not for every listed job.
-      lazyJobFields.defineGroup(planned, variableFields);
+      lazyJobFields.define(planned, "predefinedVariables");
+      if (job.cache.length === 0) planned.cache = [];
+      else lazyJobFields.define(planned, "cache");
+      if (job.tags.length === 0) planned.tags = [];
+      else lazyJobFields.define(planned, "tags");
       planned.position = job.position;
       const startIn =
         rule?.startIn !== undefined ? parseDuration(rule.startIn) : job.startInSeconds;
@@ -253,7 +243,10 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       }
       if (job.dependencies) planned.dependencies = job.dependencies;
       if (job.timeoutSeconds !== undefined) planned.timeoutSeconds = job.timeoutSeconds;
-      if (optionalFields) lazyJobFields.defineGroup(planned, optionalFields);
+      if (job.resourceGroup !== undefined) lazyJobFields.define(planned, "resourceGroup");
+      if (job.image) lazyJobFields.define(planned, "image");
+      if (job.artifacts) lazyJobFields.define(planned, "artifacts");
+      if (job.environment) lazyJobFields.define(planned, "environment");
       if (job.coverage !== undefined) planned.coverage = job.coverage;
       if (instance) {
         planned.parallel = { index: instance.index, total: instance.total };
