@@ -30,30 +30,40 @@ export async function listCommand(
 ): Promise<void> {
   const plan = await planPipeline(planOptionsFrom(flags));
   printWarnings(plan.warnings);
-  const jobs = plan.jobs.map(listedJob);
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(jobs, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(plan.jobs.map(listedJob), null, 2)}\n`);
     return;
   }
-  const rows = [
-    ["NAME", "STAGE", "WHEN", "ALLOW_FAILURE", "NEEDS"],
-    ...jobs.map((job) => [
+  const header = ["NAME", "STAGE", "WHEN", "ALLOW_FAILURE", "NEEDS"];
+  const rows: string[][] = [header];
+  const widths = header.map((title) => title.length);
+  for (const job of plan.jobs) {
+    const row = [
       job.name,
       job.stage,
       job.when,
-      typeof job.allow_failure === "boolean"
-        ? String(job.allow_failure)
-        : `exit_codes ${job.allow_failure.exit_codes.join(",")}`,
-      job.needs === null ? "" : job.needs.length === 0 ? "[]" : job.needs.join(", "),
-    ]),
-  ];
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? [];
-  const lines = rows.map((row) =>
-    row
-      .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
-      .join("  ")
-      .trimEnd(),
-  );
-  process.stdout.write(`${lines.join("\n")}\n`);
+      typeof job.allowFailure === "boolean"
+        ? String(job.allowFailure)
+        : `exit_codes ${job.allowFailure.exitCodes.join(",")}`,
+      neededNames(job),
+    ];
+    for (let column = 0; column < row.length - 1; column++)
+      widths[column] = Math.max(widths[column] ?? 0, (row[column] as string).length);
+    rows.push(row);
+  }
+  let text = "";
+  for (const row of rows) {
+    let line = "";
+    for (let column = 0; column < row.length - 1; column++)
+      line += `${(row[column] as string).padEnd(widths[column] ?? 0)}  `;
+    text += `${(line + (row[row.length - 1] as string)).trimEnd()}\n`;
+  }
+  process.stdout.write(text);
+}
+
+/** The NEEDS column: empty when the job waits for earlier stages, `[]` when it needs nothing. */
+function neededNames(job: PlannedJob): string {
+  if (!job.needs) return "";
+  if (job.needs.length === 0) return "[]";
+  return job.needs.map((need) => need.job).join(", ");
 }

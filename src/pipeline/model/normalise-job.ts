@@ -32,6 +32,8 @@ const cleanRules = new WeakMap<object, RuleSpec[]>();
  */
 const cleanReadings = new Map<string, WeakMap<object, unknown>>();
 const maxParallel = 200;
+const keysExcludedByRules = ["only", "except", "start_in"];
+const jobVariablesOptions = { allowDetails: false, allowExpand: true };
 
 /** Reads one job hash (after extends, references and defaults) into a JobModel, reporting problems. */
 export class JobNormaliser {
@@ -135,10 +137,7 @@ export class JobNormaliser {
         `${this.path}:variables`,
         this.at("variables"),
         this.diagnostics,
-        {
-          allowDetails: false,
-          allowExpand: true,
-        },
+        jobVariablesOptions,
       ),
       inheritVariables: true,
       cache: [],
@@ -284,7 +283,7 @@ export class JobNormaliser {
         );
     }
     if (job["rules"] !== undefined && job["rules"] !== null) {
-      for (const key of ["only", "except", "start_in"]) {
+      for (const key of keysExcludedByRules) {
         if (job[key] !== undefined && job[key] !== null) {
           this.error(key, `${this.path} config key may not be used with \`rules\`: ${key}`);
         }

@@ -43,6 +43,16 @@ export function normaliseVariables(
   return variables;
 }
 
+/** Names seen valid: jobs repeat the same few (a Set lookup costs less than the pattern). */
+const validNames = new Set<string>();
+
+function isVariableName(key: string): boolean {
+  if (validNames.has(key)) return true;
+  if (!/^[A-Za-z0-9_]+$/.test(key)) return false;
+  if (validNames.size < 10_000) validNames.add(key);
+  return true;
+}
+
 /** Shared by everything without variables (never changed by callers). */
 const noVariables: YamlVariable[] = [];
 /** Mappings read without a problem, with what they gave (problems are reported each time). */
@@ -60,10 +70,13 @@ function readVariables(
 ): YamlVariable[] {
   const invalid = invalidMessage(path);
   const result: YamlVariable[] = [];
-  for (const [key, raw] of Object.entries(value)) {
-    const at = (): SourcePosition | undefined => keyPositionOf(value, key);
-    if (!/^[A-Za-z0-9_]+$/.test(key)) {
-      diagnostics.error(at(), `${path} config uses invalid variable name: ${key}`);
+  for (const key in value) {
+    const raw = value[key];
+    if (!isVariableName(key)) {
+      diagnostics.error(
+        keyPositionOf(value, key),
+        `${path} config uses invalid variable name: ${key}`,
+      );
       continue;
     }
     const text = scalarText(raw);
@@ -71,6 +84,7 @@ function readVariables(
       result.push({ key, value: text ?? "", expand: true });
       continue;
     }
+    const at = (): SourcePosition | undefined => keyPositionOf(value, key);
     if (!isPlainObject(raw)) {
       diagnostics.error(at(), invalid);
       continue;
