@@ -1,8 +1,9 @@
-import { copyNodePositions, recordKeyOffset, recordOffset, type SourceFile } from "./source-map.ts";
+import { Buffer } from "node:buffer";
+import { copyNodePositions, recordKeyOffset, recordOffset } from "./source-map.ts";
 import { LineIndex, type LineRecorder } from "./line-index.ts";
 import { isPlainObject, setKey } from "./plain-object.ts";
 import { ReferenceTag } from "./reference-tag.ts";
-import { mayBeSpecialStart, mergeKey, resolveYaml11Plain } from "./yaml-scalars.ts";
+import { mayBeSpecial, mergeKey, resolveYaml11Plain } from "./yaml-scalars.ts";
 
 /**
  * Which source positions a read records: "all" (every node and key, for messages), or
@@ -25,7 +26,7 @@ export function readPipelineYaml(
   positions: PositionDetail = "all",
 ): { body: unknown } | undefined {
   try {
-    return { body: new FastReader(text, source, positions === "all").document() };
+    return { body: readDocument(text, source, positions === "all") };
   } catch (error) {
     if (error === giveUp) return undefined;
     throw error;
@@ -50,6 +51,14 @@ function resolvePlain(text: string, atKey: boolean, cache: Map<string, unknown>)
   return value;
 }
 
+/** Where a plain scalar ends in block context: `:` before a space or line break, ` #`, a line break. */
+const blockPlainStop = /:(?=[ \n])| #|\n/g;
+/** … and in a flow collection, where `,[]{}` end it too. */
+const flowPlainStop = /:(?=[ \n,[\]{}])|[,[\]{}]| #|\n/g;
+/** The end of a double-quoted scalar's plain run: the quote, a backslash or a line break. */
+const doubleQuotedStop = /["\\\n]/g;
+const leadingSpaces = / */y;
+
 const SPACE = 32;
 const HASH = 35;
 const COLON = 58;
@@ -60,75 +69,57 @@ interface Anchored {
   size: number;
 }
 
-class FastReader {
-  private readonly text: string;
-  private readonly source: SourceFile;
-  private readonly starts: number[];
-  /** End of each line (index of its `\n` or the text length). */
-  private readonly ends: number[];
-  /** Spaces before each line's first character; -1 for blank and comment-only lines. */
-  private readonly indents: number[];
-  /** Lines that are document markers (`---` or `...` at the start of a line). */
-  private readonly markers: number[] = [];
-  private readonly anchors = new Map<string, Anchored>();
+/**
+ * The reader: one function whose state lives in local variables shared by its inner functions.
+ * A file is read once, mostly by unoptimised code, where reading a variable of the enclosing
+ * function costs far less than a property of an object (`this.text`) or a method lookup.
+ */
+function readDocument(
+  text: string,
+  source: { name: string; lines: LineRecorder },
+  allPositions: boolean,
+): unknown {
+  if (text.includes("\t") || text.includes("\r") || text.charCodeAt(0) === 0xfeff) throw giveUp;
+  /** `text` ending with a line break, for the stop patterns (which then always match). */
+  const scanText = text.endsWith("\n") ? text : `${text}\n`;
+  const codes = charCodes(text);
+  const { starts, ends, indents, markers } = scanLines(text, codes, source.lines);
+  const lineCount = starts.length;
+  const anchors = new Map<string, Anchored>();
   /** Resolved plain scalars: values repeat (for this file only, so nothing outlives it). */
-  private readonly plainCache = new Map<string, unknown>();
-  private readonly keyCache = new Map<string, unknown>();
+  const plainCache = new Map<string, unknown>();
+  const keyCache = new Map<string, unknown>();
   /** Anchors whose node is being read: an alias to one of them is left to the full path. */
-  private readonly pendingAnchors = new Set<string>();
-  private aliasNodes = 0;
+  const pendingAnchors = new Set<string>();
+  let aliasNodes = 0;
   /** Nodes made by the value being read, for anchors' sizes. */
-  private nodes = 0;
-  /** False: only the top-level mapping's keys get positions (PositionDetail "top-keys"). */
-  private readonly allPositions: boolean;
-  private topNodeMade = false;
+  let nodes = 0;
+  /** With allPositions false, only the top-level mapping's keys get positions ("top-keys"). */
+  let topNodeMade = false;
+  /*
+   * Where the last read ended, set by the readers instead of returning a small object for
+   * each node (the unoptimised code that runs a file's first read pays for every allocation):
+   * `followingLine`, the first line after a block node; `followingOffset`, the offset after an
+   * inline one; `wasKey`, whether the inline scalar was a mapping key.
+   */
+  let followingLine = 0;
+  let followingOffset = 0;
+  let wasKey = false;
 
-  constructor(text: string, source: { name: string; lines: LineRecorder }, allPositions: boolean) {
-    this.allPositions = allPositions;
-    if (text.includes("\t") || text.includes("\r") || text.charCodeAt(0) === 0xfeff) throw giveUp;
-    this.text = text;
-    this.source = source;
-    // One pass over the lines: where each starts and ends, its indentation, document markers.
-    const starts: number[] = [];
-    const ends: number[] = [];
-    const indents: number[] = [];
-    const length = text.length;
-    let start = 0;
-    for (;;) {
-      let end = text.indexOf("\n", start);
-      if (end === -1) end = length;
-      let at = start;
-      while (at < end && text.charCodeAt(at) === SPACE) at++;
-      if (at === end || text.charCodeAt(at) === HASH) indents.push(-1);
-      else {
-        indents.push(at - start);
-        if (at === start && isDocumentMarker(text, start, end)) this.markers.push(starts.length);
-      }
-      starts.push(start);
-      ends.push(end);
-      if (end === length) break;
-      start = end + 1;
-    }
-    if (source.lines instanceof LineIndex) source.lines.addLineStarts(starts);
-    else for (const lineStart of starts) source.lines.addNewLine(lineStart);
-    this.starts = starts;
-    this.ends = ends;
-    this.indents = indents;
-  }
+  return document();
 
-  document(): unknown {
-    let line = this.nextContent(0);
-    const markers = this.markers;
-    if (markers[0] === line && this.text.startsWith("---", this.starts[line])) {
-      const start = this.starts[line] as number;
-      if (!this.restIsEmpty(start + 3, this.ends[line] as number)) throw giveUp;
-      line = this.nextContent(line + 1);
+  function document(): unknown {
+    let line = nextContent(0);
+    if (markers[0] === line && text.startsWith("---", starts[line])) {
+      const start = starts[line] as number;
+      if (!restIsEmpty(start + 3, ends[line] as number)) throw giveUp;
+      line = nextContent(line + 1);
       if (markers.length > 1) throw giveUp;
     } else if (markers.length > 0) throw giveUp;
-    if (line >= this.starts.length) return null;
-    const indent = this.indents[line] as number;
-    const { value, next } = this.blockNode(line, (this.starts[line] as number) + indent, -1, 0);
-    if (next < this.starts.length) throw giveUp;
+    if (line >= lineCount) return null;
+    const indent = indents[line] as number;
+    const value = blockNode(line, (starts[line] as number) + indent, -1, 0, true);
+    if (followingLine < lineCount) throw giveUp;
     return value;
   }
 
@@ -136,155 +127,137 @@ class FastReader {
    * Whether the collection being made gets positions: every one, or only the first one made
    * (collections are made before their contents, so that is the top-level node).
    */
-  private recordsPositions(): boolean {
-    if (this.allPositions) return true;
-    if (this.topNodeMade) return false;
-    this.topNodeMade = true;
+  function recordsPositions(): boolean {
+    if (allPositions) return true;
+    if (topNodeMade) return false;
+    topNodeMade = true;
     return true;
   }
 
   /** The first line at or after `line` that has content (not blank, not only a comment). */
-  private nextContent(line: number): number {
-    while (line < this.starts.length && this.indents[line] === -1) line++;
+  function nextContent(line: number): number {
+    while (indents[line] === -1) line++;
     return line;
   }
 
-  private skipSpaces(at: number, end: number): number {
-    while (at < end && this.text.charCodeAt(at) === SPACE) at++;
+  function skipSpaces(at: number, end: number): number {
+    while (at < end && codes[at] === SPACE) at++;
     return at;
   }
 
   /** Nothing but spaces and an optional comment from `at` to the end of its line. */
-  private restIsEmpty(at: number, end: number): boolean {
-    const next = this.skipSpaces(at, end);
-    return next === end || (this.text.charCodeAt(next) === HASH && next > at);
+  function restIsEmpty(at: number, end: number): boolean {
+    if (at === end) return true;
+    const next = skipSpaces(at, end);
+    return next === end || (codes[next] === HASH && next > at);
   }
 
   /**
    * A node whose first character is at `offset` on `line`, inside a parent collection indented
-   * `parentIndent`. Returns the value and the first line after it.
+   * `parentIndent`. Returns the value; `next` is the first line after it.
    */
-  private blockNode(
+  function blockNode(
     line: number,
     offset: number,
     parentIndent: number,
     depth: number,
-    allowMapping = true,
-  ): { value: unknown; next: number } {
+    allowMapping: boolean,
+  ): unknown {
     if (depth > maxDepth) throw giveUp;
-    const text = this.text;
-    const end = this.ends[line] as number;
-    const column = offset - (this.starts[line] as number);
-    const first = text.charCodeAt(offset);
-    if (first === DASH && (offset + 1 === end || text.charCodeAt(offset + 1) === SPACE)) {
-      return this.blockSequence(line, column, depth);
+    const end = ends[line] as number;
+    const first = codes[offset];
+    if (first === DASH && (offset + 1 === end || codes[offset + 1] === SPACE)) {
+      return blockSequence(line, offset - (starts[line] as number), depth);
     }
     if (first === 38 /* & */ || first === 33 /* ! */)
-      return this.withProperties(line, offset, parentIndent, depth);
+      return withProperties(line, offset, parentIndent, depth);
     if (first === 124 /* | */ || first === 62 /* > */) {
-      return this.blockScalar(line, offset, parentIndent);
+      return blockScalar(line, offset, parentIndent);
     }
-    if (first === 42 /* * */) {
-      const { value, after } = this.alias(offset, end, depth);
-      if (!this.restIsEmpty(after, end)) throw giveUp;
-      return { value, next: this.afterScalar(line, parentIndent) };
+    let value: unknown;
+    if (first === 42 /* * */) value = alias(offset, end, depth);
+    else if (first === 91 /* [ */ || first === 123 /* { */) value = flow(offset, end, depth);
+    else {
+      // A scalar, or the first key of a block mapping.
+      value = inlineScalar(offset, end, true);
+      if (wasKey) {
+        if (!allowMapping) throw giveUp;
+        return blockMapping(line, offset - (starts[line] as number), depth);
+      }
+      nodes++;
     }
-    if (first === 91 /* [ */ || first === 123 /* { */) {
-      const { value, after } = this.flow(offset, end, depth);
-      if (!this.restIsEmpty(after, end)) throw giveUp;
-      return { value, next: this.afterScalar(line, parentIndent) };
-    }
-    // A scalar, or the first key of a block mapping.
-    const scalar = this.inlineScalar(offset, end, true);
-    if (scalar.isKey) {
-      if (!allowMapping) throw giveUp;
-      return this.blockMapping(line, column, depth);
-    }
-    if (!this.restIsEmpty(scalar.after, end)) throw giveUp;
-    this.nodes++;
-    return { value: scalar.value, next: this.afterScalar(line, parentIndent) };
+    if (!restIsEmpty(followingOffset, end)) throw giveUp;
+    followingLine = afterScalar(line, parentIndent);
+    return value;
   }
 
   /** After a one-line scalar: the next content line must not be more indented than the parent. */
-  private afterScalar(line: number, parentIndent: number): number {
-    const next = this.nextContent(line + 1);
-    if (next < this.starts.length && (this.indents[next] as number) > parentIndent) throw giveUp;
+  function afterScalar(line: number, parentIndent: number): number {
+    const next = nextContent(line + 1);
+    if (next < lineCount && (indents[next] as number) > parentIndent) throw giveUp;
     return next;
   }
 
   /** `&anchor` and `!reference` in front of a node. */
-  private withProperties(
+  function withProperties(
     line: number,
     offset: number,
     parentIndent: number,
     depth: number,
-  ): { value: unknown; next: number } {
-    const text = this.text;
-    const end = this.ends[line] as number;
+  ): unknown {
+    const end = ends[line] as number;
     let anchor: string | undefined;
     let reference = false;
     let at = offset;
     for (;;) {
-      const char = text.charCodeAt(at);
+      const char = codes[at];
       if (char === 38 && anchor === undefined) {
-        const nameEnd = this.nameEnd(at + 1, end);
+        const nameEnd = endOfName(at + 1, end);
         anchor = text.slice(at + 1, nameEnd);
         at = nameEnd;
       } else if (char === 33 && !reference && text.startsWith("!reference", at)) {
         reference = true;
         at += "!reference".length;
       } else break;
-      if (at < end && text.charCodeAt(at) !== SPACE) throw giveUp;
-      at = this.skipSpaces(at, end);
+      if (at < end && codes[at] !== SPACE) throw giveUp;
+      at = skipSpaces(at, end);
     }
-    const following = text.charCodeAt(at);
+    const following = codes[at];
     if (anchor === "" || following === 38 || following === 33 || following === 42) throw giveUp;
-    if (anchor !== undefined) this.pendingAnchors.add(anchor);
-    const nodesBefore = this.nodes;
-    let result: { value: unknown; next: number };
+    if (anchor !== undefined) pendingAnchors.add(anchor);
+    const nodesBefore = nodes;
+    let value: unknown;
     if (reference) {
-      if (text.charCodeAt(at) !== 91) throw giveUp;
-      const { value, after } = this.flow(at, end, depth, false);
-      if (!this.restIsEmpty(after, end)) throw giveUp;
-      const position = this.allPositions ? this.source.lines.linePos(at) : undefined;
-      result = {
-        value: new ReferenceTag(
-          value as unknown[],
-          position && { file: this.source.name, line: position.line, column: position.col },
-        ),
-        next: this.afterScalar(line, parentIndent),
-      };
-    } else if (at >= end || text.charCodeAt(at) === HASH) {
-      // The node starts on a later line.
-      const next = this.nextContent(line + 1);
-      const nextIndent = next < this.starts.length ? (this.indents[next] as number) : -1;
-      if (nextIndent <= parentIndent) throw giveUp;
-      result = this.blockNode(
-        next,
-        (this.starts[next] as number) + nextIndent,
-        parentIndent,
-        depth + 1,
+      if (codes[at] !== 91) throw giveUp;
+      const path = flow(at, end, depth, false);
+      if (!restIsEmpty(followingOffset, end)) throw giveUp;
+      const position = allPositions ? source.lines.linePos(at) : undefined;
+      value = new ReferenceTag(
+        path as unknown[],
+        position && { file: source.name, line: position.line, column: position.col },
       );
+      followingLine = afterScalar(line, parentIndent);
+    } else if (at >= end || codes[at] === HASH) {
+      // The node starts on a later line.
+      const next = nextContent(line + 1);
+      const nextIndent = next < lineCount ? (indents[next] as number) : -1;
+      if (nextIndent <= parentIndent) throw giveUp;
+      value = blockNode(next, (starts[next] as number) + nextIndent, parentIndent, depth + 1, true);
     } else {
-      if (text.charCodeAt(at) === DASH && (at + 1 === end || text.charCodeAt(at + 1) === SPACE))
-        throw giveUp;
+      if (codes[at] === DASH && (at + 1 === end || codes[at + 1] === SPACE)) throw giveUp;
       // `&a key: value` anchors the key, not a mapping: blockNode leaves that to the full path.
-      result = this.blockNode(line, at, parentIndent, depth + 1, false);
+      value = blockNode(line, at, parentIndent, depth + 1, false);
     }
     if (anchor !== undefined) {
-      this.pendingAnchors.delete(anchor);
-      this.anchors.set(anchor, {
-        value: result.value,
-        size: Math.max(1, this.nodes - nodesBefore),
-      });
+      pendingAnchors.delete(anchor);
+      anchors.set(anchor, { value, size: Math.max(1, nodes - nodesBefore) });
     }
-    return result;
+    return value;
   }
 
-  private nameEnd(at: number, end: number): number {
-    const text = this.text;
+  function endOfName(at: number, end: number): number {
     while (at < end) {
-      const char = text.charCodeAt(at);
+      const char = codes[at];
       if (
         char === SPACE ||
         char === 44 ||
@@ -299,129 +272,109 @@ class FastReader {
     return at;
   }
 
-  private alias(offset: number, end: number, depth: number): { value: unknown; after: number } {
-    const nameEnd = this.nameEnd(offset + 1, end);
-    const name = this.text.slice(offset + 1, nameEnd);
-    const anchored = this.anchors.get(name);
-    if (!anchored || this.pendingAnchors.has(name)) throw giveUp;
-    this.aliasNodes += anchored.size;
-    if (this.aliasNodes > maxAliasNodes) throw giveUp;
-    this.nodes += anchored.size;
-    return { value: copyValue(anchored.value, depth), after: nameEnd };
+  /** `*name`: a copy of the anchored value; `after` is the offset after the name. */
+  function alias(offset: number, end: number, depth: number): unknown {
+    const nameEnd = endOfName(offset + 1, end);
+    const name = text.slice(offset + 1, nameEnd);
+    const anchored = anchors.get(name);
+    if (!anchored || pendingAnchors.has(name)) throw giveUp;
+    aliasNodes += anchored.size;
+    if (aliasNodes > maxAliasNodes) throw giveUp;
+    nodes += anchored.size;
+    followingOffset = nameEnd;
+    return copyValue(anchored.value, depth);
   }
 
-  private blockSequence(
-    line: number,
-    indent: number,
-    depth: number,
-  ): { value: unknown; next: number } {
+  function blockSequence(line: number, indent: number, depth: number): unknown[] {
     const list: unknown[] = [];
-    if (this.recordsPositions())
-      recordOffset(list, this.source, (this.starts[line] as number) + indent);
-    this.nodes++;
-    const text = this.text;
+    if (recordsPositions()) recordOffset(list, source, (starts[line] as number) + indent);
+    nodes++;
     for (;;) {
-      const start = (this.starts[line] as number) + indent;
-      const end = this.ends[line] as number;
-      if (
-        text.charCodeAt(start) !== DASH ||
-        (start + 1 < end && text.charCodeAt(start + 1) !== SPACE)
-      )
-        throw giveUp;
-      const content = this.skipSpaces(start + 1, end);
+      const start = (starts[line] as number) + indent;
+      const end = ends[line] as number;
+      if (codes[start] !== DASH || (start + 1 < end && codes[start + 1] !== SPACE)) throw giveUp;
+      const content = skipSpaces(start + 1, end);
       let next: number;
-      if (content >= end || (text.charCodeAt(content) === HASH && content > start + 1)) {
-        next = this.nextContent(line + 1);
-        if (next < this.starts.length && (this.indents[next] as number) > indent) {
-          const nested = this.blockNode(
-            next,
-            (this.starts[next] as number) + (this.indents[next] as number),
-            indent,
-            depth + 1,
+      if (content >= end || (codes[content] === HASH && content > start + 1)) {
+        next = nextContent(line + 1);
+        if (next < lineCount && (indents[next] as number) > indent) {
+          list.push(
+            blockNode(
+              next,
+              (starts[next] as number) + (indents[next] as number),
+              indent,
+              depth + 1,
+              true,
+            ),
           );
-          list.push(nested.value);
-          next = nested.next;
+          next = followingLine;
         } else {
-          this.nodes++;
+          nodes++;
           list.push(null);
         }
       } else {
-        const nested = this.blockNode(line, content, indent, depth + 1);
-        list.push(nested.value);
-        next = nested.next;
+        list.push(blockNode(line, content, indent, depth + 1, true));
+        next = followingLine;
       }
-      if (next >= this.starts.length) return { value: list, next };
-      const nextIndent = this.indents[next] as number;
+      followingLine = next;
+      if (next >= lineCount) return list;
+      const nextIndent = indents[next] as number;
       if (nextIndent > indent) throw giveUp;
-      if (nextIndent < indent) return { value: list, next };
-      const dash = (this.starts[next] as number) + indent;
-      if (text.charCodeAt(dash) !== DASH) return { value: list, next };
+      if (nextIndent < indent || codes[(starts[next] as number) + indent] !== DASH) return list;
       line = next;
     }
   }
 
-  private blockMapping(
-    line: number,
-    indent: number,
-    depth: number,
-  ): { value: unknown; next: number } {
+  function blockMapping(line: number, indent: number, depth: number): Record<string, unknown> {
     const result: Record<string, unknown> = {};
-    let offset = (this.starts[line] as number) + indent;
-    const positioned = this.recordsPositions();
-    if (positioned) recordOffset(result, this.source, offset);
-    this.nodes++;
-    const text = this.text;
+    let offset = (starts[line] as number) + indent;
+    const positioned = recordsPositions();
+    if (positioned) recordOffset(result, source, offset);
+    nodes++;
     for (;;) {
-      const end = this.ends[line] as number;
-      const first = text.charCodeAt(offset);
-      if (first === DASH && (offset + 1 === end || text.charCodeAt(offset + 1) === SPACE))
-        throw giveUp;
-      const key = this.inlineScalar(offset, end, true);
-      if (!key.isKey) throw giveUp;
-      this.nodes++;
-      const valueStart = this.skipSpaces(key.after + 1, end);
+      const end = ends[line] as number;
+      const first = codes[offset];
+      if (first === DASH && (offset + 1 === end || codes[offset + 1] === SPACE)) throw giveUp;
+      const key = inlineScalar(offset, end, true);
+      if (!wasKey) throw giveUp;
+      nodes++;
+      const colon = followingOffset;
+      const valueStart = skipSpaces(colon + 1, end);
       let value: unknown;
       let next: number;
-      if (
-        valueStart >= end ||
-        (text.charCodeAt(valueStart) === HASH && valueStart > key.after + 1)
-      ) {
-        next = this.nextContent(line + 1);
-        const nextIndent = next < this.starts.length ? (this.indents[next] as number) : -1;
-        const nextStart = (this.starts[next] ?? 0) + nextIndent;
+      if (valueStart >= end || (codes[valueStart] === HASH && valueStart > colon + 1)) {
+        next = nextContent(line + 1);
+        const nextIndent = next < lineCount ? (indents[next] as number) : -1;
+        const nextStart = (starts[next] ?? 0) + nextIndent;
         if (
           nextIndent > indent ||
           (nextIndent === indent &&
-            text.charCodeAt(nextStart) === DASH &&
-            (nextStart + 1 === this.ends[next] || text.charCodeAt(nextStart + 1) === SPACE))
+            codes[nextStart] === DASH &&
+            (nextStart + 1 === ends[next] || codes[nextStart + 1] === SPACE))
         ) {
-          const nested = this.blockNode(next, nextStart, indent, depth + 1);
-          value = nested.value;
-          next = nested.next;
+          value = blockNode(next, nextStart, indent, depth + 1, true);
+          next = followingLine;
         } else {
-          this.nodes++;
+          nodes++;
           value = null;
         }
       } else {
-        const char = text.charCodeAt(valueStart);
-        if (char === DASH && (valueStart + 1 === end || text.charCodeAt(valueStart + 1) === SPACE))
+        const char = codes[valueStart];
+        if (char === DASH && (valueStart + 1 === end || codes[valueStart + 1] === SPACE))
           throw giveUp;
         // `key: other: value` is an error: blockNode leaves it to the full path.
-        const nested = this.blockNode(line, valueStart, indent, depth + 1, false);
-        value = nested.value;
-        next = nested.next;
+        value = blockNode(line, valueStart, indent, depth + 1, false);
+        next = followingLine;
       }
-      if (key.value === mergeKey) {
-        this.merge(result, value, positioned ? offset : -1);
-      } else {
-        this.putKey(result, key.value, value, positioned ? offset : -1);
-      }
-      if (next >= this.starts.length) return { value: result, next };
-      const nextIndent = this.indents[next] as number;
+      if (key === mergeKey) merge(result, value, positioned ? offset : -1);
+      else putKey(result, key, value, positioned ? offset : -1);
+      followingLine = next;
+      if (next >= lineCount) return result;
+      const nextIndent = indents[next] as number;
       if (nextIndent > indent) throw giveUp;
-      if (nextIndent < indent) return { value: result, next };
+      if (nextIndent < indent) return result;
       line = next;
-      offset = (this.starts[line] as number) + indent;
+      offset = (starts[line] as number) + indent;
     }
   }
 
@@ -429,20 +382,20 @@ class FastReader {
    * A key given twice keeps the later value, at the later place (as the full path does).
    * `keyOffset` -1: the key's position is not recorded.
    */
-  private putKey(
+  function putKey(
     map: Record<string, unknown>,
     key: unknown,
     value: unknown,
     keyOffset: number,
   ): void {
-    const name = keyName(key);
-    if (name in map && name !== "__proto__") delete map[name];
+    const name = typeof key === "string" ? key : keyName(key);
+    if (Object.hasOwn(map, name) && name !== "__proto__") delete map[name];
     setKey(map, name, value);
-    if (keyOffset >= 0) recordKeyOffset(map, name, this.source, keyOffset);
+    if (keyOffset >= 0) recordKeyOffset(map, name, source, keyOffset);
   }
 
   /** Psych's `<<`: each merged mapping overrides keys seen so far, in order. */
-  private merge(result: Record<string, unknown>, value: unknown, keyOffset: number): void {
+  function merge(result: Record<string, unknown>, value: unknown, keyOffset: number): void {
     const sources: unknown[] = Array.isArray(value) ? [...(value as unknown[])].reverse() : [value];
     const merged: Record<string, unknown> = {};
     for (const source of sources) {
@@ -451,157 +404,143 @@ class FastReader {
     }
     for (const [key, item] of Object.entries(merged)) {
       setKey(result, key, item);
-      if (keyOffset >= 0) recordKeyOffset(result, key, this.source, keyOffset);
+      if (keyOffset >= 0) recordKeyOffset(result, key, source, keyOffset);
     }
   }
 
   /**
    * A plain or quoted scalar on one line from `offset`. In block context it may turn out to be
-   * a mapping key (followed by `:` and a space or the end of the line).
+   * a mapping key (followed by `:` and a space or the end of the line): then `isKey` is set and
+   * `after` is the colon's offset.
    */
-  private inlineScalar(
-    offset: number,
-    end: number,
-    block: boolean,
-  ): { value: unknown; after: number; isKey: boolean } {
-    const text = this.text;
-    const first = text.charCodeAt(offset);
-    let value: unknown;
-    let after: number;
-    if (first === 39 /* ' */) {
-      const close = this.singleQuoted(offset, end);
-      value = close.value;
-      after = close.after;
-    } else if (first === 34 /* " */) {
-      const close = this.doubleQuoted(offset, end);
-      value = close.value;
-      after = close.after;
-    } else {
-      if (!plainStarts(text, offset, end, block)) throw giveUp;
-      let at = offset;
-      let stop = end;
-      while (at < end) {
-        const char = text.charCodeAt(at);
-        if (char === COLON) {
-          const following = at + 1 < end ? text.charCodeAt(at + 1) : SPACE;
-          if (following === SPACE || (!block && isFlowIndicator(following))) {
-            stop = at;
-            break;
-          }
-        } else if (char === HASH && text.charCodeAt(at - 1) === SPACE) {
-          stop = at;
-          break;
-        } else if (!block && isFlowIndicator(char)) {
-          stop = at;
-          break;
-        }
-        at++;
-      }
+  function inlineScalar(offset: number, end: number, block: boolean): unknown {
+    // Within the text: the callers read scalars where the line has content.
+    const first = codes[offset] as number;
+    let value: string;
+    if (first === 39 /* ' */) value = singleQuoted(offset, end);
+    else if (first === 34 /* " */) value = doubleQuoted(offset, end);
+    else {
+      if (offset >= end) throw giveUp;
+      const kind = first < 128 ? (firstCharKinds[first] as number) : startsPlain;
+      if (
+        (kind & startsPlain) === 0 &&
+        !(kind & checkNext && plainStarts(text, offset, end, block))
+      )
+        throw giveUp;
+      // The pattern finds the stop in compiled code, not a character loop; it always matches
+      // (scanText ends with a line break).
+      const stops = block ? blockPlainStop : flowPlainStop;
+      stops.lastIndex = offset;
+      stops.test(scanText);
+      const stop = stops.lastIndex - 1;
       let trimmed = stop;
-      while (trimmed > offset && text.charCodeAt(trimmed - 1) === SPACE) trimmed--;
+      while (codes[trimmed - 1] === SPACE) trimmed--;
       const raw = text.slice(offset, trimmed);
-      after = trimmed;
-      const isKey = stop < end && text.charCodeAt(stop) === COLON;
-      if (isKey) {
+      if (stop < end && codes[stop] === COLON) {
         if (trimmed !== stop) throw giveUp;
-        return { value: resolvePlain(raw, true, this.keyCache), after: stop, isKey };
+        followingOffset = stop;
+        wasKey = true;
+        return mayBeSpecialPlain(kind, raw) ? resolvePlain(raw, true, keyCache) : raw;
       }
-      // A word is itself: no need to look it up.
-      const value = mayBeSpecialStart(raw.charCodeAt(0))
-        ? resolvePlain(raw, false, this.plainCache)
-        : raw;
-      return { value, after, isKey: false };
+      followingOffset = trimmed;
+      wasKey = false;
+      // Most scalars are words, which are themselves: no need to look them up.
+      return mayBeSpecialPlain(kind, raw) ? resolvePlain(raw, false, plainCache) : raw;
     }
     // A quoted scalar: a key when `:` follows.
-    const colon = this.skipSpaces(after, end);
-    if (colon < end && text.charCodeAt(colon) === COLON) {
-      const following = colon + 1 < end ? text.charCodeAt(colon + 1) : SPACE;
+    const after = followingOffset;
+    const colon = skipSpaces(after, end);
+    if (colon < end && codes[colon] === COLON) {
+      const following = colon + 1 < end ? (codes[colon + 1] as number) : SPACE;
       if (colon !== after || !(following === SPACE || (!block && isFlowIndicator(following))))
         throw giveUp;
-      return { value, after: colon, isKey: true };
+      followingOffset = colon;
+      wasKey = true;
+      return value;
     }
-    return { value, after, isKey: false };
+    wasKey = false;
+    return value;
   }
 
-  private singleQuoted(offset: number, end: number): { value: string; after: number } {
-    const text = this.text;
+  /** `'…'` on one line; `after` is the offset after the closing quote. */
+  function singleQuoted(offset: number, end: number): string {
     let value = "";
     let from = offset + 1;
     for (;;) {
       const close = text.indexOf("'", from);
       if (close === -1 || close >= end) throw giveUp;
       value += text.slice(from, close);
-      if (text.charCodeAt(close + 1) === 39) {
+      if (codes[close + 1] === 39) {
         value += "'";
         from = close + 2;
         continue;
       }
-      return { value, after: close + 1 };
+      followingOffset = close + 1;
+      return value;
     }
   }
 
-  private doubleQuoted(offset: number, end: number): { value: string; after: number } {
-    const text = this.text;
+  /** `"…"` on one line; `after` is the offset after the closing quote. */
+  function doubleQuoted(offset: number, end: number): string {
     let value = "";
     let at = offset + 1;
     let from = at;
-    while (at < end) {
-      const char = text.charCodeAt(at);
-      if (char === 34) return { value: value + text.slice(from, at), after: at + 1 };
-      if (char === 92 /* \ */) {
-        value += text.slice(from, at);
-        const escape = text[at + 1];
-        if (escape === undefined || at + 1 >= end) throw giveUp;
-        const simple = doubleQuoteEscapes[escape];
-        if (simple !== undefined) {
-          value += simple;
-          at += 2;
-        } else {
-          const digits = escape === "x" ? 2 : escape === "u" ? 4 : escape === "U" ? 8 : 0;
-          if (digits === 0) throw giveUp;
-          const hex = text.slice(at + 2, at + 2 + digits);
-          if (hex.length !== digits || !/^[0-9a-fA-F]+$/.test(hex) || at + 2 + digits > end)
-            throw giveUp;
-          const code = parseInt(hex, 16);
-          if (code > 0x10ffff) throw giveUp;
-          value += String.fromCodePoint(code);
-          at += 2 + digits;
-        }
-        from = at;
-        continue;
+    for (;;) {
+      // The next quote or backslash, found by compiled code.
+      doubleQuotedStop.lastIndex = at;
+      doubleQuotedStop.test(scanText);
+      at = doubleQuotedStop.lastIndex - 1;
+      if (at >= end) throw giveUp;
+      if (codes[at] === 34) {
+        followingOffset = at + 1;
+        return value + text.slice(from, at);
       }
-      at++;
+      value += text.slice(from, at);
+      const escape = text[at + 1];
+      if (escape === undefined || at + 1 >= end) throw giveUp;
+      const simple = doubleQuoteEscapes[escape];
+      if (simple !== undefined) {
+        value += simple;
+        at += 2;
+      } else {
+        const digits = escape === "x" ? 2 : escape === "u" ? 4 : escape === "U" ? 8 : 0;
+        if (digits === 0) throw giveUp;
+        const hex = text.slice(at + 2, at + 2 + digits);
+        if (hex.length !== digits || !/^[0-9a-fA-F]+$/.test(hex) || at + 2 + digits > end)
+          throw giveUp;
+        const code = parseInt(hex, 16);
+        if (code > 0x10ffff) throw giveUp;
+        value += String.fromCodePoint(code);
+        at += 2 + digits;
+      }
+      from = at;
     }
-    throw giveUp;
   }
 
-  /** `[..]` or `{..}` closed on the same line. */
-  private flow(
-    offset: number,
-    end: number,
-    depth: number,
-    positioned = true,
-  ): { value: unknown; after: number } {
+  /** `[..]` or `{..}` closed on the same line; `after` is the offset after it. */
+  function flow(offset: number, end: number, depth: number, positioned = true): unknown {
     if (depth > maxDepth) throw giveUp;
-    const text = this.text;
-    const isSequence = text.charCodeAt(offset) === 91;
+    const isSequence = codes[offset] === 91;
     const close = isSequence ? 93 : 125;
     const list: unknown[] = [];
     const map: Record<string, unknown> = {};
     const node = isSequence ? list : map;
-    const keysPositioned = positioned && this.recordsPositions();
-    if (keysPositioned) recordOffset(node, this.source, offset);
-    this.nodes++;
-    let at = this.skipSpaces(offset + 1, end);
+    const keysPositioned = positioned && recordsPositions();
+    if (keysPositioned) recordOffset(node, source, offset);
+    nodes++;
+    let at = skipSpaces(offset + 1, end);
     let expectItem = true;
     for (;;) {
       if (at >= end) throw giveUp;
-      const char = text.charCodeAt(at);
-      if (char === close) return { value: node, after: at + 1 };
+      const char = codes[at];
+      if (char === close) {
+        followingOffset = at + 1;
+        return node;
+      }
       if (char === 44 /* , */) {
         if (expectItem) throw giveUp;
         expectItem = true;
-        at = this.skipSpaces(at + 1, end);
+        at = skipSpaces(at + 1, end);
         continue;
       }
       if (!expectItem) throw giveUp;
@@ -609,22 +548,14 @@ class FastReader {
       const keyOffset = at;
       let item: unknown;
       let isKey = false;
-      if (char === 91 || char === 123) {
-        const nested = this.flow(at, end, depth + 1);
-        item = nested.value;
-        at = nested.after;
-      } else if (char === 42) {
-        const alias = this.alias(at, end, depth + 1);
-        item = alias.value;
-        at = alias.after;
-      } else {
-        const scalar = this.inlineScalar(at, end, false);
-        this.nodes++;
-        item = scalar.value;
-        isKey = scalar.isKey;
-        at = scalar.after;
+      if (char === 91 || char === 123) item = flow(at, end, depth + 1);
+      else if (char === 42) item = alias(at, end, depth + 1);
+      else {
+        item = inlineScalar(at, end, false);
+        nodes++;
+        isKey = wasKey;
       }
-      at = this.skipSpaces(at, end);
+      at = skipSpaces(followingOffset, end);
       if (isSequence) {
         if (isKey) throw giveUp;
         list.push(item);
@@ -633,44 +564,34 @@ class FastReader {
       if (typeof item === "object" && item !== null) throw giveUp;
       let value: unknown = null;
       if (isKey) {
-        at = this.skipSpaces(at + 1, end);
-        const next = text.charCodeAt(at);
+        at = skipSpaces(at + 1, end);
+        const next = codes[at];
         if (next === 44 || next === close) {
-          this.nodes++;
-        } else if (next === 91 || next === 123) {
-          const nested = this.flow(at, end, depth + 1);
-          value = nested.value;
-          at = this.skipSpaces(nested.after, end);
-        } else if (next === 42) {
-          const alias = this.alias(at, end, depth + 1);
-          value = alias.value;
-          at = this.skipSpaces(alias.after, end);
+          nodes++;
         } else {
-          const scalar = this.inlineScalar(at, end, false);
-          if (scalar.isKey) throw giveUp;
-          this.nodes++;
-          value = scalar.value;
-          at = this.skipSpaces(scalar.after, end);
+          if (next === 91 || next === 123) value = flow(at, end, depth + 1);
+          else if (next === 42) value = alias(at, end, depth + 1);
+          else {
+            value = inlineScalar(at, end, false);
+            if (wasKey) throw giveUp;
+            nodes++;
+          }
+          at = skipSpaces(followingOffset, end);
         }
       }
       if (item === mergeKey) throw giveUp;
-      this.putKey(map, item, value, keysPositioned ? keyOffset : -1);
+      putKey(map, item, value, keysPositioned ? keyOffset : -1);
     }
   }
 
   /** `|` and `>` with their chomping and indentation indicators (`+` is left to the full path). */
-  private blockScalar(
-    line: number,
-    offset: number,
-    parentIndent: number,
-  ): { value: unknown; next: number } {
-    const text = this.text;
-    const end = this.ends[line] as number;
-    const folded = text.charCodeAt(offset) === 62;
+  function blockScalar(line: number, offset: number, parentIndent: number): string {
+    const end = ends[line] as number;
+    const folded = codes[offset] === 62;
     let at = offset + 1;
     let chomp = "";
     let explicit = 0;
-    while (at < end && text.charCodeAt(at) !== SPACE) {
+    while (at < end && codes[at] !== SPACE) {
       const char = text[at] as string;
       if (!chomp && (char === "-" || char === "+")) chomp = char;
       else if (!explicit && char >= "1" && char <= "9") explicit = Number(char);
@@ -678,16 +599,15 @@ class FastReader {
       at++;
     }
     // Explicit indentation and keeping trailing lines are rare: the full path reads them.
-    if (chomp === "+" || explicit !== 0 || !this.restIsEmpty(at, end)) throw giveUp;
+    if (chomp === "+" || explicit !== 0 || !restIsEmpty(at, end)) throw giveUp;
     let trimIndent = 0;
     // The lines of the scalar: blank ones, and ones indented at least as much as the first.
     const first = line + 1;
     let last = first;
-    const count = this.starts.length;
-    for (; last < count; last++) {
-      const start = this.starts[last] as number;
-      const lineEnd = this.ends[last] as number;
-      const spaces = this.skipSpaces(start, lineEnd) - start;
+    for (; last < lineCount; last++) {
+      const start = starts[last] as number;
+      const lineEnd = ends[last] as number;
+      const spaces = skipSpaces(start, lineEnd) - start;
       if (start + spaces === lineEnd) continue;
       if (trimIndent === 0) {
         if (spaces <= parentIndent) break;
@@ -696,19 +616,19 @@ class FastReader {
     }
     // Trailing blank lines are not part of the content.
     let contentEnd = last;
-    while (contentEnd > first && this.isBlank(contentEnd - 1)) contentEnd--;
+    while (contentEnd > first && isBlank(contentEnd - 1)) contentEnd--;
     if (trimIndent === 0 || contentEnd === first) throw giveUp;
     for (let blank = contentEnd; blank < last; blank++) {
-      if ((this.ends[blank] as number) - (this.starts[blank] as number) > trimIndent) throw giveUp;
+      if ((ends[blank] as number) - (starts[blank] as number) > trimIndent) throw giveUp;
     }
     let value = "";
     let separator = "";
     let previousMoreIndented = false;
     let seenContent = false;
     for (let index = first; index < contentEnd; index++) {
-      const start = this.starts[index] as number;
-      const lineEnd = this.ends[index] as number;
-      const spaces = this.skipSpaces(start, lineEnd) - start;
+      const start = starts[index] as number;
+      const lineEnd = ends[index] as number;
+      const spaces = skipSpaces(start, lineEnd) - start;
       const blank = start + spaces === lineEnd;
       if (!seenContent) {
         if (blank) {
@@ -739,17 +659,72 @@ class FastReader {
       }
     }
     if (chomp !== "-") value += "\n";
-    this.nodes++;
-    const next = this.nextContent(last);
-    if (next < count && (this.indents[next] as number) > parentIndent) throw giveUp;
-    return { value, next };
+    nodes++;
+    const next = nextContent(last);
+    if (next < lineCount && (indents[next] as number) > parentIndent) throw giveUp;
+    followingLine = next;
+    return value;
   }
 
-  private isBlank(line: number): boolean {
-    const start = this.starts[line] as number;
-    const end = this.ends[line] as number;
-    return this.skipSpaces(start, end) === end;
+  function isBlank(line: number): boolean {
+    const start = starts[line] as number;
+    const end = ends[line] as number;
+    return skipSpaces(start, end) === end;
   }
+}
+
+/**
+ * A text's UTF-16 code units. Reading one by index costs unoptimised code far less than a
+ * `charCodeAt` call. One more unit than the text, a line break, so that looking at the character
+ * after the last one needs no bounds check.
+ */
+function charCodes(text: string): Uint16Array {
+  const bytes = Buffer.from(`${text}\n`, "utf16le");
+  if (littleEndian && bytes.byteOffset % 2 === 0)
+    return new Uint16Array(bytes.buffer, bytes.byteOffset, text.length + 1);
+  const codes = new Uint16Array(text.length + 1);
+  for (let index = 0; index < text.length; index++) codes[index] = text.charCodeAt(index);
+  codes[text.length] = 10;
+  return codes;
+}
+
+const littleEndian = new Uint16Array(new Uint8Array([1, 0]).buffer)[0] === 1;
+
+/**
+ * One pass over the lines: where each starts and ends (its `\n` or the text's end), its
+ * indentation (-1 for blank and comment-only lines), which are document markers (`---`, `...`).
+ */
+function scanLines(
+  text: string,
+  codes: Uint16Array,
+  lines: LineRecorder,
+): { starts: number[]; ends: number[]; indents: number[]; markers: number[] } {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const indents: number[] = [];
+  const markers: number[] = [];
+  const length = text.length;
+  const spaces = leadingSpaces;
+  let start = 0;
+  for (;;) {
+    let end = text.indexOf("\n", start);
+    if (end === -1) end = length;
+    spaces.lastIndex = start;
+    spaces.test(text);
+    const at = spaces.lastIndex;
+    if (at === end || codes[at] === HASH) indents.push(-1);
+    else {
+      indents.push(at - start);
+      if (at === start && isDocumentMarker(text, start, end)) markers.push(starts.length);
+    }
+    starts.push(start);
+    ends.push(end);
+    if (end === length) break;
+    start = end + 1;
+  }
+  if (lines instanceof LineIndex) lines.addLineStarts(starts);
+  else for (const lineStart of starts) lines.addNewLine(lineStart);
+  return { starts, ends, indents, markers };
 }
 
 const doubleQuoteEscapes: Record<string, string> = {
@@ -817,6 +792,33 @@ function plainStarts(text: string, offset: number, end: number, block: boolean):
     default:
       return true;
   }
+}
+
+/*
+ * What a plain scalar's first character tells, for each ASCII character (looked up instead of
+ * calling plainStarts and mayBeSpecial for each scalar; other characters start words).
+ */
+const startsPlain = 1;
+/** `-`, `?`, `:`: whether a plain scalar starts depends on the next character (plainStarts). */
+const checkNext = 2;
+/** The scalar may be null, a boolean, a number or `<<` (see mayBeSpecial). */
+const special = 4;
+/** … only when it is short: see mayBeSpecial. */
+const specialIfShort = 8;
+const longSpecial = 6;
+
+const firstCharKinds = new Uint8Array(128);
+for (let code = 0; code < 128; code++) {
+  let kind = 0;
+  if (code === DASH || code === 63 || code === COLON) kind = checkNext;
+  else if (plainStarts(`${String.fromCharCode(code)}x`, 0, 2, true)) kind = startsPlain;
+  if (mayBeSpecial(code, longSpecial)) kind |= special;
+  else if (mayBeSpecial(code, 1)) kind |= specialIfShort;
+  firstCharKinds[code] = kind;
+}
+
+function mayBeSpecialPlain(kind: number, raw: string): boolean {
+  return (kind & special) !== 0 || ((kind & specialIfShort) !== 0 && raw.length < longSpecial);
 }
 
 function keyName(value: unknown): string {

@@ -53,6 +53,20 @@ export function mayBeSpecialStart(code: number): boolean {
   }
 }
 
+/** The null and boolean words are at most this long ("false"). */
+const longestWord = 5;
+
+/**
+ * mayBeSpecialStart, sharpened by the scalar's length: one starting with a letter other than
+ * `e`/`E` (which may start an exponent such as `e5`) can only be a null or boolean word.
+ */
+export function mayBeSpecial(code: number, length: number): boolean {
+  if (!mayBeSpecialStart(code)) return false;
+  if (length <= longestWord) return true;
+  const letter = (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
+  return !letter || code === 101 || code === 69;
+}
+
 function integer(text: string, prefix: number, radix: number): number {
   const sign = text[0];
   const offset = sign === "-" || sign === "+" ? prefix + 1 : prefix;

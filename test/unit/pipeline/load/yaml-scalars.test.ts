@@ -1,6 +1,7 @@
 import { isMap, isScalar, parseDocument } from "yaml";
 import { describe, expect, it } from "vitest";
 import {
+  mayBeSpecial,
   mayBeSpecialStart,
   mergeKey,
   resolveYaml11Plain,
@@ -8,6 +9,17 @@ import {
 import { seededRandom } from "../../../../bench/generate-pipeline.ts";
 
 const notPlain = Symbol("not a plain scalar");
+
+/** Random texts of 1 to `longest` characters of `alphabet`. */
+function randomTexts(random: () => number, alphabet: string, longest: number): () => string {
+  return () => {
+    const length = 1 + Math.floor(random() * longest);
+    let text = "";
+    for (let index = 0; index < length; index++)
+      text += alphabet[Math.floor(random() * alphabet.length)];
+    return text;
+  };
+}
 
 /** The `yaml` library's value for a plain scalar (YAML 1.1), with Psych's y/n rule. */
 function libraryValue(text: string, atKey: boolean): unknown {
@@ -136,14 +148,10 @@ describe("resolveYaml11Plain resolves plain scalars as the yaml library's YAML 1
   });
 
   it("agrees on random short scalars made of the characters that matter", () => {
-    const random = seededRandom(7);
-    const alphabet = "0123456789+-._:eExXbB~nNyYoOtTfF<aslu";
+    const next = randomTexts(seededRandom(7), "0123456789+-._:eExXbB~nNyYoOtTfF<aslu", 7);
     let checked = 0;
     for (let round = 0; round < 4000; round++) {
-      const length = 1 + Math.floor(random() * 7);
-      let text = "";
-      for (let index = 0; index < length; index++)
-        text += alphabet[Math.floor(random() * alphabet.length)];
+      const text = next();
       const expected = libraryValue(text, false);
       if (expected === notPlain) continue;
       checked++;
@@ -160,5 +168,40 @@ describe("mayBeSpecialStart", () => {
       expect(mayBeSpecialStart(code), char).toBe(/^[-+.~0-9eEnNyYtTfFoO<]/.test(char));
     }
     expect(mayBeSpecialStart("".charCodeAt(0))).toBe(true);
+  });
+});
+
+describe("mayBeSpecial", () => {
+  it("is false only for scalars the library reads as themselves", () => {
+    const next = randomTexts(seededRandom(9), "0123456789+-._:eExXnNyYoOtTfFlLsSuUrRaA<~", 9);
+    let skipped = 0;
+    for (let round = 0; round < 4000; round++) {
+      const text = next();
+      if (mayBeSpecial(text.charCodeAt(0), text.length)) continue;
+      skipped++;
+      for (const atKey of [false, true]) {
+        const expected = libraryValue(text, atKey);
+        if (expected !== notPlain) expect(expected, JSON.stringify(text)).toBe(text);
+      }
+    }
+    expect(skipped).toBeGreaterThan(500);
+  });
+
+  it("keeps the null and boolean words and exponents", () => {
+    for (const text of [
+      "null",
+      "NULL",
+      "false",
+      "FALSE",
+      "yes",
+      "off",
+      "On",
+      "n",
+      "e12345",
+      "E+1000",
+    ])
+      expect(mayBeSpecial(text.charCodeAt(0), text.length), text).toBe(true);
+    for (const text of ["falsey", "offset", "nothing", "trueish", "yesterday", "script", "Needs1"])
+      expect(mayBeSpecial(text.charCodeAt(0), text.length), text).toBe(false);
   });
 });
