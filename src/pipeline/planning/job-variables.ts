@@ -222,11 +222,13 @@ export class JobVariablesCache {
     let shared = byUser.get(layers.user);
     if (!shared) {
       const names = new Set<string>();
-      for (const variable of layers.inherited)
-        if (variable.expand) addReferences(names, variable.value);
-      for (const variable of layers.job) if (variable.expand) addReferences(names, variable.value);
-      for (const value of Object.values(layers.rule)) addReferences(names, value);
-      for (const value of Object.values(layers.user)) addReferences(names, value);
+      for (const layer of [
+        referencesOfList(layers.inherited),
+        referencesOfList(layers.job),
+        referencesOfRecord(layers.rule),
+        referencesOfRecord(layers.user),
+      ])
+        for (const name of layer.names) names.add(name);
       const jobLevel = layers.jobPredefined.names;
       shared = {
         referenced: names,
@@ -261,18 +263,19 @@ export function mayHaveReferenceCycle(layers: VariableLayers, cache?: JobVariabl
 
 function findsReferenceCycle(layers: VariableLayers): boolean {
   const edges = new Map<string, string[]>();
-  const visit = (key: string, value: string): void => {
-    const references = referencedNames(value);
-    if (references.length === 0) return;
+  const add = (key: string, references: readonly string[]): void => {
     const known = edges.get(key);
     if (known) known.push(...references);
     else edges.set(key, [...references]);
   };
-  for (const variable of layers.inherited) if (variable.expand) visit(variable.key, variable.value);
-  for (const variable of layers.job) if (variable.expand) visit(variable.key, variable.value);
-  for (const key in layers.matrix) visit(key, layers.matrix[key] as string);
-  for (const key in layers.rule) visit(key, layers.rule[key] as string);
-  for (const key in layers.user) visit(key, layers.user[key] as string);
+  for (const layer of [referencesOfList(layers.inherited), referencesOfList(layers.job)])
+    for (const [key, references] of layer.edges) add(key, references);
+  for (const key in layers.matrix) {
+    const references = referencedNames(layers.matrix[key] as string);
+    if (references.length > 0) add(key, references);
+  }
+  for (const layer of [referencesOfRecord(layers.rule), referencesOfRecord(layers.user)])
+    for (const [key, references] of layer.edges) add(key, references);
   if (edges.size === 0) return false;
   const jobLevel = layers.jobPredefined.names;
   const pipelineLevel = layers.predefined.referencing;
@@ -291,6 +294,52 @@ function findsReferenceCycle(layers: VariableLayers): boolean {
   };
   for (const name of edges.keys()) if (!state.has(name) && loops(name)) return true;
   return false;
+}
+
+/** What the values of one layer refer to: worked out once per layer, as jobs share layers. */
+interface LayerReferences {
+  /** Every name a value may refer to (by referencePattern, which counts `$$X` too: safe). */
+  names: readonly string[];
+  /** Each value's key with the names it refers to (by referencedNames), for those with any. */
+  edges: ReadonlyArray<readonly [string, readonly string[]]>;
+}
+
+const layerReferences = new WeakMap<object, LayerReferences>();
+
+/** A YAML variables layer's references (only of values that are expanded). */
+function referencesOfList(list: readonly YamlVariable[]): LayerReferences {
+  let known = layerReferences.get(list);
+  if (!known) {
+    const names = new Set<string>();
+    const edges: Array<readonly [string, readonly string[]]> = [];
+    for (const variable of list) {
+      if (!variable.expand) continue;
+      addReferences(names, variable.value);
+      const references = referencedNames(variable.value);
+      if (references.length > 0) edges.push([variable.key, references]);
+    }
+    known = { names: [...names], edges };
+    layerReferences.set(list, known);
+  }
+  return known;
+}
+
+/** A layer of values that are all expanded (rule, `--variable`): its references. */
+function referencesOfRecord(record: Record<string, string>): LayerReferences {
+  let known = layerReferences.get(record);
+  if (!known) {
+    const names = new Set<string>();
+    const edges: Array<readonly [string, readonly string[]]> = [];
+    for (const key in record) {
+      const value = record[key] as string;
+      addReferences(names, value);
+      const references = referencedNames(value);
+      if (references.length > 0) edges.push([key, references]);
+    }
+    known = { names: [...names], edges };
+    layerReferences.set(record, known);
+  }
+  return known;
 }
 
 function addReferences(names: Set<string>, value: string): void {
