@@ -394,13 +394,7 @@ export class JobNormaliser {
         `${this.name}: one job can only need ${maxNeeds} others, but you have listed ${needs.length}. See needs keyword documentation for more details`,
       );
     }
-    const seen = new Set<string>();
-    const duplicated = new Set<string>();
-    for (const need of needs) {
-      const key = need.matrix ? `${need.job}${JSON.stringify(need.matrix)}` : need.job;
-      if (seen.has(key)) duplicated.add(need.job);
-      seen.add(key);
-    }
+    const duplicated = duplicatedNeeds(needs);
     if (duplicated.size > 0) {
       this.diagnostics.error(
         at,
@@ -819,4 +813,19 @@ function toIntegers(value: unknown): number[] | undefined {
   return list.every((item) => typeof item === "number" && Number.isInteger(item))
     ? (list as number[])
     : undefined;
+}
+
+const noDuplicates: ReadonlySet<string> = new Set();
+
+/** The jobs needed twice (the same job and matrix), in order; most lists have one or two needs. */
+function duplicatedNeeds(needs: NeedSpec[]): ReadonlySet<string> {
+  if (needs.length < 2) return noDuplicates;
+  const seen = new Set<string>();
+  const duplicated = new Set<string>();
+  for (const need of needs) {
+    const key = need.matrix ? `${need.job}${JSON.stringify(need.matrix)}` : need.job;
+    if (seen.has(key)) duplicated.add(need.job);
+    seen.add(key);
+  }
+  return duplicated;
 }
