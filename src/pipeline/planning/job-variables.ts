@@ -170,6 +170,9 @@ interface ExpandedLayers {
 
 /** What jobs with the same inherited, job, rule and user layers share. */
 interface SharedLayers {
+  /** The rule and user layers these are for (found by the job's and inherited layers). */
+  rule: Record<string, string>;
+  user: Record<string, string>;
   /** Names the layers refer to. */
   referenced: ReadonlySet<string>;
   /** Whether one of them is a job-level predefined variable. */
@@ -207,37 +210,38 @@ function sharedKey(shared: SharedLayers, layers: VariableLayers): string | undef
  * predefined variable (CI_JOB_NAME, …) the layers refer to.
  */
 export class JobVariablesCache {
-  private readonly byLayers = new WeakMap<
-    object,
-    WeakMap<object, WeakMap<object, WeakMap<object, SharedLayers>>>
-  >();
+  /**
+   * By the job's and the inherited layer, the few combinations with rule and user layers seen
+   * with them (as many as the rules that set variables): two lookups and a short search
+   * instead of a lookup per layer.
+   */
+  private readonly byLayers = new WeakMap<object, WeakMap<object, SharedLayers[]>>();
 
   sharedFor(layers: VariableLayers): SharedLayers {
-    let byJob = this.byLayers.get(layers.inherited);
-    if (!byJob) this.byLayers.set(layers.inherited, (byJob = new WeakMap()));
-    let byRule = byJob.get(layers.job);
-    if (!byRule) byJob.set(layers.job, (byRule = new WeakMap()));
-    let byUser = byRule.get(layers.rule);
-    if (!byUser) byRule.set(layers.rule, (byUser = new WeakMap()));
-    let shared = byUser.get(layers.user);
-    if (!shared) {
-      const names = new Set<string>();
-      for (const layer of [
-        referencesOfList(layers.inherited),
-        referencesOfList(layers.job),
-        referencesOfRecord(layers.rule),
-        referencesOfRecord(layers.user),
-      ])
-        for (const name of layer.names) names.add(name);
-      const jobLevel = layers.jobPredefined.names;
-      shared = {
-        referenced: names,
-        referencesJobPredefined: [...names].some((name) => jobLevel.has(name)),
-        results: new Map(),
-        mayCycle: undefined,
-      };
-      byUser.set(layers.user, shared);
-    }
+    let byInherited = this.byLayers.get(layers.job);
+    if (!byInherited) this.byLayers.set(layers.job, (byInherited = new WeakMap()));
+    let candidates = byInherited.get(layers.inherited);
+    if (!candidates) byInherited.set(layers.inherited, (candidates = []));
+    for (const candidate of candidates)
+      if (candidate.rule === layers.rule && candidate.user === layers.user) return candidate;
+    const names = new Set<string>();
+    for (const layer of [
+      referencesOfList(layers.inherited),
+      referencesOfList(layers.job),
+      referencesOfRecord(layers.rule),
+      referencesOfRecord(layers.user),
+    ])
+      for (const name of layer.names) names.add(name);
+    const jobLevel = layers.jobPredefined.names;
+    const shared: SharedLayers = {
+      rule: layers.rule,
+      user: layers.user,
+      referenced: names,
+      referencesJobPredefined: [...names].some((name) => jobLevel.has(name)),
+      results: new Map(),
+      mayCycle: undefined,
+    };
+    candidates.push(shared);
     return shared;
   }
 }
