@@ -9,10 +9,6 @@
 // V8's compiled code for it can be cached between runs (see src/cli/compile-cache.ts). This file is
 // CommonJS too (bin/package.json): an ES module entry costs every start Node's ESM loader.
 "use strict";
-// V8 hands a function to its optimizing compiler after ~66 KB of its bytecode ran: in a command
-// that runs for a fraction of a second that compiles much code never run again, on a thread
-// that competes with the work. Eight times that budget still optimizes what a long run repeats.
-require("node:v8").setFlagsFromString("--interrupt-budget=524288");
 const { join } = require("node:path");
 const {
   bundleCacheName,
