@@ -82,18 +82,20 @@ export async function compileConfig(
     return match !== undefined && match.rule.when !== "never";
   };
   const mirror = process.env["PIER_INCLUDE_MIRROR"];
+  const referenceFree = new Set<object>();
   const loaded = await loadConfig({
     repoDir,
     file: options.file,
     hooks: { ready, expand, includeRulesAllow },
     diagnostics,
+    referenceFree,
     ...(mirror ? { mirrorDir: resolve(mirror) } : {}),
     ...(settings.positions ? { positions: settings.positions } : {}),
   });
   await ready;
   if (!loaded || !context) return undefined;
   const extended = resolveExtends(loaded, diagnostics);
-  const config = resolveReferences(extended, diagnostics);
+  const config = resolveReferences(extended, diagnostics, referenceFree);
   return { config, context, pipelineVariables, diagnostics };
 }
 

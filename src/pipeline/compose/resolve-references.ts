@@ -9,11 +9,13 @@ class ReferenceFailure extends Error {}
 
 /**
  * Replaces every `!reference [a, b, …]` by the value it points to in the configuration (after
- * `extends`), following references inside references up to 10 levels.
+ * `extends`), following references inside references up to 10 levels. `referenceFree`: mappings
+ * and sequences known to hold no reference at any depth (from the loader), not looked into.
  */
 export function resolveReferences(
   config: Record<string, unknown>,
   diagnostics: Diagnostics,
+  referenceFree?: ReadonlySet<object>,
 ): Record<string, unknown> {
   const cache = new Map<string, unknown>();
   const reported = new Set<string>();
@@ -56,6 +58,7 @@ export function resolveReferences(
   const walk = (value: unknown, chain: string[]): unknown => {
     if (typeof value !== "object" || value === null) return value;
     if (value instanceof ReferenceTag) return lookup(value, chain);
+    if (referenceFree?.has(value)) return value;
     const top = chain.length === 0;
     if (top) {
       const done = walked.get(value);
@@ -83,17 +86,16 @@ export function resolveReferences(
       for (const key in source) {
         if (!Object.hasOwn(source, key)) continue;
         const item = source[key];
-        const next = typeof item === "object" && item !== null ? walk(item, chain) : item;
-        if (mapping) setKey(mapping, key, next);
-        else if (next !== item) {
-          mapping = {};
+        if (typeof item !== "object" || item === null) continue;
+        const next = walk(item, chain);
+        if (next === item) continue;
+        if (!mapping) {
+          // Spreading copies every key in place (as own data properties, a `__proto__` key
+          // included) in native code; the positions are not enumerable: inherited.
+          mapping = { ...source };
           inheritPositions(mapping, [source]);
-          for (const earlier in source) {
-            if (earlier === key) break;
-            if (Object.hasOwn(source, earlier)) setKey(mapping, earlier, source[earlier]);
-          }
-          setKey(mapping, key, next);
         }
+        setKey(mapping, key, next);
       }
       if (mapping) result = mapping;
     }

@@ -19,14 +19,18 @@ export type PositionDetail = "all" | "top-keys";
  * the time and memory. Anything else (multi-line flow or plain scalars, other tags, tabs,
  * several documents, every error) gives up with `undefined`, and the caller reads the file
  * with the `yaml` library, which then decides and words the errors.
+ *
+ * `referenceFree` collects the mappings and sequences read that hold no `!reference` at any
+ * depth, for resolveReferences to skip (a read that gives up may leave some there: unused).
  */
 export function readPipelineYaml(
   text: string,
   source: { name: string; lines: LineRecorder },
   positions: PositionDetail = "all",
+  referenceFree?: Set<object>,
 ): { body: unknown } | undefined {
   try {
-    return { body: readDocument(text, source, positions === "all") };
+    return { body: readDocument(text, source, positions === "all", referenceFree) };
   } catch (error) {
     if (error === giveUp) return undefined;
     throw error;
@@ -78,6 +82,7 @@ function readDocument(
   text: string,
   source: { name: string; lines: LineRecorder },
   allPositions: boolean,
+  referenceFree: Set<object> | undefined,
 ): unknown {
   if (text.includes("\t") || text.includes("\r") || text.charCodeAt(0) === 0xfeff) throw giveUp;
   /** `text` ending with a line break, for the stop patterns (which then always match). */
@@ -96,6 +101,8 @@ function readDocument(
   let nodes = 0;
   /** With allPositions false, only the top-level mapping's keys get positions ("top-keys"). */
   let topNodeMade = false;
+  /** `!reference` tags made so far, copies included: tells which collections hold none. */
+  let references = 0;
   /*
    * Where the last read ended, set by the readers instead of returning a small object for
    * each node (the unoptimised code that runs a file's first read pays for every allocation):
@@ -232,6 +239,7 @@ function readDocument(
       const path = flow(at, end, depth, false);
       if (!restIsEmpty(followingOffset, end)) throw giveUp;
       const position = allPositions ? source.lines.linePos(at) : undefined;
+      references++;
       value = new ReferenceTag(
         path as unknown[],
         position && { file: source.name, line: position.line, column: position.col },
@@ -282,10 +290,23 @@ function readDocument(
     if (aliasNodes > maxAliasNodes) throw giveUp;
     nodes += anchored.size;
     followingOffset = nameEnd;
-    return copyValue(anchored.value, depth);
+    const value = anchored.value;
+    const copy = copyValue(value, depth);
+    if (typeof value === "object" && value !== null) {
+      if (!referenceFree?.has(value)) references++;
+      else referenceFree.add(copy as object);
+    }
+    return copy;
+  }
+
+  /** A collection is read: recorded as free of `!reference` when no tag was made in it. */
+  function finished<T extends object>(node: T, referencesBefore: number): T {
+    if (referenceFree !== undefined && references === referencesBefore) referenceFree.add(node);
+    return node;
   }
 
   function blockSequence(line: number, indent: number, depth: number): unknown[] {
+    const referencesBefore = references;
     const list: unknown[] = [];
     if (recordsPositions()) recordOffset(list, source, (starts[line] as number) + indent);
     nodes++;
@@ -317,15 +338,17 @@ function readDocument(
         next = followingLine;
       }
       followingLine = next;
-      if (next >= lineCount) return list;
+      if (next >= lineCount) return finished(list, referencesBefore);
       const nextIndent = indents[next] as number;
       if (nextIndent > indent) throw giveUp;
-      if (nextIndent < indent || codes[(starts[next] as number) + indent] !== DASH) return list;
+      if (nextIndent < indent || codes[(starts[next] as number) + indent] !== DASH)
+        return finished(list, referencesBefore);
       line = next;
     }
   }
 
   function blockMapping(line: number, indent: number, depth: number): Record<string, unknown> {
+    const referencesBefore = references;
     const result: Record<string, unknown> = {};
     let offset = (starts[line] as number) + indent;
     const positioned = recordsPositions();
@@ -369,10 +392,10 @@ function readDocument(
       if (key === mergeKey) merge(result, value, positioned ? offset : -1);
       else putKey(result, key, value, positioned ? offset : -1);
       followingLine = next;
-      if (next >= lineCount) return result;
+      if (next >= lineCount) return finished(result, referencesBefore);
       const nextIndent = indents[next] as number;
       if (nextIndent > indent) throw giveUp;
-      if (nextIndent < indent) return result;
+      if (nextIndent < indent) return finished(result, referencesBefore);
       line = next;
       offset = (starts[line] as number) + indent;
     }
@@ -520,6 +543,7 @@ function readDocument(
   /** `[..]` or `{..}` closed on the same line; `after` is the offset after it. */
   function flow(offset: number, end: number, depth: number, positioned = true): unknown {
     if (depth > maxDepth) throw giveUp;
+    const referencesBefore = references;
     const isSequence = codes[offset] === 91;
     const close = isSequence ? 93 : 125;
     const list: unknown[] = [];
@@ -535,7 +559,7 @@ function readDocument(
       const char = codes[at];
       if (char === close) {
         followingOffset = at + 1;
-        return node;
+        return finished(node, referencesBefore);
       }
       if (char === 44 /* , */) {
         if (expectItem) throw giveUp;

@@ -47,6 +47,8 @@ export interface LoadOptions {
   mirrorDir?: string;
   /** Positions the YAML reader records (default "all"). */
   positions?: PositionDetail;
+  /** Collects the loaded mappings and sequences known to hold no `!reference` (readYaml). */
+  referenceFree?: Set<object>;
 }
 
 type Location =
@@ -105,7 +107,7 @@ class IncludeLoader {
     }
     let parsed;
     try {
-      parsed = await readYaml(text, name, this.options.positions);
+      parsed = await readYaml(text, name, this.options.positions, this.options.referenceFree);
     } catch (error) {
       if (error instanceof YamlProblem) {
         const prefix = main ? "" : `Included file \`${label}\` does not have valid YAML syntax! `;

@@ -38,15 +38,17 @@ export function checkYamlText(text: string, file: string): void {
 /**
  * parseYaml (parse-yaml.ts) for the loader: the fast reader first, and the `yaml` library,
  * which is large to load, only for the files the fast reader leaves to it (that one always
- * records every position).
+ * records every position). `referenceFree`: see readPipelineYaml.
  */
 export async function readYaml(
   text: string,
   file: string,
   positions: PositionDetail = "all",
+  referenceFree?: Set<object>,
 ): Promise<ParsedYaml> {
   checkYamlText(text, file);
-  const fast = readPipelineYaml(text, { name: file, lines: new LineIndex() }, positions);
+  const lines = new LineIndex();
+  const fast = readPipelineYaml(text, { name: file, lines }, positions, referenceFree);
   if (fast) return fast;
   const { parseYamlFully } = await import("./parse-yaml.ts");
   return parseYamlFully(text, file);

@@ -2,6 +2,7 @@ import { LineCounter } from "yaml";
 import { describe, expect, it } from "vitest";
 import { readPipelineYaml } from "../../../../src/pipeline/load/fast-yaml.ts";
 import { parseYamlFully } from "../../../../src/pipeline/load/parse-yaml.ts";
+import { ReferenceTag } from "../../../../src/pipeline/load/reference-tag.ts";
 import { generatePipeline, seededRandom } from "../../../../bench/generate-pipeline.ts";
 import { yamlDifferences } from "./yaml-equivalence.ts";
 
@@ -119,6 +120,32 @@ describe("fast YAML reader", () => {
     for (const seed of [1, 2, 3]) {
       const { yaml: text } = generatePipeline({ jobs: 300, seed });
       expect(expectSameAsLibrary(text)).toBe(true);
+    }
+  });
+
+  it("collects as free of !reference only collections that hold none, and most of those", () => {
+    const holdsReference = (value: unknown): boolean =>
+      value instanceof ReferenceTag ||
+      (typeof value === "object" && value !== null && Object.values(value).some(holdsReference));
+    const texts = [
+      generatePipeline({ jobs: 50, seed: 5 }).yaml,
+      ".a: &a\n  s:\n    - !reference [.x, y]\n.b: &b {k: [v]}\njob:\n  <<: [*a, *b]\n  t: *a\n  u: *b\n",
+    ];
+    for (const text of texts) {
+      const referenceFree = new Set<object>();
+      const lines = new LineCounter();
+      const read = readPipelineYaml(text, { name: "f.yml", lines }, "all", referenceFree);
+      expect(read).toBeDefined();
+      let withoutReferences = 0;
+      const check = (value: unknown): void => {
+        if (typeof value !== "object" || value === null || value instanceof ReferenceTag) return;
+        if (referenceFree.has(value))
+          expect(holdsReference(value), JSON.stringify(value)).toBe(false);
+        if (!holdsReference(value)) withoutReferences++;
+        for (const item of Object.values(value)) check(item);
+      };
+      check(read?.body);
+      expect(referenceFree.size).toBeGreaterThan(withoutReferences * 0.8);
     }
   });
 
