@@ -3,16 +3,17 @@
  * LineCounter computes them (same interface), so that positions do not need that library.
  */
 export class LineIndex {
-  readonly lineStarts: number[] = [];
+  private lineStarts: number[] = [];
 
   /** Offsets must come in ascending order. */
   addNewLine = (offset: number): void => {
     this.lineStarts.push(offset);
   };
 
-  /** Many addNewLine calls at once. */
-  addLineStarts(offsets: readonly number[]): void {
-    for (const offset of offsets) this.lineStarts.push(offset);
+  /** Many addNewLine calls at once; the index keeps `offsets`, which must not change after. */
+  addLineStarts(offsets: number[]): void {
+    if (this.lineStarts.length === 0) this.lineStarts = offsets;
+    else for (const offset of offsets) this.lineStarts.push(offset);
   }
 
   linePos = (offset: number): { line: number; col: number } => {
