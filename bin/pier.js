@@ -1,9 +1,11 @@
 #!/bin/sh
-':' //; [ -z "${NODE_EXTRA_CA_CERTS-}" ] || { PIER_DEFERRED_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS; export PIER_DEFERRED_EXTRA_CA_CERTS; unset NODE_EXTRA_CA_CERTS; }; exec node "$0" "$@"
+':' //; case "${NODE_OPTIONS-}" in *--use-openssl-ca*) ;; *) [ -z "${NODE_EXTRA_CA_CERTS-}" ] || { PIER_DEFERRED_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS; export PIER_DEFERRED_EXTRA_CA_CERTS; unset NODE_EXTRA_CA_CERTS; } ;; esac; exec node "$0" "$@"
 // The line above is for sh (the installed `pier` command runs this file as a shell script) and
 // a string and a comment for Node. Node 20 parses NODE_EXTRA_CA_CERTS's file before it runs any
 // JavaScript (about 90 ms on a small VM, at every start); pier reads it only when it makes a TLS
 // connection (src/extra-ca-certificates.ts), and puts the variable back for what it starts.
+// With --use-openssl-ca the file extends the system's store, which pier cannot rebuild: Node
+// reads it then.
 
 // The CLI is bundled by `npm run build` into one CommonJS file, dist/pier-<version>-<hash>.cjs, so that
 // V8's compiled code for it can be cached between runs (see src/cli/compile-cache.ts). This file is

@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 
 /** Where bin/pier.js leaves the NODE_EXTRA_CA_CERTS file Node was started without. */
 const launcherKey = Symbol.for("pier.deferredExtraCaCerts");
 
-let loaded: { file: string; certificates: string[] } | undefined;
+let loaded: { file: string; certificates: string[]; context?: SecureContext } | undefined;
 
 /**
  * The CAs pier's own TLS clients trust when nothing more specific is configured: undefined
@@ -12,7 +12,7 @@ let loaded: { file: string; certificates: string[] } | undefined;
  * (see bin/pier.js); then Node's roots plus that file's certificates, as Node would have had
  * them, read at the first connection. An unreadable file is ignored with Node's warning.
  */
-export function defaultTrustedCertificates(): string[] | undefined {
+export function deferredTrustedCertificates(): string[] | undefined {
   const file = (globalThis as Record<symbol, unknown>)[launcherKey];
   if (typeof file !== "string" || file === "") return undefined;
   if (loaded?.file === file) return loaded.certificates;
@@ -26,4 +26,16 @@ export function defaultTrustedCertificates(): string[] | undefined {
   }
   loaded = { file, certificates };
   return certificates;
+}
+
+/**
+ * A TLS context trusting deferredTrustedCertificates, made once: building one parses every
+ * certificate (about 100 ms for Debian's bundle), which Node would otherwise do again for each
+ * connection given a `ca` list. Undefined: Node's default context serves.
+ */
+export function deferredTrustContext(): SecureContext | undefined {
+  const certificates = deferredTrustedCertificates();
+  if (certificates === undefined || loaded === undefined) return undefined;
+  loaded.context ??= createSecureContext({ ca: certificates });
+  return loaded.context;
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { request as httpRequest, STATUS_CODES, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
+import type { SecureContext } from "node:tls";
 import { pierVersion } from "../cli/version.ts";
-import { defaultTrustedCertificates } from "../extra-ca-certificates.ts";
+import { deferredTrustContext } from "../extra-ca-certificates.ts";
 import type { GitLabTlsMaterial } from "./gitlab-tls.ts";
 
 export interface StreamedRequest {
@@ -27,8 +28,27 @@ export function tlsFor(
   tls: GitLabTlsMaterial | undefined,
 ): { tls?: GitLabTlsMaterial } {
   if (tls !== undefined && url.origin === new URL(apiBase).origin) return { tls };
-  const ca = defaultTrustedCertificates();
-  return ca === undefined ? {} : { tls: { ca } };
+  const secureContext = deferredTrustContext();
+  return secureContext === undefined ? {} : { tls: { secureContext } };
+}
+
+const agents = new WeakMap<SecureContext, HttpsAgent>();
+
+/**
+ * A context's own agent: Node's agents pool sockets and TLS sessions by host and port, not by
+ * context, so a shared one could hand a request a connection made with another runner's
+ * client certificate.
+ */
+function tlsOptions(secureContext: SecureContext): {
+  secureContext: SecureContext;
+  agent: HttpsAgent;
+} {
+  let agent = agents.get(secureContext);
+  if (agent === undefined) {
+    agent = new HttpsAgent({ keepAlive: true, secureContext });
+    agents.set(secureContext, agent);
+  }
+  return { secureContext, agent };
 }
 
 /** The socket went silent for longer than the idle timeout: retried like a 5xx. */
@@ -60,7 +80,7 @@ export function sendStreamed(o: StreamedRequest): Promise<IncomingMessage> {
     const request = send(o.url, {
       method: o.method,
       headers,
-      ...(o.url.protocol === "https:" && o.tls),
+      ...(o.url.protocol === "https:" && o.tls?.secureContext && tlsOptions(o.tls.secureContext)),
       ...(o.signal !== undefined && { signal: o.signal }),
     });
     request.setTimeout(o.idleTimeoutMs, () => {

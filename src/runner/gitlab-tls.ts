@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { UsageError } from "../errors.ts";
-import { defaultTrustedCertificates } from "../extra-ca-certificates.ts";
+import { deferredTrustContext, deferredTrustedCertificates } from "../extra-ca-certificates.ts";
 import type { RunnerEntry } from "./config-toml.ts";
 
 /** config.toml's `tls-ca-file`, `tls-cert-file` and `tls-key-file`. */
@@ -11,15 +11,14 @@ export interface GitLabTlsFiles {
   keyFile?: string | undefined;
 }
 
-/** What node:https needs to talk to a GitLab with a private CA or client certificates. */
+/**
+ * What node:https needs to talk to a GitLab with a private CA or client certificates: one TLS
+ * context, made once (a `ca` list would be parsed again for each connection). It trusts the
+ * system's roots plus the configured CA (gitlab-runner adds it to the system pool), or without
+ * one the default store (see deferredTrustedCertificates). Undefined: Node's default context.
+ */
 export interface GitLabTlsMaterial {
-  /**
-   * The system's roots plus the configured CA (gitlab-runner adds it to the system pool); or,
-   * without one, the default store (see defaultTrustedCertificates).
-   */
-  ca?: string[];
-  cert?: string;
-  key?: string;
+  secureContext?: SecureContext;
 }
 
 export function tlsFilesOf(entry: RunnerEntry): GitLabTlsFiles {
@@ -36,23 +35,33 @@ function readPem(file: string, key: string): string {
 
 /** Reads the files once; a certificate without its key (or the reverse) is a usage error. */
 export function loadGitLabTls(files: GitLabTlsFiles): GitLabTlsMaterial {
-  const material: GitLabTlsMaterial = {};
-  if (files.caFile !== undefined && files.caFile !== "") {
-    material.ca = [...rootCertificates, readPem(files.caFile, "tls-ca-file")];
-  } else {
-    const ca = defaultTrustedCertificates();
-    if (ca !== undefined) material.ca = ca;
-  }
+  const hasCa = files.caFile !== undefined && files.caFile !== "";
   const hasCert = files.certFile !== undefined && files.certFile !== "";
   const hasKey = files.keyFile !== undefined && files.keyFile !== "";
   if (hasCert !== hasKey) {
     throw new UsageError("tls-cert-file and tls-key-file go together: set both or neither");
   }
-  if (hasCert && hasKey) {
-    material.cert = readPem(files.certFile as string, "tls-cert-file");
-    material.key = readPem(files.keyFile as string, "tls-key-file");
+  if (!hasCa && !hasCert) {
+    const secureContext = deferredTrustContext();
+    return secureContext === undefined ? {} : { secureContext };
   }
-  return material;
+  const ca = hasCa
+    ? [...rootCertificates, readPem(files.caFile as string, "tls-ca-file")]
+    : deferredTrustedCertificates();
+  const cert = hasCert ? readPem(files.certFile as string, "tls-cert-file") : undefined;
+  const key = hasKey ? readPem(files.keyFile as string, "tls-key-file") : undefined;
+  try {
+    return {
+      secureContext: createSecureContext({
+        ...(ca !== undefined && { ca }),
+        ...(cert !== undefined && { cert }),
+        ...(key !== undefined && { key }),
+      }),
+    };
+  } catch (error) {
+    const named = [files.caFile, files.certFile, files.keyFile].filter(Boolean).join(", ");
+    throw new UsageError(`TLS files ${named}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /**

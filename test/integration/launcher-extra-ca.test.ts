@@ -81,6 +81,13 @@ describe("the pier command and NODE_EXTRA_CA_CERTS", () => {
     const direct = await pier("node bin/pier.js", ["--version"], missing);
     expect(direct.code).toBe(0);
     expect(direct.stderr).toContain("Ignoring extra certs");
+    // With the system's store the file extends it, which pier cannot rebuild: Node reads it.
+    const openssl = await pier("installed command", ["--version"], {
+      ...missing,
+      NODE_OPTIONS: "--use-openssl-ca",
+    });
+    expect(openssl.code).toBe(0);
+    expect(openssl.stderr).toContain("Ignoring extra certs");
   });
 
   it("trusts the file's CAs for a remote include, either way it was started", async () => {

@@ -1,10 +1,8 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { get as httpGet, type IncomingMessage } from "node:http";
-import { get as httpsGet } from "node:https";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { defaultTrustedCertificates } from "../../extra-ca-certificates.ts";
+import { httpGetText } from "./http-get-text.ts";
 
 const fetchTimeoutMs = 10_000;
 const memory = new Map<string, string>();
@@ -30,7 +28,7 @@ export async function fetchRemoteInclude(url: string): Promise<string> {
   let failure: string;
   const deadline = AbortSignal.timeout(fetchTimeoutMs);
   try {
-    const response = await getFollowingRedirects(new URL(url), deadline);
+    const response = await httpGetText(new URL(url), deadline);
     if (response.status >= 200 && response.status < 300) {
       const text = response.text;
       memory.set(url, text);
@@ -52,37 +50,5 @@ export async function fetchRemoteInclude(url: string): Promise<string> {
     return cached;
   } catch {
     throw new Error(`Remote file \`${url}\` could not be fetched because of ${failure}!`);
-  }
-}
-
-const maxRedirects = 20;
-
-/**
- * GET with redirects followed, as `fetch` does; node:http(s) rather than `fetch` so that the CAs
- * of defaultTrustedCertificates apply (Node 20's `fetch` takes no CA option).
- */
-async function getFollowingRedirects(
-  url: URL,
-  signal: AbortSignal,
-): Promise<{ status: number; text: string }> {
-  for (let redirects = 0; ; redirects++) {
-    const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const ca = defaultTrustedCertificates();
-      const request =
-        url.protocol === "https:"
-          ? httpsGet(url, { signal, ...(ca !== undefined && { ca }) }, resolve)
-          : httpGet(url, { signal }, resolve);
-      request.on("error", reject);
-    });
-    const status = response.statusCode ?? 0;
-    const location = response.headers.location;
-    if (status >= 300 && status < 400 && location !== undefined && redirects < maxRedirects) {
-      response.resume();
-      url = new URL(location, url);
-      continue;
-    }
-    const chunks: Buffer[] = [];
-    for await (const chunk of response) chunks.push(chunk as Buffer);
-    return { status, text: Buffer.concat(chunks).toString("utf8") };
   }
 }
