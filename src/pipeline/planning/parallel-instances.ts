@@ -1,3 +1,4 @@
+import { setKey } from "../load/plain-object.ts";
 import type { JobModel } from "../model/pipeline-model.ts";
 
 export interface ParallelInstance {
@@ -14,12 +15,24 @@ export function matrixJobName(base: string, values: Record<string, string>): str
 
 /** Every combination of one matrix row, in key order. */
 export function matrixCombinations(row: Record<string, string[]>): Array<Record<string, string>> {
-  let combinations: Array<Record<string, string>> = [{}];
-  for (const [key, values] of Object.entries(row)) {
-    const next: Array<Record<string, string>> = [];
-    for (const combination of combinations)
-      for (const value of values) next.push({ ...combination, [key]: value });
-    combinations = next;
+  const keys = Object.keys(row);
+  const lists = keys.map((key) => row[key] as string[]);
+  let count = 1;
+  for (const list of lists) count *= list.length;
+  // Combination i picks, for each key, the value at i's digit in the mixed radix of the list
+  // lengths (the first key's digit most significant): the first key's values vary slowest.
+  const combinations: Array<Record<string, string>> = [];
+  for (let index = 0; index < count; index++) {
+    const combination: Record<string, string> = {};
+    let rest = index;
+    let place = count;
+    for (let column = 0; column < keys.length; column++) {
+      const list = lists[column] as string[];
+      place /= list.length;
+      setKey(combination, keys[column] as string, list[Math.floor(rest / place)]);
+      rest %= place;
+    }
+    combinations.push(combination);
   }
   return combinations;
 }
