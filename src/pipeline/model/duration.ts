@@ -17,7 +17,8 @@ export function parseDuration(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
   if (typeof value !== "string") return undefined;
   // Pipelines repeat a few durations across their jobs.
-  if (parsed.has(value)) return parsed.get(value);
+  const known = parsed.get(value);
+  if (known !== undefined || parsed.has(value)) return known;
   const seconds = parseDurationText(value);
   if (parsed.size > 10_000) parsed.clear();
   parsed.set(value, seconds);
