@@ -83,8 +83,9 @@ export function resolveReferences(
     } else {
       const source = value as Record<string, unknown>;
       let mapping: Record<string, unknown> | undefined;
-      for (const key in source) {
-        if (!Object.hasOwn(source, key)) continue;
+      const keys = Object.keys(source);
+      for (let index = 0; index < keys.length; index++) {
+        const key = keys[index] as string;
         const item = source[key];
         if (typeof item !== "object" || item === null) continue;
         const next = walk(item, chain);
