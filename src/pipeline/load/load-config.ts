@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { join, normalize } from "node:path";
 import type { Diagnostics } from "../diagnostics.ts";
 import type { SourcePosition } from "../plan.ts";
@@ -170,7 +170,8 @@ class IncludeLoader {
     const path =
       location.kind === "local" ? join(this.options.repoDir, location.path) : location.path;
     try {
-      return await readFile(path, "utf8");
+      // Sync: pipeline files are small, and a short command then never loads fs/promises.
+      return readFileSync(path, "utf8");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (location.kind === "local" && (code === "ENOENT" || code === "EISDIR")) {
