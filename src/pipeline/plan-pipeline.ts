@@ -6,7 +6,7 @@ import type { PipelineModel, YamlVariable } from "./model/pipeline-model.ts";
 import { NoPipelineError } from "./pipeline-error.ts";
 import type { Plan, PlanOptions, PlannedJob, PlanVariable } from "./plan.ts";
 import { checkStructure } from "./planning/check-structure.ts";
-import { planJobs, type PendingJob } from "./planning/plan-jobs.ts";
+import { planJobs, type PendingJob, type PlannedFields } from "./planning/plan-jobs.ts";
 import { resolveNeeds } from "./planning/resolve-needs.ts";
 import { matchRules } from "./rules/rule.ts";
 import { expandValue, resolveVariables, type PipelineVariable } from "./variables/expand.ts";
@@ -17,6 +17,25 @@ import { expandValue, resolveVariables, type PipelineVariable } from "./variable
  * empty result) mean GitLab would create no pipeline.
  */
 export async function planPipeline(options: PlanOptions): Promise<Plan> {
+  return planWith(options, "all");
+}
+
+/** What `pier list` shows of a planned job. */
+export type ListedPlanJob = Pick<PlannedJob, "name" | "stage" | "when" | "allowFailure" | "needs">;
+
+export interface ListedPlan extends Omit<Plan, "jobs"> {
+  jobs: ListedPlanJob[];
+}
+
+/**
+ * planPipeline for `pier list`: the same jobs, in the same order, and the same problems, but
+ * each job carries only what the list shows (its variables and keywords are not made).
+ */
+export async function listPipeline(options: PlanOptions): Promise<ListedPlan> {
+  return planWith(options, "listed");
+}
+
+async function planWith(options: PlanOptions, fields: PlannedFields): Promise<Plan> {
   // Positions matter only in messages, and recording them all is a good part of the work: a
   // first pass records only the top-level keys' (the jobs' positions, which the plan shows).
   // Anything to report, and the pipeline is planned again with every position recorded, so
@@ -24,14 +43,17 @@ export async function planPipeline(options: PlanOptions): Promise<Plan> {
   const settings: CompileSettings = { positions: "top-keys" };
   try {
     const diagnostics = new Diagnostics();
-    const plan = await planOnce(options, diagnostics, settings);
+    const plan = await planOnce(options, diagnostics, settings, fields);
     if (diagnostics.items.length === 0) return plan;
   } catch {
     // Reported by the full pass.
   }
-  return planOnce(options, new Diagnostics(), {
-    ...(settings.context ? { context: settings.context } : {}),
-  });
+  return planOnce(
+    options,
+    new Diagnostics(),
+    { ...(settings.context ? { context: settings.context } : {}) },
+    fields,
+  );
 }
 
 /** planPipeline with the given settings; `settings.context` is set once the context is read. */
@@ -39,6 +61,7 @@ async function planOnce(
   options: PlanOptions,
   diagnostics: Diagnostics,
   settings: CompileSettings,
+  fields: PlannedFields,
 ): Promise<Plan> {
   const { model, context, pipelineVariables } = await loadModel(options, diagnostics, settings);
 
@@ -67,14 +90,10 @@ async function planOnce(
     }
   }
 
-  const pending = planJobs({
-    model,
-    context,
-    predefined,
-    globalVariables,
-    user: options.variables,
-    diagnostics,
-  });
+  const pending = planJobs(
+    { model, context, predefined, globalVariables, user: options.variables, diagnostics },
+    fields,
+  );
   resolveNeeds(pending, diagnostics);
   diagnostics.throwIfErrors();
   const jobs = inStageOrder(pending, model.stages.length);

@@ -1,5 +1,6 @@
 import type { PipelineContext } from "../context/index.ts";
 import { predefinedJobVariables } from "../context/index.ts";
+import type { JobIdentity } from "../context/predefined-variables.ts";
 import type { Diagnostics } from "../diagnostics.ts";
 import { parseDuration } from "../model/duration.ts";
 import type {
@@ -131,9 +132,14 @@ const lazyJobFields = lazyFields<PlannedJob, LazyJobState>({
   },
 });
 
-/** Applies rules / only-except, parallel expansion, variables and creation-time expansion to each job. */
-export function planJobs(input: JobPlanningInput): PendingJob[] {
+/**
+ * Applies rules / only-except, parallel expansion, variables and creation-time expansion to each job.
+ * With `fields: "listed"` the jobs get only what `pier list` shows and resolveNeeds reads (name,
+ * baseName, stage, stageIndex, when, allowFailure, position); every problem is still reported.
+ */
+export function planJobs(input: JobPlanningInput, fields: PlannedFields = "all"): PendingJob[] {
   const { model, context, diagnostics } = input;
+  const complete = fields === "all";
   const pending: PendingJob[] = [];
   const hasWorkflowRules = model.workflow?.rules !== undefined;
   let nextId = 1;
@@ -151,19 +157,26 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
   model.stages.forEach((stage, index) => {
     if (!stageIndexes.has(stage)) stageIndexes.set(stage, index);
   });
-  for (const job of model.jobs) {
+  // Indexed loops: this runs once per job, cold, where an iterator costs an object per step.
+  const jobs = model.jobs;
+  for (let jobIndex = 0; jobIndex < jobs.length; jobIndex++) {
+    const job = jobs[jobIndex] as JobModel;
     const stageIndex = stageIndexes.get(job.stage) ?? -1;
     const inherited = inheritedVariables(job, input.globalVariables);
     const instances: ReadonlyArray<ParallelInstance | undefined> =
       parallelInstances(job) ?? notParallel;
-    for (const instance of instances) {
+    for (let instanceIndex = 0; instanceIndex < instances.length; instanceIndex++) {
+      const instance = instances[instanceIndex];
       const name = instance?.name ?? job.name;
-      const identity = {
-        name,
-        stage: job.stage,
-        id: nextId++,
-        ...(instance ? { nodeIndex: instance.index, nodeTotal: instance.total } : {}),
-      };
+      const identity: JobIdentity = instance
+        ? {
+            name,
+            stage: job.stage,
+            id: nextId++,
+            nodeIndex: instance.index,
+            nodeTotal: instance.total,
+          }
+        : { name, stage: job.stage, id: nextId++ };
       const jobPredefined = new JobPredefined(jobPredefinedNames, () =>
         predefinedJobVariables(identity, context),
       );
@@ -202,8 +215,10 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
       // The variables and the keywords expanded with them are made when first read (`pier
       // list` reads none): only a reference cycle, the one error they can have, is looked for
       // now, and when there may be one they are made now to report it.
-      const state: LazyJobState = { name, job, layers, run, expansion: undefined };
-      if (mayHaveReferenceCycle(layers, run.variablesCache)) expansionOf(state);
+      const mayCycle = mayHaveReferenceCycle(layers, run.variablesCache);
+      const state: LazyJobState | undefined =
+        complete || mayCycle ? { name, job, layers, run, expansion: undefined } : undefined;
+      if (mayCycle) expansionOf(state as LazyJobState);
 
       const planned = {
         name,
@@ -212,24 +227,9 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
         stageIndex,
         when,
         allowFailure: allowFailureOf(job, rule),
-        retry: job.retry,
-        interruptible: rule?.interruptible ?? job.interruptible,
       } as PlannedJob;
-      // Each lazy field costs a defineProperty (a call into the runtime): empty lists, which
-      // need no expanding, are plain fields.
-      lazyJobFields.attach(planned, state);
-      if (job.services.length === 0) planned.services = [];
-      else lazyJobFields.define(planned, "services");
-      planned.beforeScript = job.beforeScript;
-      planned.script = job.script;
-      planned.afterScript = job.afterScript;
-      lazyJobFields.define(planned, "variables");
-      // Built when read (plan output, job payloads), not for every listed job.
-      lazyJobFields.define(planned, "predefinedVariables");
-      if (job.cache.length === 0) planned.cache = [];
-      else lazyJobFields.define(planned, "cache");
-      if (job.tags.length === 0) planned.tags = [];
-      else lazyJobFields.define(planned, "tags");
+      // Fields are added in one order whatever the job (plan --json shows them in that order).
+      if (complete) addExecutionFields(planned, job, rule, state as LazyJobState);
       planned.position = job.position;
       const startIn =
         rule?.startIn !== undefined ? parseDuration(rule.startIn) : job.startInSeconds;
@@ -241,19 +241,8 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
           );
         else planned.startInSeconds = startIn;
       }
-      if (job.dependencies) planned.dependencies = job.dependencies;
-      if (job.timeoutSeconds !== undefined) planned.timeoutSeconds = job.timeoutSeconds;
-      if (job.resourceGroup !== undefined) lazyJobFields.define(planned, "resourceGroup");
-      if (job.image) lazyJobFields.define(planned, "image");
-      if (job.artifacts) lazyJobFields.define(planned, "artifacts");
-      if (job.environment) lazyJobFields.define(planned, "environment");
-      if (job.coverage !== undefined) planned.coverage = job.coverage;
-      if (instance) {
-        planned.parallel = { index: instance.index, total: instance.total };
-        if (instance.matrix) planned.parallel.matrix = instance.matrix;
-      }
-      if (job.trigger !== undefined) planned.trigger = job.trigger;
-      if (job.hooks) planned.hooks = job.hooks;
+      if (complete && job.dependencies) planned.dependencies = job.dependencies;
+      if (complete) addRunFields(planned, job, instance);
       const needSpecs = rule?.needSpecs ?? job.needs;
       pending.push(
         needSpecs ? { job: planned, model: job, needSpecs } : { job: planned, model: job },
@@ -261,6 +250,55 @@ export function planJobs(input: JobPlanningInput): PendingJob[] {
     }
   }
   return pending;
+}
+
+/** Every field of a planned job, or only those `pier list` reads (see planJobs). */
+export type PlannedFields = "all" | "listed";
+
+/** What the job runs, with its variables and the keywords expanded with them made when read. */
+function addExecutionFields(
+  planned: PlannedJob,
+  job: JobModel,
+  rule: RuleSpec | undefined,
+  state: LazyJobState,
+): void {
+  planned.retry = job.retry;
+  planned.interruptible = rule?.interruptible ?? job.interruptible;
+  // Each lazy field costs a defineProperty (a call into the runtime): empty lists, which
+  // need no expanding, are plain fields.
+  lazyJobFields.attach(planned, state);
+  if (job.services.length === 0) planned.services = [];
+  else lazyJobFields.define(planned, "services");
+  planned.beforeScript = job.beforeScript;
+  planned.script = job.script;
+  planned.afterScript = job.afterScript;
+  lazyJobFields.define(planned, "variables");
+  // Built when read (plan output, job payloads), not for every listed job.
+  lazyJobFields.define(planned, "predefinedVariables");
+  if (job.cache.length === 0) planned.cache = [];
+  else lazyJobFields.define(planned, "cache");
+  if (job.tags.length === 0) planned.tags = [];
+  else lazyJobFields.define(planned, "tags");
+}
+
+/** The rest of what running the job needs, after its position, start and dependencies. */
+function addRunFields(
+  planned: PlannedJob,
+  job: JobModel,
+  instance: ParallelInstance | undefined,
+): void {
+  if (job.timeoutSeconds !== undefined) planned.timeoutSeconds = job.timeoutSeconds;
+  if (job.resourceGroup !== undefined) lazyJobFields.define(planned, "resourceGroup");
+  if (job.image) lazyJobFields.define(planned, "image");
+  if (job.artifacts) lazyJobFields.define(planned, "artifacts");
+  if (job.environment) lazyJobFields.define(planned, "environment");
+  if (job.coverage !== undefined) planned.coverage = job.coverage;
+  if (instance) {
+    planned.parallel = { index: instance.index, total: instance.total };
+    if (instance.matrix) planned.parallel.matrix = instance.matrix;
+  }
+  if (job.trigger !== undefined) planned.trigger = job.trigger;
+  if (job.hooks) planned.hooks = job.hooks;
 }
 
 function inheritedVariables(job: JobModel, global: YamlVariable[]): YamlVariable[] {
