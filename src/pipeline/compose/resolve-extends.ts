@@ -1,6 +1,6 @@
 import type { Diagnostics } from "../diagnostics.ts";
-import { copyLargeMapping, deepMerge, deepMergeAll } from "../load/deep-merge.ts";
-import { isPlainObject } from "../load/plain-object.ts";
+import { deepMerge, deepMergeAll } from "../load/deep-merge.ts";
+import { isPlainObject, setKey } from "../load/plain-object.ts";
 import { keyPositionOf } from "../load/source-map.ts";
 
 /** GitLab allows 10 ancestors ("up to eleven levels" counting the job). */
@@ -9,7 +9,8 @@ const maxExtendsDepth = 10;
 /**
  * Resolves `extends` on the merged configuration (GitLab's `Config::Extendable`): parents are
  * resolved first, deep-merged left to right, the job merged on top; the result replaces the job
- * so later extenders see it. Returns a new configuration.
+ * so later extenders see it. The configuration's top level is changed in place (the loader made
+ * it; nothing else holds it) and returned; the values in it are not changed.
  */
 export function resolveExtends(
   config: Record<string, unknown>,
@@ -17,7 +18,6 @@ export function resolveExtends(
 ): Record<string, unknown> {
   const resolved = new Map<string, Record<string, unknown>>();
   const failed = new Set<string>();
-  const result = copyLargeMapping(config);
 
   const fail = (name: string, job: Record<string, unknown>, message: string): undefined => {
     const at = keyPositionOf(job, "extends") ?? keyPositionOf(config, name);
@@ -63,12 +63,16 @@ export function resolveExtends(
     return value;
   };
 
-  for (const name of Object.keys(config)) {
+  const names = Object.keys(config);
+  for (let index = 0; index < names.length; index++) {
+    const name = names[index] as string;
     const value = config[name];
     if (isPlainObject(value) && value["extends"] !== undefined) {
+      // A job is only read before its own resolution: as itself, or as a parent, whose result
+      // `resolved` then holds. So it can be replaced at once.
       const merged = resolve(name, []);
-      if (merged) result[name] = merged;
+      if (merged) setKey(config, name, merged);
     }
   }
-  return result;
+  return config;
 }

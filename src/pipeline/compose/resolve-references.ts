@@ -1,5 +1,5 @@
 import type { Diagnostics } from "../diagnostics.ts";
-import { emptyLargeMapping, isPlainObject, setKey } from "../load/plain-object.ts";
+import { isPlainObject, setKey } from "../load/plain-object.ts";
 import { ReferenceTag } from "../load/reference-tag.ts";
 import { copyPosition, inheritPositions } from "../load/source-map.ts";
 
@@ -9,8 +9,10 @@ class ReferenceFailure extends Error {}
 
 /**
  * Replaces every `!reference [a, b, …]` by the value it points to in the configuration (after
- * `extends`), following references inside references up to 10 levels. `referenceFree`: mappings
- * and sequences known to hold no reference at any depth (from the loader), not looked into.
+ * `extends`), following references inside references up to 10 levels. The configuration's top
+ * level is changed in place (the loader made it for this compile alone) and returned; the values
+ * in it are not changed. `referenceFree`: mappings and sequences known to hold no
+ * reference at any depth (from the loader), not looked into.
  */
 export function resolveReferences(
   config: Record<string, unknown>,
@@ -104,15 +106,17 @@ export function resolveReferences(
     return result;
   };
 
-  const result = emptyLargeMapping();
-  inheritPositions(result, [config]);
-  for (const [key, value] of Object.entries(config)) {
+  const names = Object.keys(config);
+  for (let index = 0; index < names.length; index++) {
+    const name = names[index] as string;
+    const value = config[name];
     try {
-      setKey(result, key, walk(value, []));
+      const resolved = walk(value, []);
+      // A later reference to this entry then finds it resolved: the same value it would make.
+      if (resolved !== value) setKey(config, name, resolved);
     } catch (error) {
       if (!(error instanceof ReferenceFailure)) throw error;
-      setKey(result, key, value);
     }
   }
-  return result;
+  return config;
 }

@@ -71,21 +71,6 @@ export function deepMergeAll(
   return result;
 }
 
-/** A shallow copy that keeps the source positions of the mapping and its keys. */
-export function copyMapping(source: Record<string, unknown>): Record<string, unknown> {
-  const result: Record<string, unknown> = { ...source };
-  inheritPositions(result, [source]);
-  return result;
-}
-
-/** copyMapping for a mapping with many keys (a configuration's top level; see emptyLargeMapping). */
-export function copyLargeMapping(source: Record<string, unknown>): Record<string, unknown> {
-  const result = emptyLargeMapping();
-  for (const key in source) if (Object.hasOwn(source, key)) setKey(result, key, source[key]);
-  inheritPositions(result, [source]);
-  return result;
-}
-
 /** deepMerge of two configurations' top levels: many keys (see emptyLargeMapping). */
 export function deepMergeLarge(
   base: Record<string, unknown>,
