@@ -61,12 +61,18 @@ const blockPlainStop = /:(?=[ \n])| #|\n/g;
 const flowPlainStop = /:(?=[ \n,[\]{}])|[,[\]{}]| #|\n/g;
 /** The end of a double-quoted scalar's plain run: the quote, a backslash or a line break. */
 const doubleQuotedStop = /["\\\n]/g;
-const leadingSpaces = / */y;
 
 const SPACE = 32;
 const HASH = 35;
 const COLON = 58;
 const DASH = 45;
+
+/** A mapping's line read before: its key, and its value unless that follows on later lines. */
+interface KnownEntry {
+  key: unknown;
+  value: unknown;
+  valueFollows: boolean;
+}
 
 interface Anchored {
   value: unknown;
@@ -112,6 +118,14 @@ function readDocument(
   let followingLine = 0;
   let followingOffset = 0;
   let wasKey = false;
+  /*
+   * Lines read before, from the key or item on (pipelines repeat most lines: `stage: test`,
+   * `when: manual`, `- npm ci`): one slice and one lookup instead of reading them again. Only
+   * lines whose value is a scalar on the line itself (no anchor, alias or tag) or follows on
+   * later lines: those read the same wherever they are.
+   */
+  const knownEntries = new Map<string, KnownEntry>();
+  const knownItems = new Map<string, unknown>();
 
   return document();
 
@@ -193,14 +207,15 @@ function readDocument(
       }
       nodes++;
     }
-    if (!restIsEmpty(followingOffset, end)) throw giveUp;
+    if (followingOffset !== end && !restIsEmpty(followingOffset, end)) throw giveUp;
     followingLine = afterScalar(line, parentIndent);
     return value;
   }
 
   /** After a one-line scalar: the next content line must not be more indented than the parent. */
   function afterScalar(line: number, parentIndent: number): number {
-    const next = nextContent(line + 1);
+    let next = line + 1;
+    while (indents[next] === -1) next++;
     if (next < lineCount && (indents[next] as number) > parentIndent) throw giveUp;
     return next;
   }
@@ -334,8 +349,18 @@ function readDocument(
           list.push(null);
         }
       } else {
-        list.push(blockNode(line, content, indent, depth + 1, true));
-        next = followingLine;
+        const itemText = text.slice(content, end);
+        let item = knownItems.get(itemText);
+        if (item !== undefined) {
+          nodes++;
+          next = nextContent(line + 1);
+        } else {
+          item = blockNode(line, content, indent, depth + 1, true);
+          next = followingLine;
+          if ((typeof item !== "object" || item === null) && startsScalar(codes[content] as number))
+            knownItems.set(itemText, item);
+        }
+        list.push(item);
       }
       followingLine = next;
       if (next >= lineCount) return finished(list, referencesBefore);
@@ -356,16 +381,46 @@ function readDocument(
     nodes++;
     for (;;) {
       const end = ends[line] as number;
-      const first = codes[offset];
-      if (first === DASH && (offset + 1 === end || codes[offset + 1] === SPACE)) throw giveUp;
-      const key = inlineScalar(offset, end, true);
-      if (!wasKey) throw giveUp;
-      nodes++;
-      const colon = followingOffset;
-      const valueStart = skipSpaces(colon + 1, end);
-      let value: unknown;
-      let next: number;
-      if (valueStart >= end || (codes[valueStart] === HASH && valueStart > colon + 1)) {
+      const entryText = text.slice(offset, end);
+      const known = knownEntries.get(entryText);
+      let key: unknown;
+      let value: unknown = null;
+      let next = 0;
+      let valueFollows: boolean;
+      if (known !== undefined) {
+        key = known.key;
+        valueFollows = known.valueFollows;
+        nodes++;
+        if (!valueFollows) {
+          value = known.value;
+          nodes++;
+          next = nextContent(line + 1);
+        }
+      } else {
+        const first = codes[offset];
+        if (first === DASH && (offset + 1 === end || codes[offset + 1] === SPACE)) throw giveUp;
+        key = inlineScalar(offset, end, true);
+        if (!wasKey) throw giveUp;
+        nodes++;
+        const colon = followingOffset;
+        // Stops at the line's end: `codes` has a line break there.
+        let valueStart = colon + 1;
+        while (codes[valueStart] === SPACE) valueStart++;
+        valueFollows = valueStart >= end || (codes[valueStart] === HASH && valueStart > colon + 1);
+        if (!valueFollows) {
+          const char = codes[valueStart] as number;
+          if (char === DASH && (valueStart + 1 === end || codes[valueStart + 1] === SPACE))
+            throw giveUp;
+          // `key: other: value` is an error: blockNode leaves it to the full path.
+          value = blockNode(line, valueStart, indent, depth + 1, false);
+          next = followingLine;
+          if (key !== mergeKey && startsScalar(char))
+            knownEntries.set(entryText, { key, value, valueFollows });
+        } else if (key !== mergeKey) {
+          knownEntries.set(entryText, { key, value: null, valueFollows });
+        }
+      }
+      if (valueFollows) {
         next = nextContent(line + 1);
         const nextIndent = next < lineCount ? (indents[next] as number) : -1;
         const nextStart = (starts[next] ?? 0) + nextIndent;
@@ -381,13 +436,6 @@ function readDocument(
           nodes++;
           value = null;
         }
-      } else {
-        const char = codes[valueStart];
-        if (char === DASH && (valueStart + 1 === end || codes[valueStart + 1] === SPACE))
-          throw giveUp;
-        // `key: other: value` is an error: blockNode leaves it to the full path.
-        value = blockNode(line, valueStart, indent, depth + 1, false);
-        next = followingLine;
       }
       if (key === mergeKey) merge(result, value, positioned ? offset : -1);
       else putKey(result, key, value, positioned ? offset : -1);
@@ -412,21 +460,27 @@ function readDocument(
     keyOffset: number,
   ): void {
     const name = typeof key === "string" ? key : keyName(key);
-    if (Object.hasOwn(map, name) && name !== "__proto__") delete map[name];
-    setKey(map, name, value);
+    if (name === "__proto__") setKey(map, name, value);
+    else {
+      if (Object.hasOwn(map, name)) delete map[name];
+      map[name] = value;
+    }
     if (keyOffset >= 0) recordKeyOffset(map, name, source, keyOffset);
   }
 
   /** Psych's `<<`: each merged mapping overrides keys seen so far, in order. */
   function merge(result: Record<string, unknown>, value: unknown, keyOffset: number): void {
-    const sources: unknown[] = Array.isArray(value) ? [...(value as unknown[])].reverse() : [value];
+    const sources: unknown[] = Array.isArray(value) ? value : [value];
     const merged: Record<string, unknown> = {};
-    for (const source of sources) {
+    for (let index = sources.length - 1; index >= 0; index--) {
+      const source = sources[index];
       if (!isPlainObject(source)) throw giveUp;
       Object.assign(merged, source);
     }
-    for (const [key, item] of Object.entries(merged)) {
-      setKey(result, key, item);
+    const keys = Object.keys(merged);
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index] as string;
+      setKey(result, key, merged[key]);
       if (keyOffset >= 0) recordKeyOffset(result, key, source, keyOffset);
     }
   }
@@ -546,9 +600,10 @@ function readDocument(
     const referencesBefore = references;
     const isSequence = codes[offset] === 91;
     const close = isSequence ? 93 : 125;
-    const list: unknown[] = [];
-    const map: Record<string, unknown> = {};
-    const node = isSequence ? list : map;
+    // Only the collection being read is made (allocations are what cold code pays most for).
+    const list: unknown[] | undefined = isSequence ? [] : undefined;
+    const map: Record<string, unknown> | undefined = isSequence ? undefined : {};
+    const node = (list ?? map) as object;
     const keysPositioned = positioned && recordsPositions();
     if (keysPositioned) recordOffset(node, source, offset);
     nodes++;
@@ -580,7 +635,7 @@ function readDocument(
         isKey = wasKey;
       }
       at = skipSpaces(followingOffset, end);
-      if (isSequence) {
+      if (list !== undefined) {
         if (isKey) throw giveUp;
         list.push(item);
         continue;
@@ -604,7 +659,7 @@ function readDocument(
         }
       }
       if (item === mergeKey) throw giveUp;
-      putKey(map, item, value, keysPositioned ? keyOffset : -1);
+      putKey(map as Record<string, unknown>, item, value, keysPositioned ? keyOffset : -1);
     }
   }
 
@@ -703,12 +758,19 @@ function readDocument(
  * after the last one needs no bounds check.
  */
 function charCodes(text: string): Uint16Array {
-  const bytes = Buffer.from(`${text}\n`, "utf16le");
-  if (littleEndian && bytes.byteOffset % 2 === 0)
-    return new Uint16Array(bytes.buffer, bytes.byteOffset, text.length + 1);
-  const codes = new Uint16Array(text.length + 1);
-  for (let index = 0; index < text.length; index++) codes[index] = text.charCodeAt(index);
-  codes[text.length] = 10;
+  const length = text.length;
+  if (littleEndian) {
+    // Written into a buffer of its own (off the V8 heap, 2-aligned): `text + "\n"` would be
+    // flattened into a copy on the heap first.
+    const bytes = Buffer.allocUnsafeSlow(2 * length + 2);
+    bytes.write(text, 0, "utf16le");
+    const codes = new Uint16Array(bytes.buffer, bytes.byteOffset, length + 1);
+    codes[length] = 10;
+    return codes;
+  }
+  const codes = new Uint16Array(length + 1);
+  for (let index = 0; index < length; index++) codes[index] = text.charCodeAt(index);
+  codes[length] = 10;
   return codes;
 }
 
@@ -717,37 +779,38 @@ const littleEndian = new Uint16Array(new Uint8Array([1, 0]).buffer)[0] === 1;
 /**
  * One pass over the lines: where each starts and ends (its `\n` or the text's end), its
  * indentation (-1 for blank and comment-only lines), which are document markers (`---`, `...`).
+ * Typed arrays sized once: growing arrays and the copies scavenges make of them cost more than
+ * counting the lines first.
  */
 function scanLines(
   text: string,
   codes: Uint16Array,
   lines: LineRecorder,
-): { starts: number[]; ends: number[]; indents: number[]; markers: number[] } {
-  const starts: number[] = [];
-  const ends: number[] = [];
-  const indents: number[] = [];
-  const markers: number[] = [];
+): { starts: Int32Array; ends: Int32Array; indents: Int32Array; markers: number[] } {
   const length = text.length;
-  const spaces = leadingSpaces;
+  let count = 1;
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) count++;
+  const starts = new Int32Array(count);
+  const ends = new Int32Array(count);
+  const indents = new Int32Array(count);
+  const markers: number[] = [];
   let start = 0;
-  for (;;) {
+  for (let line = 0; line < count; line++) {
     let end = text.indexOf("\n", start);
     if (end === -1) end = length;
-    spaces.lastIndex = start;
-    spaces.test(text);
-    const at = spaces.lastIndex;
-    if (at === end || codes[at] === HASH) indents.push(-1);
+    let at = start;
+    while (codes[at] === SPACE) at++;
+    if (at === end || codes[at] === HASH) indents[line] = -1;
     else {
-      indents.push(at - start);
-      if (at === start && isDocumentMarker(text, start, end)) markers.push(starts.length);
+      indents[line] = at - start;
+      if (at === start && isDocumentMarker(text, start, end)) markers.push(line);
     }
-    starts.push(start);
-    ends.push(end);
-    if (end === length) break;
+    starts[line] = start;
+    ends[line] = end;
     start = end + 1;
   }
   if (lines instanceof LineIndex) lines.addLineStarts(starts);
-  else for (const lineStart of starts) lines.addNewLine(lineStart);
+  else for (let line = 0; line < count; line++) lines.addNewLine(starts[line] as number);
   return { starts, ends, indents, markers };
 }
 
@@ -778,6 +841,23 @@ function isDocumentMarker(text: string, start: number, end: number): boolean {
   if (first !== DASH && first !== 46 /* . */) return false;
   if (!text.startsWith(first === DASH ? "---" : "...", start)) return false;
   return start + 3 >= end || text.charCodeAt(start + 3) === SPACE;
+}
+
+/**
+ * Whether a node starting with `char` is a scalar on its line: no anchor, alias, tag, collection
+ * or block scalar.
+ */
+function startsScalar(char: number): boolean {
+  return (
+    char !== 38 /* & */ &&
+    char !== 42 /* * */ &&
+    char !== 33 /* ! */ &&
+    char !== 124 /* | */ &&
+    char !== 62 /* > */ &&
+    char !== 91 /* [ */ &&
+    char !== 123 /* { */ &&
+    char !== DASH
+  );
 }
 
 function isFlowIndicator(char: number): boolean {
@@ -852,23 +932,30 @@ function keyName(value: unknown): string {
   throw giveUp;
 }
 
+function copyList(items: readonly unknown[], depth: number): unknown[] {
+  const list = new Array<unknown>(items.length);
+  for (let index = 0; index < items.length; index++)
+    list[index] = copyValue(items[index], depth + 1);
+  return list;
+}
+
 /** Each alias is a fresh copy of its anchor's value, with the same positions, like the full path. */
 function copyValue(value: unknown, depth: number): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (depth > maxDepth) throw giveUp;
-  if (value instanceof ReferenceTag) {
-    return new ReferenceTag(
-      value.path.map((item) => copyValue(item, depth + 1)),
-      value.position,
-    );
-  }
+  if (value instanceof ReferenceTag)
+    return new ReferenceTag(copyList(value.path, depth), value.position);
   if (Array.isArray(value)) {
-    const list = value.map((item) => copyValue(item, depth + 1));
+    const list = copyList(value as unknown[], depth);
     copyNodePositions(value, list);
     return list;
   }
   const result: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) setKey(result, key, copyValue(item, depth + 1));
+  const keys = Object.keys(value);
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] as string;
+    setKey(result, key, copyValue((value as Record<string, unknown>)[key], depth + 1));
+  }
   copyNodePositions(value, result);
   return result;
 }

@@ -3,17 +3,20 @@
  * LineCounter computes them (same interface), so that positions do not need that library.
  */
 export class LineIndex {
-  private lineStarts: number[] = [];
+  private lineStarts: number[] | Int32Array = [];
 
   /** Offsets must come in ascending order. */
   addNewLine = (offset: number): void => {
+    if (!Array.isArray(this.lineStarts)) this.lineStarts = Array.from(this.lineStarts);
     this.lineStarts.push(offset);
   };
 
   /** Many addNewLine calls at once; the index keeps `offsets`, which must not change after. */
-  addLineStarts(offsets: number[]): void {
+  addLineStarts(offsets: number[] | Int32Array): void {
     if (this.lineStarts.length === 0) this.lineStarts = offsets;
-    else for (const offset of offsets) this.lineStarts.push(offset);
+    else
+      for (let index = 0; index < offsets.length; index++)
+        this.addNewLine(offsets[index] as number);
   }
 
   linePos = (offset: number): { line: number; col: number } => {

@@ -224,27 +224,35 @@ export function copyPosition(from: object, to: object): void {
  * has that key. Keys' positions are looked up when asked for, not copied. `to` must have no
  * positions yet.
  */
-export function inheritPositions(to: object, from: object[]): void {
+export function inheritPositions(to: object, from: readonly object[]): void {
   let target: NodeSource | undefined;
-  for (const node of from) {
-    const source = sourceOf(node);
-    if (!source) continue;
-    target ??= newSource();
-    if (!hasLocation(target)) {
-      target.file = source.file;
-      target.offset = source.offset;
-      target.position = source.position;
-    }
-    if (source.keys || source.inherit) {
-      // A node without keys of its own adds only its parents: keeps lookups short.
-      if (source.keys) (target.inherit ??= []).push(source);
-      else if (source.inherit) (target.inherit ??= []).push(...source.inherit);
-    }
+  // Index loops: `for…of` makes an iterator object per call in the unoptimised code that runs this.
+  for (let index = 0; index < from.length; index++) {
+    const source = sourceOf(from[index] as object);
+    if (source) target = inheritFrom(target ?? newSource(), source);
   }
   if (target) attach(to, target);
 }
 
+/** Adds `source`'s position (when `target` has none yet) and its keys' to `target`. */
+function inheritFrom(target: NodeSource, source: NodeSource): NodeSource {
+  if (!hasLocation(target)) {
+    target.file = source.file;
+    target.offset = source.offset;
+    target.position = source.position;
+  }
+  // A node without keys of its own adds only its parents: keeps lookups short.
+  if (source.keys) (target.inherit ??= []).push(source);
+  else if (source.inherit) {
+    const parents = source.inherit;
+    const inherit = (target.inherit ??= []);
+    for (let index = 0; index < parents.length; index++) inherit.push(parents[index] as NodeSource);
+  }
+  return target;
+}
+
 /** Copies the node's own position and its keys' positions. */
 export function copyNodePositions(from: object, to: object): void {
-  inheritPositions(to, [from]);
+  const source = sourceOf(from);
+  if (source) attach(to, inheritFrom(newSource(), source));
 }
