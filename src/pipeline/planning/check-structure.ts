@@ -1,27 +1,37 @@
 import type { Diagnostics } from "../diagnostics.ts";
-import type { JobModel, NeedSpec, PipelineModel } from "../model/pipeline-model.ts";
-import { parallelInstances } from "./parallel-instances.ts";
+import type { JobModel, NeedSpec, PipelineModel, RuleSpec } from "../model/pipeline-model.ts";
+import { parallelInstances, type ParallelInstance } from "./parallel-instances.ts";
 
 /**
  * GitLab's logical validations that do not depend on rules: stages exist, needs and
  * dependencies name existing jobs in the current or an earlier stage.
  */
 export function checkStructure(model: PipelineModel, diagnostics: Diagnostics): void {
+  // Indexed loops: this runs once per job, cold, where an iterator costs an object per step.
+  const modelJobs = model.jobs;
   const jobs = new Map<string, JobModel>();
-  for (const job of model.jobs) jobs.set(job.name, job);
+  for (let index = 0; index < modelJobs.length; index++) {
+    const job = modelJobs[index] as JobModel;
+    jobs.set(job.name, job);
+  }
   // After parallel expansion GitLab also knows each instance by its own name.
-  for (const job of model.jobs) {
+  for (let index = 0; index < modelJobs.length; index++) {
+    const job = modelJobs[index] as JobModel;
     const instances = parallelInstances(job);
-    if (instances)
-      for (const instance of instances) if (!jobs.has(instance.name)) jobs.set(instance.name, job);
+    if (!instances) continue;
+    for (let instance = 0; instance < instances.length; instance++) {
+      const name = (instances[instance] as ParallelInstance).name;
+      if (!jobs.has(name)) jobs.set(name, job);
+    }
   }
   const stageIndexes = new Map<string, number>();
-  model.stages.forEach((stage, index) => {
+  for (let index = 0; index < model.stages.length; index++) {
+    const stage = model.stages[index] as string;
     if (!stageIndexes.has(stage)) stageIndexes.set(stage, index);
-  });
-  const stageIndex = (stage: string): number => stageIndexes.get(stage) ?? -1;
+  }
   const checkNeeds = (job: JobModel, own: number, needs: NeedSpec[]): void => {
-    for (const need of needs) {
+    for (let index = 0; index < needs.length; index++) {
+      const need = needs[index] as NeedSpec;
       const target = jobs.get(need.job);
       if (!target) {
         if (!need.optional)
@@ -31,7 +41,7 @@ export function checkStructure(model: PipelineModel, diagnostics: Diagnostics): 
           );
         continue;
       }
-      if (stageIndex(target.stage) > own) {
+      if ((stageIndexes.get(target.stage) ?? -1) > own) {
         diagnostics.error(
           need.position ?? job.position,
           `${job.name} job: need ${need.job} is not defined in current or prior stages`,
@@ -39,8 +49,9 @@ export function checkStructure(model: PipelineModel, diagnostics: Diagnostics): 
       }
     }
   };
-  for (const job of model.jobs) {
-    const own = stageIndex(job.stage);
+  for (let index = 0; index < modelJobs.length; index++) {
+    const job = modelJobs[index] as JobModel;
+    const own = stageIndexes.get(job.stage) ?? -1;
     if (own < 0) {
       diagnostics.error(
         job.stagePosition ?? job.position,
@@ -49,20 +60,26 @@ export function checkStructure(model: PipelineModel, diagnostics: Diagnostics): 
       continue;
     }
     if (job.needs) checkNeeds(job, own, job.needs);
-    if (job.rules)
-      for (const rule of job.rules) if (rule.needSpecs) checkNeeds(job, own, rule.needSpecs);
-    if (!job.dependencies) continue;
-    for (const dependency of job.dependencies) {
-      const target = jobs.get(dependency);
+    const rules = job.rules;
+    if (rules)
+      for (let rule = 0; rule < rules.length; rule++) {
+        const needSpecs = (rules[rule] as RuleSpec).needSpecs;
+        if (needSpecs) checkNeeds(job, own, needSpecs);
+      }
+    const dependencies = job.dependencies;
+    if (!dependencies) continue;
+    for (let dependency = 0; dependency < dependencies.length; dependency++) {
+      const name = dependencies[dependency] as string;
+      const target = jobs.get(name);
       if (!target) {
         diagnostics.error(
           job.dependenciesPosition ?? job.position,
-          `${job.name} job: undefined dependency: ${dependency}`,
+          `${job.name} job: undefined dependency: ${name}`,
         );
-      } else if (stageIndex(target.stage) > own) {
+      } else if ((stageIndexes.get(target.stage) ?? -1) > own) {
         diagnostics.error(
           job.dependenciesPosition ?? job.position,
-          `${job.name} job: dependency ${dependency} is not defined in current or prior stages`,
+          `${job.name} job: dependency ${name} is not defined in current or prior stages`,
         );
       }
     }

@@ -179,8 +179,6 @@ interface SharedLayers {
   referencesJobPredefined: boolean;
   /** Expansions by sharedKey. */
   results: Map<string, ExpandedLayers>;
-  /** mayHaveReferenceCycle for these layers with a matrix without references, once known. */
-  mayCycle: boolean | undefined;
 }
 
 /**
@@ -231,7 +229,7 @@ export class JobVariablesCache {
       referencesOfRecord(layers.rule),
       referencesOfRecord(layers.user),
     ])
-      for (const name of layer.names) names.add(name);
+      for (const name of namesOf(layer)) names.add(name);
     const jobLevel = layers.jobPredefined.names;
     const shared: SharedLayers = {
       rule: layers.rule,
@@ -239,10 +237,31 @@ export class JobVariablesCache {
       referenced: names,
       referencesJobPredefined: [...names].some((name) => jobLevel.has(name)),
       results: new Map(),
-      mayCycle: undefined,
     };
     candidates.push(shared);
     return shared;
+  }
+
+  private readonly cycleAnswers = new WeakMap<object, CycleAnswers>();
+
+  /** mayHaveReferenceCycle, worked out once per inherited layer and referencesKey. */
+  mayHaveReferenceCycle(layers: VariableLayers): boolean {
+    const { predefined, inherited } = layers;
+    const jobLevel = layers.jobPredefined.names;
+    let answers = this.cycleAnswers.get(inherited);
+    if (!answers) {
+      answers = { predefined, jobLevel, byReferences: new Map() };
+      this.cycleAnswers.set(inherited, answers);
+    } else if (answers.predefined !== predefined || answers.jobLevel !== jobLevel) {
+      return findsReferenceCycle(layers);
+    }
+    const key = referencesKey(layers);
+    let answer = answers.byReferences.get(key);
+    if (answer === undefined) {
+      answer = findsReferenceCycle(layers);
+      answers.byReferences.set(key, answer);
+    }
+    return answer;
   }
 }
 
@@ -254,15 +273,34 @@ export class JobVariablesCache {
  * references. True means there may be a cycle.
  */
 export function mayHaveReferenceCycle(layers: VariableLayers, cache?: JobVariablesCache): boolean {
-  if (!cache) return findsReferenceCycle(layers);
-  // Jobs share their layers but for the matrix: one without references changes nothing.
-  for (const key in layers.matrix) {
-    const value = layers.matrix[key] as string;
-    if (value.includes("$") || value.includes("%")) return findsReferenceCycle(layers);
+  return cache ? cache.mayHaveReferenceCycle(layers) : findsReferenceCycle(layers);
+}
+
+/** The answers of mayHaveReferenceCycle for one inherited layer (and one set of predefined). */
+interface CycleAnswers {
+  predefined: PredefinedVariables;
+  jobLevel: ReadonlySet<string>;
+  /** By referencesKey of the other layers. */
+  byReferences: Map<string, boolean>;
+}
+
+/**
+ * What refers to what in the layers above the inherited one, as a string: layers with the same
+ * key give findsReferenceCycle the same links. Jobs rarely share their variables lists, but
+ * most have the same few references (or none).
+ */
+function referencesKey(layers: VariableLayers): string {
+  let key = `${referencesOfList(layers.job).key}|`;
+  for (const name in layers.matrix) {
+    const references = referencedNames(layers.matrix[name] as string);
+    if (references.length > 0) key += edgeKey(name, references);
   }
-  const shared = cache.sharedFor(layers);
-  shared.mayCycle ??= findsReferenceCycle(layers);
-  return shared.mayCycle;
+  return `${key}|${referencesOfRecord(layers.rule).key}|${referencesOfRecord(layers.user).key}`;
+}
+
+/** One variable's references in a referencesKey (the name length-prefixed: names are free). */
+function edgeKey(name: string, references: readonly string[]): string {
+  return `${name.length}:${name}=${references.join(",")};`;
 }
 
 function findsReferenceCycle(layers: VariableLayers): boolean {
@@ -302,10 +340,13 @@ function findsReferenceCycle(layers: VariableLayers): boolean {
 
 /** What the values of one layer refer to: worked out once per layer, as jobs share layers. */
 interface LayerReferences {
-  /** Every name a value may refer to (by referencePattern, which counts `$$X` too: safe). */
-  names: readonly string[];
+  /** The values that are expanded: namesOf reads them when first asked. */
+  expanded: readonly string[];
+  names: readonly string[] | undefined;
   /** Each value's key with the names it refers to (by referencedNames), for those with any. */
   edges: ReadonlyArray<readonly [string, readonly string[]]>;
+  /** The edges as a part of referencesKey. */
+  key: string;
 }
 
 const layerReferences = new WeakMap<object, LayerReferences>();
@@ -314,15 +355,19 @@ const layerReferences = new WeakMap<object, LayerReferences>();
 function referencesOfList(list: readonly YamlVariable[]): LayerReferences {
   let known = layerReferences.get(list);
   if (!known) {
-    const names = new Set<string>();
+    const expanded: string[] = [];
     const edges: Array<readonly [string, readonly string[]]> = [];
-    for (const variable of list) {
+    let key = "";
+    for (let index = 0; index < list.length; index++) {
+      const variable = list[index] as YamlVariable;
       if (!variable.expand) continue;
-      addReferences(names, variable.value);
+      expanded.push(variable.value);
       const references = referencedNames(variable.value);
-      if (references.length > 0) edges.push([variable.key, references]);
+      if (references.length === 0) continue;
+      edges.push([variable.key, references]);
+      key += edgeKey(variable.key, references);
     }
-    known = { names: [...names], edges };
+    known = { expanded, names: undefined, edges, key };
     layerReferences.set(list, known);
   }
   return known;
@@ -332,18 +377,31 @@ function referencesOfList(list: readonly YamlVariable[]): LayerReferences {
 function referencesOfRecord(record: Record<string, string>): LayerReferences {
   let known = layerReferences.get(record);
   if (!known) {
-    const names = new Set<string>();
+    const expanded: string[] = [];
     const edges: Array<readonly [string, readonly string[]]> = [];
-    for (const key in record) {
-      const value = record[key] as string;
-      addReferences(names, value);
+    let key = "";
+    for (const name in record) {
+      const value = record[name] as string;
+      expanded.push(value);
       const references = referencedNames(value);
-      if (references.length > 0) edges.push([key, references]);
+      if (references.length === 0) continue;
+      edges.push([name, references]);
+      key += edgeKey(name, references);
     }
-    known = { names: [...names], edges };
+    known = { expanded, names: undefined, edges, key };
     layerReferences.set(record, known);
   }
   return known;
+}
+
+/** Every name the layer's values may refer to (by referencePattern, which counts `$$X` too: safe). */
+function namesOf(layer: LayerReferences): readonly string[] {
+  if (!layer.names) {
+    const names = new Set<string>();
+    for (const value of layer.expanded) addReferences(names, value);
+    layer.names = [...names];
+  }
+  return layer.names;
 }
 
 function addReferences(names: Set<string>, value: string): void {

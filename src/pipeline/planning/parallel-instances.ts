@@ -10,7 +10,14 @@ export interface ParallelInstance {
 
 /** GitLab's matrix instance name: `job: [v1, v2]` (values in key order, keys not shown). */
 export function matrixJobName(base: string, values: Record<string, string>): string {
-  return `${base}: [${Object.values(values).join(", ")}]`;
+  // for…in instead of Object.values and join: no list per name (a combination has own keys only).
+  let name = `${base}: [`;
+  let first = true;
+  for (const key in values) {
+    name += first ? values[key] : `, ${values[key]}`;
+    first = false;
+  }
+  return `${name}]`;
 }
 
 /** Every combination of one matrix row, in key order. */
@@ -64,12 +71,25 @@ function expand(job: JobModel): ParallelInstance[] {
       total: parallel.total,
     }));
   }
-  const combinations = parallel.matrix.flatMap(matrixCombinations);
-  const byName = new Map<string, ParallelInstance>();
-  combinations.forEach((matrix, i) => {
+  const rows = parallel.matrix;
+  const combinations =
+    rows.length === 1
+      ? matrixCombinations(rows[0] as (typeof rows)[0])
+      : rows.flatMap(matrixCombinations);
+  const total = combinations.length;
+  // Walked from the last: an identical name seen later (kept) drops this one.
+  const instances: ParallelInstance[] = [];
+  for (let index = total - 1; index >= 0; index--) {
+    const matrix = combinations[index] as Record<string, string>;
     const name = matrixJobName(job.name, matrix);
-    byName.delete(name);
-    byName.set(name, { name, index: i + 1, total: combinations.length, matrix });
-  });
-  return [...byName.values()];
+    if (!hasInstanceNamed(instances, name))
+      instances.push({ name, index: index + 1, total, matrix });
+  }
+  return instances.reverse();
+}
+
+function hasInstanceNamed(instances: readonly ParallelInstance[], name: string): boolean {
+  for (let index = 0; index < instances.length; index++)
+    if ((instances[index] as ParallelInstance).name === name) return true;
+  return false;
 }

@@ -1,4 +1,5 @@
 import type { Diagnostics } from "../diagnostics.ts";
+import type { NeedSpec } from "../model/pipeline-model.ts";
 import type { PlannedNeed } from "../plan.ts";
 import { matrixCombinations, matrixJobName } from "./parallel-instances.ts";
 import type { PendingJob } from "./plan-jobs.ts";
@@ -9,28 +10,31 @@ import type { PendingJob } from "./plan-jobs.ts";
  * optional needs on absent jobs vanish, a required one on an absent job is an error.
  */
 export function resolveNeeds(pending: PendingJob[], diagnostics: Diagnostics): void {
-  const instancesByBase = new Map<string, string[]>();
+  // Indexed loops and no list per plain job: this runs once per job, cold.
   const stageIndexes = new Map<string, number>();
-  for (const { job } of pending) {
+  /** The instances of each parallel job (a plain job is known by its name alone). */
+  const instancesByBase = new Map<string, string[]>();
+  for (let index = 0; index < pending.length; index++) {
+    const { job } = pending[index] as PendingJob;
     stageIndexes.set(job.name, job.stageIndex);
+    if (job.baseName === job.name) continue;
     const list = instancesByBase.get(job.baseName);
     if (list) list.push(job.name);
     else instancesByBase.set(job.baseName, [job.name]);
   }
   // Needs usually point to earlier stages only, and then they cannot form a cycle.
   let mayCycle = false;
-  for (const entry of pending) {
-    const { job, needSpecs } = entry;
+  for (let index = 0; index < pending.length; index++) {
+    const { job, needSpecs } = pending[index] as PendingJob;
     if (needSpecs) {
       const needs: PlannedNeed[] = [];
-      for (const spec of needSpecs) {
-        const names = spec.matrix
-          ? spec.matrix
-              .flatMap(matrixCombinations)
-              .map((values) => matrixJobName(spec.job, values))
-              .filter((name) => stageIndexes.has(name))
-          : (instancesByBase.get(spec.job) ?? (stageIndexes.has(spec.job) ? [spec.job] : []));
-        if (names.length === 0) {
+      for (let specIndex = 0; specIndex < needSpecs.length; specIndex++) {
+        const spec = needSpecs[specIndex] as NeedSpec;
+        const instances = spec.matrix
+          ? matrixInstances(spec.job, spec.matrix, stageIndexes)
+          : instancesByBase.get(spec.job);
+        const stageIndex = instances ? undefined : stageIndexes.get(spec.job);
+        if (instances ? instances.length === 0 : stageIndex === undefined) {
           if (!spec.optional) {
             diagnostics.error(
               spec.position ?? job.position,
@@ -39,7 +43,13 @@ export function resolveNeeds(pending: PendingJob[], diagnostics: Diagnostics): v
           }
           continue;
         }
-        for (const name of names) {
+        if (!instances) {
+          needs.push({ job: spec.job, artifacts: spec.artifacts, optional: spec.optional });
+          if ((stageIndex as number) >= job.stageIndex) mayCycle = true;
+          continue;
+        }
+        for (let instance = 0; instance < instances.length; instance++) {
+          const name = instances[instance] as string;
           needs.push({ job: name, artifacts: spec.artifacts, optional: spec.optional });
           if ((stageIndexes.get(name) ?? -1) >= job.stageIndex) mayCycle = true;
         }
@@ -53,6 +63,18 @@ export function resolveNeeds(pending: PendingJob[], diagnostics: Diagnostics): v
     }
   }
   if (mayCycle) checkCycles(pending, diagnostics);
+}
+
+/** The instances of `base` in the pipeline that the `parallel:matrix` of a need picks. */
+function matrixInstances(
+  base: string,
+  matrix: NonNullable<NeedSpec["matrix"]>,
+  stageIndexes: ReadonlyMap<string, number>,
+): string[] {
+  return matrix
+    .flatMap(matrixCombinations)
+    .map((values) => matrixJobName(base, values))
+    .filter((name) => stageIndexes.has(name));
 }
 
 function checkCycles(pending: PendingJob[], diagnostics: Diagnostics): void {
