@@ -67,11 +67,15 @@ const HASH = 35;
 const COLON = 58;
 const DASH = 45;
 
-/** A mapping's line read before: its key, and its value unless that follows on later lines. */
+/**
+ * A mapping's line read before: its key, its value unless that follows on later lines (a scalar,
+ * or a flow list of scalars without positions), and how many nodes the line made.
+ */
 interface KnownEntry {
   key: unknown;
   value: unknown;
   valueFollows: boolean;
+  nodes: number;
 }
 
 interface Anchored {
@@ -390,10 +394,11 @@ function readDocument(
       if (known !== undefined) {
         key = known.key;
         valueFollows = known.valueFollows;
-        nodes++;
+        nodes += known.nodes;
         if (!valueFollows) {
           value = known.value;
-          nodes++;
+          // A list is copied (natively: `slice`), as each read makes its own.
+          if (Array.isArray(value)) value = finished(value.slice(), references);
           next = nextContent(line + 1);
         }
       } else {
@@ -411,13 +416,24 @@ function readDocument(
           const char = codes[valueStart] as number;
           if (char === DASH && (valueStart + 1 === end || codes[valueStart + 1] === SPACE))
             throw giveUp;
+          const nodesBefore = nodes;
+          const aliasesBefore = aliasNodes;
           // `key: other: value` is an error: blockNode leaves it to the full path.
           value = blockNode(line, valueStart, indent, depth + 1, false);
           next = followingLine;
-          if (key !== mergeKey && startsScalar(char))
-            knownEntries.set(entryText, { key, value, valueFollows });
+          if (
+            key !== mergeKey &&
+            (startsScalar(char) ||
+              (char === 91 && !allPositions && aliasNodes === aliasesBefore && isScalarList(value)))
+          )
+            knownEntries.set(entryText, {
+              key,
+              value,
+              valueFollows,
+              nodes: 1 + nodes - nodesBefore,
+            });
         } else if (key !== mergeKey) {
-          knownEntries.set(entryText, { key, value: null, valueFollows });
+          knownEntries.set(entryText, { key, value: null, valueFollows, nodes: 1 });
         }
       }
       if (valueFollows) {
@@ -858,6 +874,15 @@ function startsScalar(char: number): boolean {
     char !== 123 /* { */ &&
     char !== DASH
   );
+}
+
+function isScalarList(value: unknown): boolean {
+  if (!Array.isArray(value)) return false;
+  for (let index = 0; index < value.length; index++) {
+    const item: unknown = value[index];
+    if (typeof item === "object" && item !== null) return false;
+  }
+  return true;
 }
 
 function isFlowIndicator(char: number): boolean {

@@ -121,9 +121,10 @@ function keyLocation(source: NodeSource, key: string): Location | undefined {
     if (typeof at !== "number") return at;
     return source.file ? { source: source.file, offset: at } : undefined;
   }
-  if (source.inherit) {
-    for (const parent of source.inherit) {
-      const found = keyLocation(parent, key);
+  const parents = source.inherit;
+  if (parents) {
+    for (let index = 0; index < parents.length; index++) {
+      const found = keyLocation(parents[index] as NodeSource, key);
       if (found) return found;
     }
   }

@@ -75,6 +75,11 @@ const handled = [
   "a: 'multi: colon' \n",
   "a: &x\n  - 1\nb: &x 2\nc: *x\n",
   "a: 123456789012345678901234567890\n",
+  // Lines read again (the reader remembers lines it read): anchors redefined, aliases, duplicates.
+  "x: &v 1\na:\n  k: *v\n  l: [*v]\nx2: &v 2\nb:\n  k: *v\n  l: [*v]\n",
+  "a:\n  k: 1\n  k: 1\n  s:\n    - 1\n    - 1\nb:\n  k: 1\n  s:\n    - 1\n",
+  "a:\n  l: [x, y]\n  m:\nb:\n  l: [x, y]\n  m:\n    l: [x, y]\n",
+  "a: &a\n  k: v\n  l: [x]\nb: &b\n  k: v\n  l: [x]\nc: *a\nd:\n  <<: *b\n  k: v\n",
 ];
 
 // Left to the library (several documents, multi-line scalars, tabs, other tags, errors).
@@ -121,6 +126,21 @@ describe("fast YAML reader", () => {
       const { yaml: text } = generatePipeline({ jobs: 300, seed });
       expect(expectSameAsLibrary(text)).toBe(true);
     }
+  });
+
+  it("reads with top-level positions only the same values, a list of its own for each line", () => {
+    const text = `${generatePipeline({ jobs: 60, seed: 4 }).yaml}a:\n  l: [x, y]\nb:\n  l: [x, y]\n`;
+    const referenceFree = new Set<object>();
+    const lines = new LineCounter();
+    const topKeys = readPipelineYaml(text, { name: "f.yml", lines }, "top-keys", referenceFree);
+    // Same values; `!reference` tags have no positions there.
+    const withoutPositions = (value: unknown): string =>
+      JSON.stringify(value, (key, item: unknown) => (key === "position" ? undefined : item));
+    expect(withoutPositions(topKeys?.body)).toBe(withoutPositions(fast(text)?.body));
+    const body = topKeys?.body as Record<string, { l: string[] }>;
+    expect(body["a"]?.l).not.toBe(body["b"]?.l);
+    expect(referenceFree.has(body["a"]?.l as object)).toBe(true);
+    expect(referenceFree.has(body["b"]?.l as object)).toBe(true);
   });
 
   it("collects as free of !reference only collections that hold none, and most of those", () => {
