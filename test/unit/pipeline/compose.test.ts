@@ -134,6 +134,33 @@ job:
     expect(jobNamed(plan, "job").script).toEqual(["from-base"]);
   });
 
+  it("gives entries already resolved the values their references make", async () => {
+    // Entries are resolved in file order and replaced as they go: later references to them
+    // must read what resolving them again would give.
+    const plan = await planFrom(`
+.setup:
+  script: [setup]
+build:
+  extends: .vars
+  before_script: !reference [.setup, script]
+  script: [build]
+test:
+  script:
+    - !reference [build, before_script]
+    - !reference [build, script]
+.vars:
+  variables: {A: a}
+late:
+  extends: build
+  after_script: !reference [test, script]
+`);
+    expect(jobNamed(plan, "build").beforeScript).toEqual(["setup"]);
+    expect(jobNamed(plan, "test").script).toEqual(["setup", "build"]);
+    expect(jobNamed(plan, "late").beforeScript).toEqual(["setup"]);
+    expect(jobNamed(plan, "late").afterScript).toEqual(["setup", "build"]);
+    expect(jobNamed(plan, "late").variables.find((v) => v.key === "A")?.value).toBe("a");
+  });
+
   it("reports missing targets, cycles, invalid tags and too deep chains", async () => {
     const chain = Array.from(
       { length: 14 },
