@@ -4,7 +4,7 @@ import type { VariableLookup } from "./expression/index.ts";
 import { normaliseConfig } from "./model/normalise-config.ts";
 import type { PipelineModel, YamlVariable } from "./model/pipeline-model.ts";
 import { NoPipelineError } from "./pipeline-error.ts";
-import type { Plan, PlanOptions, PlannedJob, PlanVariable } from "./plan.ts";
+import type { Plan, PlanOptions, PlannedJob } from "./plan.ts";
 import { checkStructure } from "./planning/check-structure.ts";
 import { planJobs, type PendingJob, type PlannedFields } from "./planning/plan-jobs.ts";
 import { resolveNeeds } from "./planning/resolve-needs.ts";
@@ -23,8 +23,10 @@ export async function planPipeline(options: PlanOptions): Promise<Plan> {
 /** What `pier list` shows of a planned job. */
 export type ListedPlanJob = Pick<PlannedJob, "name" | "stage" | "when" | "allowFailure" | "needs">;
 
-export interface ListedPlan extends Omit<Plan, "jobs"> {
+export interface ListedPlan {
+  stages: string[];
   jobs: ListedPlanJob[];
+  warnings: Plan["warnings"];
 }
 
 /**
@@ -101,6 +103,9 @@ async function planOnce(
     throw new NoPipelineError("No stages / jobs for this pipeline.");
   }
 
+  const plan: Plan = { stages: model.stages, jobs, variables: [], warnings: diagnostics.warnings };
+  // The list shows neither the pipeline's variables nor its name (and neither reports a problem).
+  if (fields === "listed") return plan;
   const pipelineOrdered: Array<[string, PipelineVariable]> = [
     ...predefined.map(([key, value]): [string, PipelineVariable] => [key, { value, expand: true }]),
     ...globalVariables.map((variable): [string, PipelineVariable] => [
@@ -114,17 +119,11 @@ async function planOnce(
   ];
   const resolved = resolveVariables(pipelineOrdered);
   const expandFlags = new Map(pipelineOrdered.map(([key, variable]) => [key, variable.expand]));
-  const variables: PlanVariable[] = [...resolved.values].map(([key, value]) => ({
+  plan.variables = [...resolved.values].map(([key, value]) => ({
     key,
     value,
     expand: expandFlags.get(key) ?? true,
   }));
-  const plan: Plan = {
-    stages: model.stages,
-    jobs,
-    variables,
-    warnings: diagnostics.warnings,
-  };
   if (model.workflow?.name !== undefined) {
     plan.name = expandValue(model.workflow.name, (key) => resolved.values.get(key));
   }

@@ -30,7 +30,10 @@ export class RulesMemo {
   match(rules: readonly Rule[], lookup: VariableLookup): RuleMatch | undefined {
     const known = this.outcomes.get(rules);
     if (known) {
-      for (const outcome of known) if (answersAgree(outcome, lookup)) return outcome.match;
+      for (let index = 0; index < known.length; index++) {
+        const outcome = known[index] as Outcome;
+        if (answersAgree(outcome, lookup)) return outcome.match;
+      }
       if (known.length >= maxOutcomes) return matchRules(rules, { lookup, context: this.context });
     }
     const names: string[] = [];
