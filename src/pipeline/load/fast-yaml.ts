@@ -354,7 +354,7 @@ function readDocument(
         }
       } else {
         const itemText = text.slice(content, end);
-        let item = knownItems.get(itemText);
+        let item = depth < maxDepth ? knownItems.get(itemText) : undefined;
         if (item !== undefined) {
           nodes++;
           next = nextContent(line + 1);
@@ -383,10 +383,13 @@ function readDocument(
     const positioned = recordsPositions();
     if (positioned) recordOffset(result, source, offset);
     nodes++;
+    // The top level's lines (jobs' names) are each written once: not worth remembering. (Not
+    // at the deepest level either, where a value is too deep for this reader.)
+    const remembers = depth > 0 && depth < maxDepth;
     for (;;) {
       const end = ends[line] as number;
-      const entryText = text.slice(offset, end);
-      const known = knownEntries.get(entryText);
+      const entryText = remembers ? text.slice(offset, end) : "";
+      const known = remembers ? knownEntries.get(entryText) : undefined;
       let key: unknown;
       let value: unknown = null;
       let next = 0;
@@ -422,6 +425,7 @@ function readDocument(
           value = blockNode(line, valueStart, indent, depth + 1, false);
           next = followingLine;
           if (
+            remembers &&
             key !== mergeKey &&
             (startsScalar(char) ||
               (char === 91 && !allPositions && aliasNodes === aliasesBefore && isScalarList(value)))
@@ -432,7 +436,7 @@ function readDocument(
               valueFollows,
               nodes: 1 + nodes - nodesBefore,
             });
-        } else if (key !== mergeKey) {
+        } else if (remembers && key !== mergeKey) {
           knownEntries.set(entryText, { key, value: null, valueFollows, nodes: 1 });
         }
       }

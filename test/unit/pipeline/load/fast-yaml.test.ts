@@ -143,6 +143,21 @@ describe("fast YAML reader", () => {
     expect(referenceFree.has(body["b"]?.l as object)).toBe(true);
   });
 
+  it("leaves values nested too deeply to the library, also when their line was read before", () => {
+    const nested = (levels: number, last: string): string =>
+      Array.from({ length: levels }, (_, level) => `${"  ".repeat(level)}a:\n`).join("") +
+      `${"  ".repeat(levels)}${last}\n`;
+    for (const last of ["k: v", "- v"]) {
+      expect(fast(nested(10, last))).toBeDefined();
+      expect(fast(nested(70, last))).toBeUndefined();
+      // Around the reader's depth limit, a line read before is refused where it is refused.
+      for (let levels = 55; levels <= 65; levels++) {
+        const alone = fast(nested(levels, last)) === undefined;
+        expect(fast(`b:\n  ${last}\n${nested(levels, last)}`) === undefined).toBe(alone);
+      }
+    }
+  });
+
   it("collects as free of !reference only collections that hold none, and most of those", () => {
     const holdsReference = (value: unknown): boolean =>
       value instanceof ReferenceTag ||
