@@ -52,6 +52,7 @@ export function normaliseConfig(
   if (workflow) model.workflow = workflow;
   const defaultStage = "test";
   let visible = 0;
+  const normaliser = new JobNormaliser(diagnostics, detailedPositions);
   for (const name in config) {
     if (reservedTopLevelKeys.has(name) || name.startsWith(".")) continue;
     const value = config[name];
@@ -67,12 +68,7 @@ export function normaliseConfig(
     if (name.length > 255)
       diagnostics.error(position, `jobs:${name} name is too long (maximum is 255 characters)`);
     const inherited = applicableDefaults(value, defaults, inheritedKeys);
-    model.jobs.push(
-      new JobNormaliser(name, value, diagnostics, inherited, detailedPositions).normalise(
-        position,
-        defaultStage,
-      ),
-    );
+    model.jobs.push(normaliser.normalise(name, value, inherited, position, defaultStage));
   }
   if (visible === 0)
     diagnostics.error(

@@ -27,23 +27,43 @@ const maxNeeds = 50;
 /** `rules:` lists read without a problem (problems are reported for each job). */
 const cleanRules = new WeakMap<object, RuleSpec[]>();
 /**
- * Keyword values read without a problem, by keyword and value: jobs share the values of the
+ * Keyword values read without a problem, with what they gave: jobs share the values of the
  * templates they extend, so each is read once (problems are reported for each job).
  */
-const cleanReadings = new Map<string, WeakMap<object, unknown>>();
+const cleanLines = new WeakMap<object, string[]>();
+const cleanImages = new WeakMap<object, PlannedService>();
+const cleanServices = new WeakMap<object, PlannedService[]>();
+const cleanArtifacts = new WeakMap<object, PlannedArtifacts>();
+const cleanCaches = new WeakMap<object, PlannedCache[]>();
+const cleanRetries = new WeakMap<object, PlannedRetry>();
 const maxParallel = 200;
 const keysExcludedByRules = ["only", "except", "start_in"];
 const jobVariablesOptions = { allowDetails: false, allowExpand: true };
+/**
+ * What a job without the keyword gets, shared by every such job (nothing changes a model's
+ * lists or retry in place): no lists and objects to allocate, and no nested literals, which V8
+ * copies in its runtime, in the model's literal.
+ */
+const noStrings: string[] = [];
+const noServices: PlannedService[] = [];
+const noCaches: PlannedCache[] = [];
+const noRetry: PlannedRetry = { max: 0, when: ["always"], exitCodes: [] };
 
-/** Reads one job hash (after extends, references and defaults) into a JobModel, reporting problems. */
+/**
+ * Reads job hashes (after extends, references and defaults) into JobModels, reporting problems.
+ * One normaliser reads every job of a configuration, one after the other.
+ */
 export class JobNormaliser {
-  private readonly name: string;
-  private readonly job: Record<string, unknown>;
   private readonly diagnostics: Diagnostics;
-  private readonly path: string;
+  private name = "";
+  private job: Record<string, unknown> = {};
+  private path = "";
 
   /** `default:` values the job inherits, for the keys it does not set (applicableDefaults). */
-  private readonly defaults: Readonly<Record<string, unknown>> | undefined;
+  private defaults: Readonly<Record<string, unknown>> | undefined = undefined;
+
+  /** Where the job's name is written. */
+  private position: SourcePosition | undefined = undefined;
 
   /**
    * False: the job's keys and values carry no positions of their own (a configuration loaded
@@ -51,22 +71,10 @@ export class JobNormaliser {
    */
   private readonly detailedPositions: boolean;
 
-  constructor(
-    name: string,
-    job: Record<string, unknown>,
-    diagnostics: Diagnostics,
-    defaults?: Readonly<Record<string, unknown>>,
-    detailedPositions = true,
-  ) {
-    this.name = name;
-    this.job = job;
+  constructor(diagnostics: Diagnostics, detailedPositions = true) {
     this.diagnostics = diagnostics;
-    this.path = `jobs:${name}`;
-    this.defaults = defaults;
     this.detailedPositions = detailedPositions;
   }
-
-  private position: SourcePosition | undefined;
 
   /** The job's value of a key `default:` may give: its own, else the inherited default. */
   private value(key: string): unknown {
@@ -89,30 +97,44 @@ export class JobNormaliser {
     this.diagnostics.error(this.at(key), message);
   }
 
-  /** What was read before from `value` for `keyword`, when that was read without a problem. */
-  private known<T>(keyword: string, value: unknown): T | undefined {
-    if (typeof value !== "object" || value === null) return undefined;
-    return cleanReadings.get(keyword)?.get(value) as T | undefined;
+  /** What was read before from `value`, when that was read without a problem. */
+  private known<T>(readings: WeakMap<object, T>, value: unknown): T | undefined {
+    return typeof value === "object" && value !== null ? readings.get(value) : undefined;
   }
 
   /** Keeps what was read from `value` when reading it reported nothing (since `before`). */
-  private remember<T>(keyword: string, value: unknown, before: number, result: T): T {
+  private remember<T, R extends T | undefined>(
+    readings: WeakMap<object, T>,
+    value: unknown,
+    before: number,
+    result: R,
+  ): R {
     if (
-      result === undefined ||
-      typeof value !== "object" ||
-      value === null ||
-      this.diagnostics.items.length !== before
+      result !== undefined &&
+      typeof value === "object" &&
+      value !== null &&
+      this.diagnostics.items.length === before
     )
-      return result;
-    let readings = cleanReadings.get(keyword);
-    if (!readings) cleanReadings.set(keyword, (readings = new WeakMap<object, unknown>()));
-    readings.set(value, result);
+      readings.set(value, result);
     return result;
   }
 
-  normalise(position: SourcePosition, defaultStage: string): JobModel {
+  /**
+   * The job `name` (its hash `job`, written at `position`) as a model. `defaults`: the `default:`
+   * values it inherits (applicableDefaults).
+   */
+  normalise(
+    name: string,
+    job: Record<string, unknown>,
+    defaults: Readonly<Record<string, unknown>> | undefined,
+    position: SourcePosition,
+    defaultStage: string,
+  ): JobModel {
+    this.name = name;
+    this.job = job;
+    this.path = `jobs:${name}`;
+    this.defaults = defaults;
     this.position = position;
-    const job = this.job;
     const isBridge = job["trigger"] !== undefined && job["script"] === undefined;
     const allowed = isBridge ? bridgeKeys : jobKeys;
     let unknown: string[] | undefined;
@@ -121,17 +143,17 @@ export class JobNormaliser {
       this.error(unknown[0], `${this.path} config contains unknown keys: ${unknown.join(", ")}`);
 
     const model: JobModel = {
-      name: this.name,
+      name,
       position,
       stage: defaultStage,
       stagePosition: this.at("stage") ?? position,
       when: "on_success",
-      retry: { max: 0, when: ["always"], exitCodes: [] },
+      retry: noRetry,
       interruptible: false,
-      services: [],
-      beforeScript: [],
-      script: [],
-      afterScript: [],
+      services: noServices,
+      beforeScript: noStrings,
+      script: noStrings,
+      afterScript: noStrings,
       variables: normaliseVariables(
         job["variables"],
         `${this.path}:variables`,
@@ -140,8 +162,8 @@ export class JobNormaliser {
         jobVariablesOptions,
       ),
       inheritVariables: true,
-      cache: [],
-      tags: [],
+      cache: noCaches,
+      tags: noStrings,
     };
     if (job["stage"] !== undefined) {
       if (isString(job["stage"])) model.stage = job["stage"];
@@ -219,34 +241,36 @@ export class JobNormaliser {
   }
 
   private scripts(model: JobModel, isBridge: boolean): void {
-    const read = (key: string, required: boolean): string[] => {
-      const value = this.value(key);
-      if (value === undefined || value === null) {
-        if (required)
-          this.error(
-            undefined,
-            `jobs ${this.name} config should implement the script:, run:, or trigger: keyword`,
-          );
-        return [];
-      }
-      // A list of its own (the usual `script:`) is used as it is; nested lists, which
-      // `!reference` makes and templates share, are flattened once.
-      const lines = isStringList(value)
-        ? value
-        : (this.known<string[]>(key, value) ??
-          this.remember(key, value, this.diagnostics.items.length, flattenStrings(value)));
-      if (!lines || (required && lines.length === 0)) {
+    if (!isBridge && this.job["run"] === undefined) model.script = this.lines("script", true);
+    model.beforeScript = this.lines("before_script", false);
+    model.afterScript = this.lines("after_script", false);
+  }
+
+  /** A `script`-like keyword's lines; none when it is absent or wrong (reported). */
+  private lines(key: string, required: boolean): string[] {
+    const value = this.value(key);
+    if (value === undefined || value === null) {
+      if (required)
         this.error(
-          key,
-          `${this.path}:${key} config should be a string or a nested array of strings up to 10 levels deep`,
+          undefined,
+          `jobs ${this.name} config should implement the script:, run:, or trigger: keyword`,
         );
-        return [];
-      }
-      return lines;
-    };
-    model.script = isBridge || this.job["run"] !== undefined ? [] : read("script", true);
-    model.beforeScript = read("before_script", false);
-    model.afterScript = read("after_script", false);
+      return noStrings;
+    }
+    // A list of its own (the usual `script:`) is used as it is; nested lists, which
+    // `!reference` makes and templates share, are flattened once.
+    const lines = isStringList(value)
+      ? value
+      : (this.known(cleanLines, value) ??
+        this.remember(cleanLines, value, this.diagnostics.items.length, flattenStrings(value)));
+    if (!lines || (required && lines.length === 0)) {
+      this.error(
+        key,
+        `${this.path}:${key} config should be a string or a nested array of strings up to 10 levels deep`,
+      );
+      return noStrings;
+    }
+    return lines;
   }
 
   private whenAndRules(model: JobModel): void {
@@ -283,7 +307,8 @@ export class JobNormaliser {
         );
     }
     if (job["rules"] !== undefined && job["rules"] !== null) {
-      for (const key of keysExcludedByRules) {
+      for (let index = 0; index < keysExcludedByRules.length; index++) {
+        const key = keysExcludedByRules[index] as string;
         if (job[key] !== undefined && job[key] !== null) {
           this.error(key, `${this.path} config key may not be used with \`rules\`: ${key}`);
         }
@@ -409,8 +434,8 @@ export class JobNormaliser {
     if (value === undefined || value === null) return;
     const before = this.diagnostics.items.length;
     const retry =
-      this.known<PlannedRetry>("retry", value) ??
-      this.remember("retry", value, before, this.readRetry(value));
+      this.known(cleanRetries, value) ??
+      this.remember(cleanRetries, value, before, this.readRetry(value));
     if (retry) model.retry = retry;
   }
 
@@ -468,8 +493,8 @@ export class JobNormaliser {
     if (image !== undefined && image !== null) {
       const before = this.diagnostics.items.length;
       const parsed =
-        this.known<PlannedService>("image", image) ??
-        this.remember("image", image, before, this.imageOf(image, "image", false));
+        this.known(cleanImages, image) ??
+        this.remember(cleanImages, image, before, this.imageOf(image, "image", false));
       if (parsed) model.image = parsed;
     }
     const services = this.value("services");
@@ -478,7 +503,7 @@ export class JobNormaliser {
       this.error("services", `${this.path}:services config should be a array`);
       return;
     }
-    const known = this.known<PlannedService[]>("services", services);
+    const known = cleanServices.get(services);
     if (known) {
       model.services = known;
       return;
@@ -489,7 +514,7 @@ export class JobNormaliser {
       const parsed = this.imageOf(service, "services:service", true);
       if (parsed) list.push(parsed);
     }
-    model.services = this.remember("services", services, before, list);
+    model.services = this.remember(cleanServices, services, before, list);
   }
 
   private imageOf(value: unknown, path: string, isService: boolean): PlannedService | undefined {
@@ -546,8 +571,8 @@ export class JobNormaliser {
     if (value === undefined || value === null) return;
     const before = this.diagnostics.items.length;
     const artifacts =
-      this.known<PlannedArtifacts>("artifacts", value) ??
-      this.remember("artifacts", value, before, this.readArtifacts(value));
+      this.known(cleanArtifacts, value) ??
+      this.remember(cleanArtifacts, value, before, this.readArtifacts(value));
     if (artifacts) model.artifacts = artifacts;
   }
 
@@ -625,8 +650,8 @@ export class JobNormaliser {
     if (value === undefined || value === null) return;
     const before = this.diagnostics.items.length;
     model.cache =
-      this.known<PlannedCache[]>("cache", value) ??
-      this.remember("cache", value, before, this.readCaches(value));
+      this.known(cleanCaches, value) ??
+      this.remember(cleanCaches, value, before, this.readCaches(value));
   }
 
   private readCaches(value: unknown): PlannedCache[] {
