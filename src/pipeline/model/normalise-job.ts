@@ -330,15 +330,18 @@ export class JobNormaliser {
       }
       if (rules) model.rules = rules;
     }
-    const only = this.onlyExcept("only");
-    if (only) model.only = only;
-    const except = this.onlyExcept("except");
-    if (except) model.except = except;
+    // Most jobs have neither: no call for them.
+    if (job["only"] !== undefined && job["only"] !== null) {
+      const only = this.onlyExcept("only", job["only"]);
+      if (only) model.only = only;
+    }
+    if (job["except"] !== undefined && job["except"] !== null) {
+      const except = this.onlyExcept("except", job["except"]);
+      if (except) model.except = except;
+    }
   }
 
-  private onlyExcept(key: "only" | "except"): OnlyExcept | undefined {
-    const value = this.job[key];
-    if (value === undefined || value === null) return undefined;
+  private onlyExcept(key: "only" | "except", value: unknown): OnlyExcept | undefined {
     if (isString(value)) return { refs: [value] };
     if (isStringList(value)) return { refs: value };
     if (isPlainObject(value)) {
@@ -374,7 +377,8 @@ export class JobNormaliser {
       return undefined;
     }
     const needs: NeedSpec[] = [];
-    for (const item of value) {
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index];
       const itemAt = this.detailedPositions ? (positionOf(item) ?? at) : at;
       if (isString(item)) {
         needs.push({ job: item, artifacts: true, optional: false, position: itemAt });
@@ -783,8 +787,14 @@ export class JobNormaliser {
     const matrix = this.matrix(value["matrix"], this.at("parallel"));
     if (!matrix) return;
     let total = 0;
-    for (const entry of matrix)
-      total += Object.values(entry).reduce((product, list) => product * list.length, 1);
+    for (let index = 0; index < matrix.length; index++) {
+      const row = matrix[index] as Record<string, string[]>;
+      const keys = Object.keys(row);
+      let product = 1;
+      for (let key = 0; key < keys.length; key++)
+        product *= (row[keys[key] as string] as string[]).length;
+      total += product;
+    }
     if (total > maxParallel) {
       this.error(
         "parallel",
@@ -807,7 +817,8 @@ export class JobNormaliser {
       return undefined;
     }
     const result: Array<Record<string, string[]>> = [];
-    for (const entry of value) {
+    for (let index = 0; index < value.length; index++) {
+      const entry: unknown = value[index];
       if (!isPlainObject(entry)) {
         this.diagnostics.error(
           at,
@@ -816,7 +827,10 @@ export class JobNormaliser {
         return undefined;
       }
       const row: Record<string, string[]> = {};
-      for (const [key, item] of Object.entries(entry)) {
+      const keys = Object.keys(entry);
+      for (let keyIndex = 0; keyIndex < keys.length; keyIndex++) {
+        const key = keys[keyIndex] as string;
+        const item = entry[key];
         const list = (Array.isArray(item) ? item : [item]).map(scalarText);
         if (!isStringList(list)) {
           this.diagnostics.error(
@@ -842,15 +856,24 @@ function toIntegers(value: unknown): number[] | undefined {
 
 const noDuplicates: ReadonlySet<string> = new Set();
 
-/** The jobs needed twice (the same job and matrix), in order; most lists have one or two needs. */
+/** The jobs needed twice (the same job and matrix), in order. */
 function duplicatedNeeds(needs: NeedSpec[]): ReadonlySet<string> {
-  if (needs.length < 2) return noDuplicates;
-  const seen = new Set<string>();
-  const duplicated = new Set<string>();
-  for (const need of needs) {
-    const key = need.matrix ? `${need.job}${JSON.stringify(need.matrix)}` : need.job;
-    if (seen.has(key)) duplicated.add(need.job);
-    seen.add(key);
+  // Lists are short (at most 50 needs are valid) and rarely have a duplicate: compared pairwise,
+  // with no keys or sets made.
+  let duplicated: Set<string> | undefined;
+  for (let later = 1; later < needs.length; later++) {
+    const need = needs[later] as NeedSpec;
+    for (let earlier = 0; earlier < later; earlier++) {
+      const other = needs[earlier] as NeedSpec;
+      if (need.matrix || other.matrix ? needKey(need) === needKey(other) : need.job === other.job) {
+        (duplicated ??= new Set()).add(need.job);
+        break;
+      }
+    }
   }
-  return duplicated;
+  return duplicated ?? noDuplicates;
+}
+
+function needKey(need: NeedSpec): string {
+  return need.matrix ? `${need.job}${JSON.stringify(need.matrix)}` : need.job;
 }
