@@ -56,7 +56,7 @@ export function normaliseConfig(
   for (const name in config) {
     if (reservedTopLevelKeys.has(name) || name.startsWith(".")) continue;
     const value = config[name];
-    const position = at(name) ?? fileStart;
+    const position = keyPositionOf(config, name) ?? fileStart;
     if (!isPlainObject(value)) {
       diagnostics.error(
         position,

@@ -17,7 +17,7 @@ import { bridgeKeys, jobKeys, retryWhenValues } from "./job-keys.ts";
 import { normaliseRules } from "./normalise-rules.ts";
 import { normaliseVariables } from "./normalise-variables.ts";
 import type { JobModel, NeedSpec, RuleSpec } from "./pipeline-model.ts";
-import { flattenStrings, isString, isStringList, scalarText } from "./value-checks.ts";
+import { flattenStrings, isStringList, scalarText } from "./value-checks.ts";
 
 const jobWhens = new Set(["on_success", "on_failure", "always", "manual", "delayed"]);
 const artifactsWhens = new Set(["on_success", "on_failure", "always"]);
@@ -166,7 +166,7 @@ export class JobNormaliser {
       tags: noStrings,
     };
     if (job["stage"] !== undefined) {
-      if (isString(job["stage"])) model.stage = job["stage"];
+      if (typeof job["stage"] === "string") model.stage = job["stage"];
       else this.error("stage", `${this.path}:stage config should be a string`);
     }
     this.scripts(model, isBridge);
@@ -187,7 +187,7 @@ export class JobNormaliser {
       else model.timeoutSeconds = seconds;
     }
     if (job["resource_group"] !== undefined) {
-      if (isString(job["resource_group"])) model.resourceGroup = job["resource_group"];
+      if (typeof job["resource_group"] === "string") model.resourceGroup = job["resource_group"];
       else this.error("resource_group", `${this.path} resource group should be a string`);
     }
     const interruptible = this.value("interruptible");
@@ -209,7 +209,8 @@ export class JobNormaliser {
     }
     if (job["coverage"] !== undefined) {
       const coverage = job["coverage"];
-      if (isString(coverage) && /^\/.+\/[a-z]*$/s.test(coverage)) model.coverage = coverage;
+      if (typeof coverage === "string" && /^\/.+\/[a-z]*$/s.test(coverage))
+        model.coverage = coverage;
       else this.error("coverage", `${this.path}:coverage config must be a regular expression`);
     }
     this.parallel(model);
@@ -241,14 +242,15 @@ export class JobNormaliser {
   }
 
   private scripts(model: JobModel, isBridge: boolean): void {
-    if (!isBridge && this.job["run"] === undefined) model.script = this.lines("script", true);
-    model.beforeScript = this.lines("before_script", false);
-    model.afterScript = this.lines("after_script", false);
+    const job = this.job;
+    if (!isBridge && job["run"] === undefined) model.script = this.lines("script", job["script"]);
+    model.beforeScript = this.lines("before_script", this.value("before_script"));
+    model.afterScript = this.lines("after_script", this.value("after_script"));
   }
 
-  /** A `script`-like keyword's lines; none when it is absent or wrong (reported). */
-  private lines(key: string, required: boolean): string[] {
-    const value = this.value(key);
+  /** The lines of `value`, a `script`-like keyword's; none when it is absent or wrong (reported). */
+  private lines(key: string, value: unknown): string[] {
+    const required = key === "script";
     if (value === undefined || value === null) {
       if (required)
         this.error(
@@ -277,7 +279,7 @@ export class JobNormaliser {
     const job = this.job;
     const when = job["when"];
     if (when !== undefined && when !== null) {
-      if (isString(when) && jobWhens.has(when)) model.when = when as JobModel["when"];
+      if (typeof when === "string" && jobWhens.has(when)) model.when = when as JobModel["when"];
       else this.error("when", `${this.path} when should be one of: ${[...jobWhens].join(", ")}`);
     }
     if (job["start_in"] !== undefined) {
@@ -342,13 +344,13 @@ export class JobNormaliser {
   }
 
   private onlyExcept(key: "only" | "except", value: unknown): OnlyExcept | undefined {
-    if (isString(value)) return { refs: [value] };
+    if (typeof value === "string") return { refs: [value] };
     if (isStringList(value)) return { refs: value };
     if (isPlainObject(value)) {
       const policy: OnlyExcept = {};
       for (const [name, item] of Object.entries(value)) {
         if (name === "refs" || name === "variables" || name === "changes") {
-          const list = isString(item) ? [item] : item;
+          const list = typeof item === "string" ? [item] : item;
           if (isStringList(list)) policy[name] = list;
           else if (name === "changes" && isPlainObject(item) && isStringList(item["paths"]))
             policy.changes = item["paths"];
@@ -380,7 +382,7 @@ export class JobNormaliser {
     for (let index = 0; index < value.length; index++) {
       const item: unknown = value[index];
       const itemAt = this.detailedPositions ? (positionOf(item) ?? at) : at;
-      if (isString(item)) {
+      if (typeof item === "string") {
         needs.push({ job: item, artifacts: true, optional: false, position: itemAt });
         continue;
       }
@@ -395,7 +397,7 @@ export class JobNormaliser {
       const unknown = Object.keys(item).filter(
         (key) => !["job", "artifacts", "optional", "parallel"].includes(key),
       );
-      if (unknown.length > 0 || !isString(item["job"])) {
+      if (unknown.length > 0 || typeof item["job"] !== "string") {
         this.diagnostics.error(
           itemAt,
           `${this.path}:needs:need config contains unknown keys: ${unknown.join(", ") || "job is missing"}`,
@@ -460,7 +462,7 @@ export class JobNormaliser {
         else this.error("retry", `${this.path}:retry max should be an integer`);
       }
       if (value["when"] !== undefined) {
-        const when = isString(value["when"]) ? [value["when"]] : value["when"];
+        const when = typeof value["when"] === "string" ? [value["when"]] : value["when"];
         if (!isStringList(when))
           this.error("retry", `${this.path}:retry when should be an array of strings or a string`);
         else {
@@ -523,7 +525,7 @@ export class JobNormaliser {
 
   private imageOf(value: unknown, path: string, isService: boolean): PlannedService | undefined {
     const key = isService ? "services" : "image";
-    if (isString(value)) return { name: value };
+    if (typeof value === "string") return { name: value };
     if (!isPlainObject(value)) {
       this.error(key, `${this.path}:${path} config should be a hash or a string`);
       return undefined;
@@ -534,7 +536,7 @@ export class JobNormaliser {
     const unknown = Object.keys(value).filter((item) => !allowed.includes(item));
     if (unknown.length > 0)
       this.error(key, `${this.path}:${path} config contains unknown keys: ${unknown.join(", ")}`);
-    if (!isString(value["name"])) {
+    if (typeof value["name"] !== "string") {
       this.error(key, `${this.path}:${path} config should contain a name`);
       return undefined;
     }
@@ -546,7 +548,7 @@ export class JobNormaliser {
       else this.error(key, `${this.path}:${path} ${field} config should be an array of strings`);
     }
     if (isService && value["alias"] !== undefined) {
-      if (isString(value["alias"])) result.alias = value["alias"];
+      if (typeof value["alias"] === "string") result.alias = value["alias"];
       else this.error(key, `${this.path}:${path} alias should be a string`);
     }
     if (isService && isPlainObject(value["variables"])) {
@@ -556,15 +558,17 @@ export class JobNormaliser {
       result.variables = variables;
     }
     if (value["pull_policy"] !== undefined) {
-      const policy = isString(value["pull_policy"]) ? [value["pull_policy"]] : value["pull_policy"];
+      const policy =
+        typeof value["pull_policy"] === "string" ? [value["pull_policy"]] : value["pull_policy"];
       if (!isStringList(policy) || policy.some((item) => !pullPolicies.has(item))) {
         this.error(key, `${this.path}:${path}:pull_policy config contains unknown values`);
       } else result.pullPolicy = policy;
     }
     if (isPlainObject(value["docker"])) {
       const docker: PlannedImage["docker"] = {};
-      if (isString(value["docker"]["platform"])) docker.platform = value["docker"]["platform"];
-      if (isString(value["docker"]["user"])) docker.user = value["docker"]["user"];
+      if (typeof value["docker"]["platform"] === "string")
+        docker.platform = value["docker"]["platform"];
+      if (typeof value["docker"]["user"] === "string") docker.user = value["docker"]["user"];
       result.docker = docker;
     }
     return result;
@@ -620,9 +624,9 @@ export class JobNormaliser {
       when: "on_success",
       reports: {},
     };
-    if (isString(value["name"])) artifacts.name = value["name"];
+    if (typeof value["name"] === "string") artifacts.name = value["name"];
     if (value["when"] !== undefined) {
-      if (isString(value["when"]) && artifactsWhens.has(value["when"]))
+      if (typeof value["when"] === "string" && artifactsWhens.has(value["when"]))
         artifacts.when = value["when"] as ArtifactsWhen;
       else
         this.error(
@@ -636,9 +640,9 @@ export class JobNormaliser {
         this.error("artifacts", `${this.path}:artifacts expire in should be a duration`);
       } else artifacts.expireIn = text;
     }
-    if (isString(value["expose_as"])) artifacts.exposeAs = value["expose_as"];
+    if (typeof value["expose_as"] === "string") artifacts.exposeAs = value["expose_as"];
     if (typeof value["public"] === "boolean") artifacts.public = value["public"];
-    if (isString(value["access"])) artifacts.access = value["access"];
+    if (typeof value["access"] === "string") artifacts.access = value["access"];
     if (isPlainObject(value["reports"])) {
       for (const [type, paths] of Object.entries(value["reports"])) {
         const lines = flattenStrings(paths);
@@ -709,7 +713,7 @@ export class JobNormaliser {
       }
       if (entry["policy"] !== undefined) {
         const policy = entry["policy"];
-        if (isString(policy) && (cachePolicies.has(policy) || policy.includes("$")))
+        if (typeof policy === "string" && (cachePolicies.has(policy) || policy.includes("$")))
           cache.policy = policy;
         else
           this.error(
@@ -718,7 +722,7 @@ export class JobNormaliser {
           );
       }
       if (entry["when"] !== undefined) {
-        if (isString(entry["when"]) && artifactsWhens.has(entry["when"]))
+        if (typeof entry["when"] === "string" && artifactsWhens.has(entry["when"]))
           cache.when = entry["when"] as ArtifactsWhen;
         else
           this.error("cache", `${this.path}:cache when should be on_success, on_failure or always`);
@@ -739,11 +743,11 @@ export class JobNormaliser {
   private environment(model: JobModel): void {
     const value = this.job["environment"];
     if (value === undefined || value === null) return;
-    if (isString(value)) {
+    if (typeof value === "string") {
       model.environment = { name: value };
       return;
     }
-    if (!isPlainObject(value) || !isString(value["name"])) {
+    if (!isPlainObject(value) || typeof value["name"] !== "string") {
       this.error(
         "environment",
         `${this.path}:environment config should be a hash or a string with a name`,
@@ -751,8 +755,8 @@ export class JobNormaliser {
       return;
     }
     const environment: PlannedEnvironment = { name: value["name"] };
-    if (isString(value["url"])) environment.url = value["url"];
-    if (isString(value["action"])) {
+    if (typeof value["url"] === "string") environment.url = value["url"];
+    if (typeof value["action"] === "string") {
       if (!["start", "prepare", "stop", "verify", "access"].includes(value["action"])) {
         this.error(
           "environment",
@@ -761,9 +765,10 @@ export class JobNormaliser {
       }
       environment.action = value["action"];
     }
-    if (isString(value["on_stop"])) environment.onStop = value["on_stop"];
-    if (isString(value["auto_stop_in"])) environment.autoStopIn = value["auto_stop_in"];
-    if (isString(value["deployment_tier"])) environment.deploymentTier = value["deployment_tier"];
+    if (typeof value["on_stop"] === "string") environment.onStop = value["on_stop"];
+    if (typeof value["auto_stop_in"] === "string") environment.autoStopIn = value["auto_stop_in"];
+    if (typeof value["deployment_tier"] === "string")
+      environment.deploymentTier = value["deployment_tier"];
     if (value["kubernetes"] !== undefined) environment.kubernetes = value["kubernetes"];
     model.environment = environment;
   }
