@@ -30,8 +30,9 @@ export interface ListedPlan {
 }
 
 /**
- * planPipeline for `pier list`: the same jobs, in the same order, and the same problems, but
- * each job carries only what the list shows (its variables and keywords are not made).
+ * planPipeline for `pier list` and `pier lint`: the same jobs, in the same order, and the same
+ * problems, but each job carries only what the list shows (its variables and keywords are not
+ * made).
  */
 export async function listPipeline(options: PlanOptions): Promise<ListedPlan> {
   return planWith(options, "listed");

@@ -1,11 +1,12 @@
-import { planPipeline } from "../../pipeline/plan-pipeline.ts";
+import { listPipeline } from "../../pipeline/plan-pipeline.ts";
 import { NoPipelineError } from "../../pipeline/pipeline-error.ts";
 import { planOptionsFrom, printWarnings, type PipelineFlags } from "../pipeline-request.ts";
 
 /** `pier lint`: "valid", or every error (PipelineError, exit 2). Warnings go to stderr. */
 export async function lintCommand(flags: PipelineFlags): Promise<void> {
   try {
-    const plan = await planPipeline(planOptionsFrom(flags));
+    // The list's plan: the same problems, without making what running the jobs needs.
+    const plan = await listPipeline(planOptionsFrom(flags));
     printWarnings(plan.warnings);
     process.stdout.write("valid\n");
   } catch (error) {
