@@ -55,7 +55,9 @@ export function referencedNames(value: string): readonly string[] {
   let names = referencesByValue.get(value);
   if (!names) {
     const found: string[] = [];
-    for (const match of value.matchAll(REFERENCE)) {
+    // exec, not matchAll: no iterator and no array of matches for cold code to make.
+    REFERENCE.lastIndex = 0;
+    for (let match = REFERENCE.exec(value); match !== null; match = REFERENCE.exec(value)) {
       const name = match[1] ?? match[2] ?? match[3];
       if (name !== undefined) found.push(name);
     }
