@@ -106,17 +106,21 @@ export function resolveReferences(
     return result;
   };
 
+  // Replaced only once all are resolved: every reference reads the configuration as written,
+  // so whether a chain is too deep does not depend on the order of the entries.
   const names = Object.keys(config);
+  const changed: unknown[] = [];
   for (let index = 0; index < names.length; index++) {
     const name = names[index] as string;
     const value = config[name];
     try {
       const resolved = walk(value, []);
-      // A later reference to this entry then finds it resolved: the same value it would make.
-      if (resolved !== value) setKey(config, name, resolved);
+      if (resolved !== value) changed.push(name, resolved);
     } catch (error) {
       if (!(error instanceof ReferenceFailure)) throw error;
     }
   }
+  for (let index = 0; index < changed.length; index += 2)
+    setKey(config, changed[index] as string, changed[index + 1]);
   return config;
 }

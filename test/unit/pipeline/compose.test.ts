@@ -134,9 +134,7 @@ job:
     expect(jobNamed(plan, "job").script).toEqual(["from-base"]);
   });
 
-  it("gives entries already resolved the values their references make", async () => {
-    // Entries are resolved in file order and replaced as they go: later references to them
-    // must read what resolving them again would give.
+  it("resolves references to entries that hold references, whatever their order", async () => {
     const plan = await planFrom(`
 .setup:
   script: [setup]
@@ -188,6 +186,18 @@ d:
     expect(errors).toContain("is part of a circular chain");
     expect(errors).toContain("!reference [1] is not valid");
     expect(errors).toContain("nested too deeply");
+  });
+
+  it("finds a chain too deep whatever the order of its entries", async () => {
+    const links = Array.from(
+      { length: 11 },
+      (_, i) => `.r${i}:\n  s: !reference [.r${i + 1}, s]\n`,
+    );
+    const tail = ".r11:\n  s: [x]\njob:\n  script: !reference [.r0, s]\n";
+    for (const order of [links, [...links.slice(10), ...links.slice(0, 10)]]) {
+      const errors = (await planErrors(order.join("") + tail)).join("\n");
+      expect(errors).toContain('!reference [".r11", "s"] is nested too deeply');
+    }
   });
 });
 
